@@ -1,0 +1,71 @@
+"""Shared building blocks of the API models: camelCase aliases, strict parsing, CEL rules."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class ApiModel(BaseModel):
+    """Base of every API model: camelCase on the wire, unknown fields rejected by name."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_enum_values=False,
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The object as it is written to the API server: camelCase, without unset optional fields."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def cel(*rules: tuple[str, str]) -> dict[str, Any]:
+    """`json_schema_extra` carrying CEL rules (`x-kubernetes-validations`) as (rule, message) pairs."""
+    return {"x-kubernetes-validations": [{"rule": rule, "message": message} for rule, message in rules]}
+
+
+# A Kubernetes quantity such as `4`, `500m` or `16Gi`: the API server accepts an integer or a string.
+Quantity = Annotated[
+    int | str,
+    Field(json_schema_extra={"x-kubernetes-int-or-string": True}),
+]
+
+
+# One command-line argument.
+Arg = Annotated[str, Field(max_length=4096)]
+
+
+class SecretKeySelector(ApiModel):
+    """A key of a Secret in the resource's namespace. The operator passes the reference on; it never reads the value."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="Name of the Secret, in the same namespace as the resource.",
+    )
+    key: str = Field(
+        default="HF_TOKEN",
+        min_length=1,
+        max_length=253,
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        description="Key within the Secret whose value is the token.",
+    )
+
+
+class Condition(ApiModel):
+    """A condition in the Kubernetes shape (metav1.Condition)."""
+
+    type: str = Field(description="Type of the condition, in CamelCase, e.g. Ready.")
+    status: str = Field(description="True, False or Unknown.")
+    reason: str = Field(description="A CamelCase word that says why, for machines and alerts.")
+    message: str = Field(default="", description="A sentence a platform engineer can act on.")
+    last_transition_time: str = Field(description="When status last changed (RFC 3339).")
+    observed_generation: int | None = Field(
+        default=None, description="The metadata.generation this condition was computed from."
+    )

@@ -1,0 +1,86 @@
+"""The EngineBuild API: the record of one compiled TensorRT-LLM engine, named after its cache key."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from pydantic import Field
+
+from .base import ApiModel, Arg, Condition, SecretKeySelector, cel
+from .inference_deployment import BuildProfile, DType, Quantization
+
+KIND = "EngineBuild"
+PLURAL = "enginebuilds"
+SINGULAR = "enginebuild"
+SHORT_NAMES = ["eb"]
+
+
+class BuildPhase(enum.StrEnum):
+    PENDING = "Pending"
+    BUILDING = "Building"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class EngineBuildSpec(ApiModel):
+    """Everything that changes the engine's bytes, plus how to fetch the checkpoint. Immutable."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": cel(
+            ("self == oldSelf", "spec is immutable: an engine's inputs never change; a new key makes a new build"),
+        )
+    }
+
+    model: str = Field(min_length=1, max_length=256, description="Hugging Face repository id.")
+    revision: str = Field(min_length=1, max_length=128, description="Branch, tag or commit of the checkpoint.")
+    dtype: DType = Field(description="dtype baked into the engine.")
+    quantization: Quantization = Field(description="Quantization baked into the engine.")
+    tensor: int = Field(ge=1, le=64, description="Tensor-parallel size.")
+    pipeline: int = Field(ge=1, le=64, description="Pipeline-parallel size.")
+    max_batch_size: int = Field(ge=1, le=4096, description="Largest batch.")
+    max_input_len: int = Field(ge=1, le=1048576, description="Longest prompt, in tokens.")
+    max_seq_len: int = Field(ge=1, le=1048576, description="Longest sequence, in tokens.")
+    profile: BuildProfile = Field(description="Build profile (default or aggressive).")
+    image: str = Field(min_length=1, max_length=512, description="TensorRT-LLM image that builds and must serve the engine.")
+    gpu_product: str = Field(min_length=1, max_length=63, description="GPU product the engine is built on and runs on.")
+    architecture: str | None = Field(default=None, max_length=128, description="Hugging Face architecture of the model.")
+    extra_build_args: list[Arg] = Field(
+        default_factory=list, max_length=64, description="Extra trtllm-build arguments."
+    )
+    credentials: SecretKeySelector | None = Field(
+        default=None, description="Secret key with the Hugging Face token used to download the checkpoint."
+    )
+    deadline_seconds: int = Field(ge=60, le=172800, description="activeDeadlineSeconds of the build Job.")
+    backoff_limit: int = Field(ge=0, le=10, description="backoffLimit of the build Job.")
+    store_claim: str = Field(min_length=1, max_length=253, description="PersistentVolumeClaim of the engine store.")
+
+
+class EngineBuildStatus(ApiModel):
+    """Progress and result of the build."""
+
+    model_config = ApiModel.model_config | {"extra": "allow"}
+
+    observed_generation: int | None = Field(default=None, description="Generation this status describes.")
+    phase: BuildPhase | None = Field(default=None, description="Pending, Building, Succeeded or Failed.")
+    job_name: str | None = Field(default=None, description="The build Job.")
+    attempts: int | None = Field(default=None, description="Pods the build Job has started.")
+    start_time: str | None = Field(default=None, description="When the build Job started.")
+    completion_time: str | None = Field(default=None, description="When the build finished.")
+    duration_seconds: int | None = Field(default=None, description="How long the build took.")
+    engine_path: str | None = Field(default=None, description="Directory of the engine in the store.")
+    message: str | None = Field(default=None, description="What is happening, or why the build failed.")
+    conditions: list[Condition] = Field(default_factory=list, description="Conditions.")
+    kopf: dict[str, Any] | None = Field(
+        default=None, description="Bookkeeping of the operator framework (kopf); not for people."
+    )
+
+
+class EngineBuild(ApiModel):
+    """One compiled TensorRT-LLM engine, shared by every InferenceDeployment with the same cache key."""
+
+    api_version: str = Field(alias="apiVersion")
+    kind: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    spec: EngineBuildSpec
+    status: EngineBuildStatus | None = None

@@ -1,0 +1,501 @@
+"""The InferenceDeployment API (inference-operator.dev/v1alpha1): the models are the source of the CRD."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from pydantic import Field
+
+from .base import ApiModel, Arg, Condition, Quantity, SecretKeySelector, cel
+from .images import TRTLLM_IMAGE, VLLM_IMAGE
+
+KIND = "InferenceDeployment"
+PLURAL = "inferencedeployments"
+SINGULAR = "inferencedeployment"
+SHORT_NAMES = ["infd"]
+
+# Kubernetes object names of children are derived from the resource's name plus a suffix of at most 8
+# characters, and Services must be DNS-1035 labels: 52 leaves room for both.
+NAME_MAX_LENGTH = 52
+
+
+class EnginePreference(enum.StrEnum):
+    VLLM = "vllm"
+    TENSORRT_LLM = "tensorrt-llm"
+    AUTO = "auto"
+
+
+class Engine(enum.StrEnum):
+    """An engine that actually serves."""
+
+    VLLM = "vllm"
+    TENSORRT_LLM = "tensorrt-llm"
+
+
+class Fallback(enum.StrEnum):
+    VLLM = "vllm"
+    NONE = "none"
+
+
+class DType(enum.StrEnum):
+    AUTO = "auto"
+    FLOAT16 = "float16"
+    BFLOAT16 = "bfloat16"
+    FLOAT32 = "float32"
+
+
+class Quantization(enum.StrEnum):
+    NONE = "none"
+    FP8 = "fp8"
+    INT4_AWQ = "int4-awq"
+    INT4_GPTQ = "int4-gptq"
+
+
+class TrtllmBackend(enum.StrEnum):
+    ENGINE = "engine"
+    PYTORCH = "pytorch"
+
+
+class BuildProfile(enum.StrEnum):
+    DEFAULT = "default"
+    AGGRESSIVE = "aggressive"
+
+
+class WorkloadProfile(enum.StrEnum):
+    INTERACTIVE = "interactive"
+    BALANCED = "balanced"
+    BATCH = "batch"
+
+
+class RolloutStrategy(enum.StrEnum):
+    ROLLING_UPDATE = "RollingUpdate"
+    RECREATE = "Recreate"
+
+
+class Phase(enum.StrEnum):
+    PENDING = "Pending"
+    DEPLOYING = "Deploying"
+    READY = "Ready"
+    DEGRADED = "Degraded"
+    FAILED = "Failed"
+    SUSPENDED = "Suspended"
+
+
+class ModelSpec(ApiModel):
+    """Which model to serve, from the Hugging Face Hub."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=256,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$",
+        description="Hugging Face repository id of the model, e.g. meta-llama/Llama-3.1-8B-Instruct.",
+    )
+    revision: str = Field(
+        default="main",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+        description="Branch, tag or commit of the repository. Pin a commit in production: a moving branch "
+        "changes the weights under a running deployment and forces a TensorRT-LLM rebuild.",
+    )
+    served_model_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="The model name clients send in OpenAI requests. Defaults to model.name.",
+    )
+    architecture: str | None = Field(
+        default=None,
+        max_length=128,
+        pattern=r"^[A-Za-z][A-Za-z0-9]*$",
+        description="Hugging Face `architectures` entry of the model's config.json, e.g. LlamaForCausalLM. "
+        "Used to decide whether TensorRT-LLM can build it; inferred from model.name when omitted.",
+    )
+    parameters_billions: float | None = Field(
+        default=None,
+        gt=0,
+        le=10000,
+        description="Size of the model in billions of parameters. Sizes the build deadline and the compile-cost "
+        "estimate; inferred from model.name (e.g. 70B) when omitted.",
+    )
+    credentials: SecretKeySelector | None = Field(
+        default=None,
+        description="Secret key holding a Hugging Face token, for gated models. Passed to the pods as HF_TOKEN by "
+        "reference; the operator never reads it.",
+    )
+
+
+class ConfigMapKeySelector(ApiModel):
+    """A key of a ConfigMap in the resource's namespace."""
+
+    name: str = Field(min_length=1, max_length=253, description="Name of the ConfigMap.")
+    key: str = Field(min_length=1, max_length=253, description="Key within the ConfigMap.")
+
+
+class EnvVarSource(ApiModel):
+    """Where an environment variable's value comes from."""
+
+    secret_key_ref: SecretKeySelector | None = Field(default=None, description="A key of a Secret.")
+    config_map_key_ref: ConfigMapKeySelector | None = Field(default=None, description="A key of a ConfigMap.")
+
+
+class EnvVar(ApiModel):
+    """An environment variable for the engine container."""
+
+    name: str = Field(
+        min_length=1, max_length=256, pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$", description="Variable name."
+    )
+    value: str | None = Field(default=None, max_length=32768, description="Literal value.")
+    value_from: EnvVarSource | None = Field(default=None, description="Take the value from a Secret or ConfigMap.")
+
+
+class VllmSpec(ApiModel):
+    """Settings of the vLLM engine (also used while a TensorRT-LLM engine compiles, and as the fallback)."""
+
+    image: str = Field(
+        default=VLLM_IMAGE,
+        min_length=1,
+        max_length=512,
+        description="vLLM OpenAI-compatible server image. Pinned by default; CPU mode uses vLLM's CPU image "
+        "unless this is set.",
+    )
+    extra_args: list[Arg] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Extra command-line arguments, appended after the ones the operator sets (so they win).",
+    )
+    env: list[EnvVar] = Field(default_factory=list, max_length=64, description="Extra environment variables.")
+
+
+class TensorrtLlmSpec(ApiModel):
+    """Settings of the TensorRT-LLM engine and of its compile."""
+
+    image: str = Field(
+        default=TRTLLM_IMAGE,
+        min_length=1,
+        max_length=512,
+        description="TensorRT-LLM release image used to build and serve. Part of the engine cache key: an engine "
+        "only runs on the TensorRT-LLM version that built it.",
+    )
+    backend: TrtllmBackend = Field(
+        default=TrtllmBackend.ENGINE,
+        description="`engine` compiles a TensorRT engine once (cached and shared) and serves it; `pytorch` serves "
+        "the Hugging Face checkpoint with trtllm-serve's PyTorch backend, with no compile.",
+    )
+    build_profile: BuildProfile = Field(
+        default=BuildProfile.DEFAULT,
+        description="`default` builds quickly with safe plugins; `aggressive` spends more build time for throughput "
+        "(multiple optimization profiles, FP8 context attention on Hopper).",
+    )
+    max_batch_size: int = Field(default=64, ge=1, le=4096, description="Largest batch the engine accepts.")
+    max_input_len: int = Field(default=4096, ge=16, le=1048576, description="Longest prompt, in tokens.")
+    max_seq_len: int = Field(
+        default=8192, ge=32, le=1048576, description="Longest prompt plus generated tokens, in tokens."
+    )
+    build_deadline_seconds: int | None = Field(
+        default=None,
+        ge=300,
+        le=172800,
+        description="How long a build may run before it fails. Default: sized from the model (about 3x the "
+        "expected compile time of its size on H100, at least an hour).",
+    )
+    build_backoff_limit: int = Field(default=2, ge=0, le=10, description="Retries of a failed build Job.")
+    extra_build_args: list[Arg] = Field(
+        default_factory=list, max_length=64, description="Extra trtllm-build arguments (part of the cache key)."
+    )
+    extra_args: list[Arg] = Field(default_factory=list, max_length=64, description="Extra trtllm-serve arguments.")
+    env: list[EnvVar] = Field(default_factory=list, max_length=64, description="Extra environment variables.")
+
+
+class EngineSpec(ApiModel):
+    """Which engine serves, and what happens when TensorRT-LLM cannot."""
+
+    preference: EnginePreference = Field(
+        default=EnginePreference.VLLM,
+        description="`vllm`, `tensorrt-llm`, or `auto` to let the operator choose by expected volume and model "
+        "(the reason lands in status.engine).",
+    )
+    fallback: Fallback = Field(
+        default=Fallback.VLLM,
+        description="What serves when TensorRT-LLM cannot (unsupported architecture, failed build): `vllm` keeps "
+        "serving with vLLM (phase Degraded); `none` fails the resource.",
+    )
+    serve_while_building: bool = Field(
+        default=True,
+        description="Serve with vLLM while the TensorRT-LLM engine compiles, then cut over with no downtime.",
+    )
+    vllm: VllmSpec = Field(default_factory=VllmSpec, description="vLLM settings.")
+    tensorrt_llm: TensorrtLlmSpec = Field(
+        default_factory=TensorrtLlmSpec, alias="tensorrtLLM", description="TensorRT-LLM settings."
+    )
+
+
+class PrecisionSpec(ApiModel):
+    """Numeric precision. For TensorRT-LLM both are baked into the engine: a change means a rebuild."""
+
+    dtype: DType = Field(default=DType.AUTO, description="Activation and weight dtype; auto follows the checkpoint.")
+    quantization: Quantization = Field(
+        default=Quantization.NONE,
+        description="Weight quantization: none, fp8 (Hopper/Ada), int4-awq or int4-gptq (needs a checkpoint "
+        "quantized that way for vLLM).",
+    )
+
+
+class ParallelismSpec(ApiModel):
+    """How a replica splits the model over GPUs. GPUs per replica = tensor x pipeline."""
+
+    tensor: int = Field(default=1, ge=1, le=64, description="Tensor-parallel size.")
+    pipeline: int = Field(default=1, ge=1, le=64, description="Pipeline-parallel size.")
+
+
+class Toleration(ApiModel):
+    """A Kubernetes toleration added to the engine pods."""
+
+    key: str | None = Field(default=None, max_length=316, description="Taint key.")
+    operator: str | None = Field(default=None, pattern=r"^(Exists|Equal)$", description="Exists or Equal.")
+    value: str | None = Field(default=None, max_length=63, description="Taint value.")
+    effect: str | None = Field(
+        default=None, pattern=r"^(NoSchedule|PreferNoSchedule|NoExecute)$", description="Taint effect."
+    )
+    toleration_seconds: int | None = Field(default=None, description="For NoExecute: how long to stay.")
+
+
+class ResourcesSpec(ApiModel):
+    """Where and with what a replica runs."""
+
+    gpu_product: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
+        description="GPU product, matched against the node label nvidia.com/gpu.product, e.g. "
+        "NVIDIA-H100-80GB-HBM3. Also part of a TensorRT-LLM engine's cache key.",
+    )
+    gpus_per_replica: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description="GPUs per replica. Defaults to parallelism.tensor x parallelism.pipeline; 0 runs vLLM's CPU "
+        "build (to try the operator on a laptop cluster).",
+    )
+    cpu: Quantity | None = Field(default=None, description="CPU request and limit of the engine container.")
+    memory: Quantity | None = Field(default=None, description="Memory request and limit of the engine container.")
+    shm_size: Quantity = Field(
+        default="8Gi", description="Size of /dev/shm (a memory emptyDir); tensor parallelism needs it."
+    )
+    node_selector: dict[str, str] = Field(
+        default_factory=dict, max_length=32, description="Extra node labels the engine pods require."
+    )
+    tolerations: list[Toleration] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Extra tolerations. The nvidia.com/gpu taint is always tolerated on GPU replicas.",
+    )
+
+
+class ProbeSpec(ApiModel):
+    """Overrides of one probe's timing."""
+
+    initial_delay_seconds: int | None = Field(default=None, ge=0, le=86400, description="Delay before the first probe.")
+    period_seconds: int | None = Field(default=None, ge=1, le=3600, description="Seconds between probes.")
+    timeout_seconds: int | None = Field(default=None, ge=1, le=3600, description="Seconds before a probe times out.")
+    failure_threshold: int | None = Field(default=None, ge=1, le=100000, description="Failures before giving up.")
+
+
+class ProbesSpec(ApiModel):
+    """Probe overrides; the defaults suit large models."""
+
+    startup: ProbeSpec | None = Field(
+        default=None, description="Startup probe; by default it allows 30 minutes for the model to load."
+    )
+    readiness: ProbeSpec | None = Field(default=None, description="Readiness probe.")
+    liveness: ProbeSpec | None = Field(default=None, description="Liveness probe.")
+
+
+class RolloutSpec(ApiModel):
+    """How a change rolls out to the engine pods."""
+
+    strategy: RolloutStrategy = Field(
+        default=RolloutStrategy.ROLLING_UPDATE,
+        description="RollingUpdate keeps serving during a change but needs GPUs for the surge; Recreate frees "
+        "the GPUs first.",
+    )
+    max_surge: Quantity | None = Field(default=None, description="RollingUpdate: extra pods during a rollout.")
+    max_unavailable: Quantity | None = Field(default=None, description="RollingUpdate: pods that may be down.")
+
+
+class ServingSpec(ApiModel):
+    """The OpenAI-compatible endpoint."""
+
+    port: int = Field(default=8000, ge=1024, le=65535, description="HTTP port of the OpenAI API and /metrics.")
+    rollout: RolloutSpec = Field(default_factory=RolloutSpec, description="Rollout strategy.")
+    probes: ProbesSpec = Field(default_factory=ProbesSpec, description="Probe overrides.")
+
+
+class MonitoringSpec(ApiModel):
+    """Prometheus scraping of the engine pods."""
+
+    enabled: bool = Field(default=True, description="Scrape the engines' /metrics (PodMonitor or annotations).")
+    interval: str = Field(
+        default="30s", pattern=r"^[0-9]+(ms|s|m|h)$", description="Scrape interval, e.g. 30s."
+    )
+
+
+class WorkloadSpec(ApiModel):
+    """What the deployment is expected to serve; drives `engine.preference: auto` and the cost figures."""
+
+    tokens_per_month: int | None = Field(
+        default=None, ge=0, description="Expected tokens served per month (prompt plus generated)."
+    )
+    profile: WorkloadProfile = Field(
+        default=WorkloadProfile.BALANCED,
+        description="interactive (latency first: leans to vLLM), batch (throughput first: leans to TensorRT-LLM) "
+        "or balanced.",
+    )
+    stable: bool = Field(
+        default=False,
+        description="Declares a stable, long-lived deployment of a mature model: between 100M and 1B tokens a "
+        "month, auto then picks TensorRT-LLM.",
+    )
+
+
+class CostSpec(ApiModel):
+    """Overrides of the cost model's defaults."""
+
+    gpu_hourly_price: float | None = Field(default=None, ge=0, description="Price of one GPU-hour, in dollars.")
+    vllm_tokens_per_gpu_hour: int | None = Field(
+        default=None, ge=1, description="Measured vLLM throughput, tokens per GPU-hour."
+    )
+    tensorrt_llm_tokens_per_gpu_hour: int | None = Field(
+        default=None,
+        ge=1,
+        alias="tensorrtLLMTokensPerGpuHour",
+        description="Measured TensorRT-LLM throughput, tokens per GPU-hour.",
+    )
+
+
+class InferenceDeploymentSpec(ApiModel):
+    """The desired LLM deployment."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": cel(
+            (
+                "!has(self.resources.gpusPerReplica) || self.resources.gpusPerReplica == 0 || "
+                "self.resources.gpusPerReplica == self.parallelism.tensor * self.parallelism.pipeline",
+                "spec.resources.gpusPerReplica must be 0 (CPU mode) or equal parallelism.tensor x "
+                "parallelism.pipeline",
+            ),
+            (
+                "!has(self.resources.gpusPerReplica) || self.resources.gpusPerReplica != 0 || "
+                "self.engine.preference == 'vllm'",
+                "spec.engine.preference must be vllm when spec.resources.gpusPerReplica is 0: TensorRT-LLM "
+                "needs NVIDIA GPUs",
+            ),
+            (
+                "!has(self.resources.gpusPerReplica) || self.resources.gpusPerReplica != 0 || "
+                "(self.parallelism.tensor == 1 && self.parallelism.pipeline == 1)",
+                "spec.parallelism must be 1 x 1 when spec.resources.gpusPerReplica is 0 (CPU mode)",
+            ),
+            (
+                "self.engine.tensorrtLLM.maxInputLen < self.engine.tensorrtLLM.maxSeqLen",
+                "spec.engine.tensorrtLLM.maxInputLen must be smaller than maxSeqLen",
+            ),
+        )
+    }
+
+    model: ModelSpec = Field(description="The model to serve.")
+    engine: EngineSpec = Field(default_factory=EngineSpec, description="Engine choice and per-engine settings.")
+    precision: PrecisionSpec = Field(default_factory=PrecisionSpec, description="dtype and quantization.")
+    parallelism: ParallelismSpec = Field(default_factory=ParallelismSpec, description="Tensor and pipeline sizes.")
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec, description="GPUs, placement and sizes.")
+    replicas: int = Field(default=1, ge=0, le=1000, description="Serving replicas; 0 suspends the deployment.")
+    serving: ServingSpec = Field(default_factory=ServingSpec, description="Endpoint, rollout and probes.")
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec, description="Prometheus scraping.")
+    workload: WorkloadSpec = Field(default_factory=WorkloadSpec, description="Expected volume and profile.")
+    cost: CostSpec = Field(default_factory=CostSpec, description="Cost-model overrides.")
+
+    @property
+    def gpus_per_replica(self) -> int:
+        """GPUs each replica asks for; 0 means CPU mode."""
+        if self.resources.gpus_per_replica is not None:
+            return self.resources.gpus_per_replica
+        return self.parallelism.tensor * self.parallelism.pipeline
+
+    @property
+    def served_model_name(self) -> str:
+        return self.model.served_model_name or self.model.name
+
+
+class EngineCost(ApiModel):
+    """One engine's monthly figures."""
+
+    tokens_per_gpu_hour: int = Field(description="Throughput assumed, tokens per GPU-hour.")
+    gpu_hours_per_month: float = Field(description="GPU-hours a month for the expected volume.")
+    cost_per_month: float = Field(description="Dollars a month for the expected volume.")
+
+
+class EngineStatus(ApiModel):
+    """The engine choice, and why."""
+
+    selected: Engine | None = Field(default=None, description="The engine the operator aims to serve with.")
+    active: Engine | None = Field(default=None, description="The engine serving the Service right now.")
+    reason: str = Field(default="", description="Why this engine was selected, in one line.")
+    decision_hash: str | None = Field(
+        default=None, description="Hash of the decision's inputs; the choice changes only when they do."
+    )
+    vllm: EngineCost | None = Field(default=None, description="vLLM's monthly figures.")
+    tensorrt_llm: EngineCost | None = Field(default=None, alias="tensorrtLLM", description="TensorRT-LLM's figures.")
+    savings_per_month: float | None = Field(default=None, description="vLLM cost minus TensorRT-LLM cost, monthly.")
+    compile_payback_days: float | None = Field(
+        default=None, description="Days of savings that pay for the compile's GPU time."
+    )
+
+
+class BuildStatus(ApiModel):
+    """The TensorRT-LLM engine build this deployment uses."""
+
+    key: str = Field(description="Engine cache key (the EngineBuild's name).")
+    phase: str = Field(default="Pending", description="Pending, Building, Succeeded or Failed.")
+    message: str = Field(default="", description="What the build is doing or why it failed.")
+
+
+class InferenceDeploymentStatus(ApiModel):
+    """Observed state, written by the operator."""
+
+    model_config = ApiModel.model_config | {"extra": "allow"}
+
+    observed_generation: int | None = Field(default=None, description="The generation this status describes.")
+    phase: Phase | None = Field(default=None, description="Pending, Deploying, Ready, Degraded, Failed or Suspended.")
+    message: str | None = Field(default=None, description="The most useful thing to know right now.")
+    endpoint: str | None = Field(default=None, description="OpenAI-compatible base URL inside the cluster.")
+    replicas: int | None = Field(default=None, description="Serving pods that exist.")
+    ready_replicas: int | None = Field(default=None, description="Serving pods that are Ready.")
+    engine: EngineStatus | None = Field(default=None, description="Engine choice and cost figures.")
+    build: BuildStatus | None = Field(default=None, description="TensorRT-LLM engine build, when one is used.")
+    conditions: list[Condition] = Field(default_factory=list, description="Ready, Progressing, Degraded, ...")
+    kopf: dict[str, Any] | None = Field(
+        default=None, description="Bookkeeping of the operator framework (kopf); not for people."
+    )
+
+
+class InferenceDeployment(ApiModel):
+    """An LLM served by vLLM or TensorRT-LLM."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": cel(
+            (
+                f"size(self.metadata.name) <= {NAME_MAX_LENGTH}",
+                f"metadata.name must be at most {NAME_MAX_LENGTH} characters (children add a suffix)",
+            ),
+            (
+                "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+                "metadata.name must start with a letter and hold only a-z, 0-9 and '-' (it names a Service)",
+            ),
+        )
+    }
+
+    api_version: str = Field(alias="apiVersion")
+    kind: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    spec: InferenceDeploymentSpec
+    status: InferenceDeploymentStatus | None = None

@@ -1,0 +1,170 @@
+"""What every rendered child shares: names, labels, owner references, security context, env, probes.
+
+Render functions are pure: (InferenceDeployment, observed facts) -> dict. No I/O, no clock, no randomness.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .. import API_VERSION
+from ..api.inference_deployment import (
+    Engine,
+    EnvVar,
+    InferenceDeployment,
+    ProbeSpec,
+    SecretKeySelector,
+)
+
+LABEL_PREFIX = "inference-operator.dev"
+LABEL_DEPLOYMENT = f"{LABEL_PREFIX}/deployment"
+LABEL_ENGINE = f"{LABEL_PREFIX}/engine"
+LABEL_MODEL = f"{LABEL_PREFIX}/model"
+LABEL_BUILD = f"{LABEL_PREFIX}/engine-build"
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_INSTANCE = "app.kubernetes.io/instance"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "inference-operator"
+
+COMPONENT_SERVING = "serving"
+COMPONENT_BUILD = "engine-build"
+COMPONENT_STORE = "engine-store"
+
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+
+# Engine pods run as this non-root user; HOME and the Hugging Face cache point at writable volumes.
+RUN_AS_USER = 1000
+MODEL_CACHE_PATH = "/data/model-cache"
+SHM_PATH = "/dev/shm"
+
+
+def model_label_value(model_name: str) -> str:
+    """A label-safe form of a Hugging Face repo id: meta-llama/Llama-3.1-8B -> meta-llama.Llama-3.1-8B."""
+    value = re.sub(r"[^A-Za-z0-9._-]", ".", model_name)[:63]
+    return value.strip("._-") or "model"
+
+
+def serving_name(infd: InferenceDeployment, engine: Engine) -> str:
+    """Name of the serving Deployment of one engine: <name>-vllm or <name>-trtllm."""
+    suffix = "vllm" if engine is Engine.VLLM else "trtllm"
+    return f"{infd.metadata['name']}-{suffix}"
+
+
+def service_name(infd: InferenceDeployment) -> str:
+    """The Service keeps the resource's own name, so the endpoint survives engine cut-overs."""
+    return str(infd.metadata["name"])
+
+
+def endpoint(infd: InferenceDeployment) -> str:
+    return f"http://{service_name(infd)}.{infd.metadata['namespace']}.svc:{infd.spec.serving.port}/v1"
+
+
+def selector_labels(infd: InferenceDeployment, engine: Engine) -> dict[str, str]:
+    """Labels that pick out the serving pods of one engine of one resource."""
+    return {
+        LABEL_DEPLOYMENT: str(infd.metadata["name"]),
+        LABEL_COMPONENT: COMPONENT_SERVING,
+        LABEL_ENGINE: engine.value,
+    }
+
+
+def common_labels(infd: InferenceDeployment, engine: Engine | None, component: str) -> dict[str, str]:
+    """Recommended Kubernetes labels plus ours; dashboards group by deployment, model and engine."""
+    labels = {
+        LABEL_NAME: engine.value if engine else "inference-deployment",
+        LABEL_INSTANCE: str(infd.metadata["name"]),
+        LABEL_COMPONENT: component,
+        LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_DEPLOYMENT: str(infd.metadata["name"]),
+        LABEL_MODEL: model_label_value(infd.spec.model.name),
+    }
+    if engine is not None:
+        labels[LABEL_ENGINE] = engine.value
+    return labels
+
+
+def owner_reference(infd: InferenceDeployment) -> dict[str, Any]:
+    """Owner reference to the resource: deleting it garbage-collects the child."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "InferenceDeployment",
+        "name": infd.metadata["name"],
+        "uid": infd.metadata["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def object_meta(infd: InferenceDeployment, name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": infd.metadata["namespace"],
+        "labels": labels,
+        "ownerReferences": [owner_reference(infd)],
+    }
+
+
+def pod_security_context() -> dict[str, Any]:
+    """Pod Security `restricted`: non-root, RuntimeDefault seccomp; fsGroup makes the volumes writable."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS_USER,
+        "runAsGroup": RUN_AS_USER,
+        "fsGroup": RUN_AS_USER,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security_context() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def hf_token_env(credentials: SecretKeySelector | None) -> list[dict[str, Any]]:
+    """HF_TOKEN by reference to the Secret: the value never passes through the operator."""
+    if credentials is None:
+        return []
+    return [
+        {
+            "name": "HF_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": credentials.name, "key": credentials.key}},
+        }
+    ]
+
+
+def cache_env() -> list[dict[str, Any]]:
+    """Point every cache at the writable model-cache volume (the image's HOME may not be writable as non-root)."""
+    return [
+        {"name": "HOME", "value": MODEL_CACHE_PATH},
+        {"name": "HF_HOME", "value": f"{MODEL_CACHE_PATH}/huggingface"},
+    ]
+
+
+def user_env(env: list[EnvVar]) -> list[dict[str, Any]]:
+    return [e.to_wire() for e in env]
+
+
+def probe(defaults: dict[str, Any], override: ProbeSpec | None) -> dict[str, Any]:
+    """A probe with the user's timing overrides on top of the operator's defaults."""
+    merged = dict(defaults)
+    if override is not None:
+        merged.update(override.to_wire())
+    return merged
+
+
+def gpu_scheduling(gpu_product: str | None, gpus: int) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """nodeSelector and tolerations that put a pod on nodes of the requested GPU product."""
+    node_selector: dict[str, str] = {}
+    tolerations: list[dict[str, Any]] = []
+    if gpus > 0:
+        tolerations.append({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
+        if gpu_product:
+            node_selector[GPU_PRODUCT_LABEL] = gpu_product
+    return node_selector, tolerations
