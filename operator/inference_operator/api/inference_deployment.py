@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from .base import ApiModel, Arg, Condition, Quantity, SecretKeySelector, cel
-from .images import TRTLLM_IMAGE, VLLM_IMAGE
+from .images import TRTLLM_IMAGE, VLLM_CPU_IMAGE, VLLM_IMAGE
 
 KIND = "InferenceDeployment"
 PLURAL = "inferencedeployments"
@@ -153,12 +153,12 @@ class EnvVar(ApiModel):
 class VllmSpec(ApiModel):
     """Settings of the vLLM engine (also used while a TensorRT-LLM engine compiles, and as the fallback)."""
 
-    image: str = Field(
-        default=VLLM_IMAGE,
+    image: str | None = Field(
+        default=None,
         min_length=1,
         max_length=512,
-        description="vLLM OpenAI-compatible server image. Pinned by default; CPU mode uses vLLM's CPU image "
-        "unless this is set.",
+        description=f"vLLM OpenAI-compatible server image. Unset: the operator's pinned release ({VLLM_IMAGE}, "
+        "or its CPU build in CPU mode), which follows operator upgrades.",
     )
     extra_args: list[Arg] = Field(
         default_factory=list,
@@ -171,12 +171,13 @@ class VllmSpec(ApiModel):
 class TensorrtLlmSpec(ApiModel):
     """Settings of the TensorRT-LLM engine and of its compile."""
 
-    image: str = Field(
-        default=TRTLLM_IMAGE,
+    image: str | None = Field(
+        default=None,
         min_length=1,
         max_length=512,
-        description="TensorRT-LLM release image used to build and serve. Part of the engine cache key: an engine "
-        "only runs on the TensorRT-LLM version that built it.",
+        description=f"TensorRT-LLM release image used to build and serve. Unset: the operator's pinned release "
+        f"({TRTLLM_IMAGE}). Part of the engine cache key: an engine only runs on the TensorRT-LLM version that "
+        "built it, so an operator upgrade that moves the pin rebuilds while the old engine keeps serving.",
     )
     backend: TrtllmBackend = Field(
         default=TrtllmBackend.ENGINE,
@@ -397,6 +398,11 @@ class InferenceDeploymentSpec(ApiModel):
                 "spec.parallelism must be 1 x 1 when spec.resources.gpusPerReplica is 0 (CPU mode)",
             ),
             (
+                "self.engine.preference != 'tensorrt-llm' || has(self.resources.gpuProduct)",
+                "spec.resources.gpuProduct is required with engine.preference tensorrt-llm: an engine is built for "
+                "one GPU product",
+            ),
+            (
                 "self.engine.tensorrtLLM.maxInputLen < self.engine.tensorrtLLM.maxSeqLen",
                 "spec.engine.tensorrtLLM.maxInputLen must be smaller than maxSeqLen",
             ),
@@ -420,6 +426,17 @@ class InferenceDeploymentSpec(ApiModel):
         if self.resources.gpus_per_replica is not None:
             return self.resources.gpus_per_replica
         return self.parallelism.tensor * self.parallelism.pipeline
+
+    @property
+    def vllm_image(self) -> str:
+        """The vLLM image to run: the user's, else the pinned GPU or CPU build."""
+        if self.engine.vllm.image:
+            return self.engine.vllm.image
+        return VLLM_CPU_IMAGE if self.gpus_per_replica == 0 else VLLM_IMAGE
+
+    @property
+    def trtllm_image(self) -> str:
+        return self.engine.tensorrt_llm.image or TRTLLM_IMAGE
 
     @property
     def served_model_name(self) -> str:

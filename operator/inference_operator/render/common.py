@@ -9,12 +9,15 @@ import re
 from typing import Any
 
 from .. import API_VERSION
+from ..api.base import SecretKeySelector
 from ..api.inference_deployment import (
     Engine,
     EnvVar,
     InferenceDeployment,
     ProbeSpec,
-    SecretKeySelector,
+    ResourcesSpec,
+    RolloutSpec,
+    RolloutStrategy,
 )
 
 LABEL_PREFIX = "inference-operator.dev"
@@ -140,7 +143,7 @@ def hf_token_env(credentials: SecretKeySelector | None) -> list[dict[str, Any]]:
 
 
 def cache_env() -> list[dict[str, Any]]:
-    """Point every cache at the writable model-cache volume (the image's HOME may not be writable as non-root)."""
+    """Point every cache at the writable model-cache volume (the image's HOME may not be writable by us)."""
     return [
         {"name": "HOME", "value": MODEL_CACHE_PATH},
         {"name": "HF_HOME", "value": f"{MODEL_CACHE_PATH}/huggingface"},
@@ -168,3 +171,75 @@ def gpu_scheduling(gpu_product: str | None, gpus: int) -> tuple[dict[str, str], 
         if gpu_product:
             node_selector[GPU_PRODUCT_LABEL] = gpu_product
     return node_selector, tolerations
+
+
+def scrape_annotations(infd: InferenceDeployment) -> dict[str, str]:
+    """prometheus.io annotations on serving pods when monitoring is on.
+
+    Set whether or not a PodMonitor also exists, so that the monitoring CRDs appearing later never changes the
+    pod template (which would restart GPU pods).
+    """
+    if not infd.spec.monitoring.enabled:
+        return {}
+    return {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(infd.spec.serving.port),
+        "prometheus.io/path": "/metrics",
+    }
+
+
+def merge_env(operator_env: list[dict[str, Any]], overrides: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The operator's variables, minus those the user sets, then the user's (user values win).
+
+    Server-side apply rejects a container whose env lists one name twice (env is a map keyed by name).
+    """
+    overridden = {e["name"] for e in overrides}
+    return [e for e in operator_env if e["name"] not in overridden] + overrides
+
+
+def container_resources(resources: ResourcesSpec, gpus: int) -> dict[str, Any]:
+    """GPU limit (extended resources need no request) plus cpu/memory with requests equal to limits."""
+    limits: dict[str, Any] = {}
+    requests: dict[str, Any] = {}
+    if gpus > 0:
+        limits[GPU_RESOURCE] = gpus
+    for key, value in (("cpu", resources.cpu), ("memory", resources.memory)):
+        if value is not None:
+            requests[key] = value
+            limits[key] = value
+    out: dict[str, Any] = {}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def deployment_strategy(rollout: RolloutSpec) -> dict[str, Any]:
+    """Deployment strategy; RollingUpdate parameters only when given, so Kubernetes' defaults apply."""
+    if rollout.strategy is RolloutStrategy.RECREATE:
+        return {"type": "Recreate"}
+    rolling: dict[str, Any] = {}
+    if rollout.max_surge is not None:
+        rolling["maxSurge"] = rollout.max_surge
+    if rollout.max_unavailable is not None:
+        rolling["maxUnavailable"] = rollout.max_unavailable
+    strategy: dict[str, Any] = {"type": "RollingUpdate"}
+    if rolling:
+        strategy["rollingUpdate"] = rolling
+    return strategy
+
+
+# Image pull of a multi-GB engine image plus scheduling, on top of the startup probe's allowance.
+PROGRESS_DEADLINE_MARGIN_SECONDS = 900
+
+
+def progress_deadline_seconds(startup_probe: dict[str, Any]) -> int:
+    """A Deployment progress deadline no shorter than a pod may legitimately take to start.
+
+    The default (600 s) would mark a rollout ProgressDeadlineExceeded while a large model is still loading.
+    """
+    delay = int(startup_probe.get("initialDelaySeconds", 0))
+    period = int(startup_probe.get("periodSeconds", 10))
+    failures = int(startup_probe.get("failureThreshold", 3))
+    return delay + period * failures + PROGRESS_DEADLINE_MARGIN_SECONDS

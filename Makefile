@@ -1,0 +1,62 @@
+# The README's two commands are the contract: `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+.PHONY: venv
+venv: $(STAMP) ## create the virtual environment from pyproject.toml
+
+.PHONY: crds
+crds: venv ## regenerate crds/ (and the chart's copy) from the pydantic models
+	$(BIN)/python -m inference_operator.api.write_crds
+
+.PHONY: lint
+lint: venv ## ruff and mypy --strict
+	$(BIN)/ruff check operator tests bench
+	$(BIN)/mypy --strict
+
+.PHONY: unit
+unit: venv ## unit tests only (no cluster)
+	$(BIN)/pytest -m 'not e2e' tests
+
+.PHONY: testbed
+testbed: ## build the test bed's binaries from Go modules (cached)
+	bash testbed/build.sh
+
+.PHONY: testbed-up
+testbed-up: testbed ## start the embedded control plane (kubeconfig: .testbed/kubeconfig)
+	bash testbed/up.sh
+
+.PHONY: testbed-down
+testbed-down: ## stop the embedded control plane and remove its data
+	bash testbed/down.sh
+
+.PHONY: test
+test: lint testbed ## every test: lint, unit and e2e on the embedded control plane
+	$(BIN)/pytest tests; code=$$?; \
+	  if [ $$code -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$code
+
+.PHONY: demo
+demo: venv testbed ## run the operator on the embedded cluster with the samples
+	bash hack/demo.sh
+
+.PHONY: demo-down
+demo-down: ## stop the demo's operator and the embedded cluster
+	bash hack/demo.sh down
+
+.PHONY: bench
+bench: venv testbed ## fleet-scale benchmark (see docs/benchmarks.md)
+	$(BIN)/python -m bench.fleet

@@ -1,0 +1,86 @@
+"""The operator's own settings (not per resource): where engines are stored and the auto-choice thresholds.
+
+Read once at start from environment variables (the chart sets them), so every part sees one frozen value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# The article's break-even points: below 100M tokens a month vLLM's simplicity wins, above 1B TensorRT-LLM's
+# efficiency justifies the compile (shared/reference, "Cost Analysis for Different Scenarios").
+DEFAULT_LOW_TOKENS_PER_MONTH = 100_000_000
+DEFAULT_HIGH_TOKENS_PER_MONTH = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """The per-namespace PVC holding compiled engines. No InferenceDeployment owns it."""
+
+    claim_name: str = "inference-engine-store"
+    storage_class: str | None = None
+    size: str = "500Gi"
+    access_mode: str = "ReadWriteMany"
+    mount_path: str = "/engines"
+
+
+@dataclass(frozen=True)
+class DecisionSettings:
+    """Thresholds of `engine.preference: auto`, in tokens per month."""
+
+    low_tokens_per_month: int = DEFAULT_LOW_TOKENS_PER_MONTH
+    high_tokens_per_month: int = DEFAULT_HIGH_TOKENS_PER_MONTH
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    store: StoreSettings = field(default_factory=StoreSettings)
+    decision: DecisionSettings = field(default_factory=DecisionSettings)
+    # Unreferenced EngineBuilds older than this are deleted; 0 keeps them forever (the default).
+    build_retention_seconds: int = 0
+    metrics_port: int = 8080
+    health_port: int = 8081
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the operator cannot use."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
+    env = os.environ if env is None else env
+    store = StoreSettings(
+        claim_name=env.get("INFOP_STORE_CLAIM", StoreSettings.claim_name),
+        storage_class=env.get("INFOP_STORE_STORAGE_CLASS") or None,
+        size=env.get("INFOP_STORE_SIZE", StoreSettings.size),
+        access_mode=env.get("INFOP_STORE_ACCESS_MODE", StoreSettings.access_mode),
+    )
+    if store.access_mode not in ("ReadWriteMany", "ReadWriteOnce"):
+        raise SettingsError(f"INFOP_STORE_ACCESS_MODE must be ReadWriteMany or ReadWriteOnce, got {store.access_mode!r}")
+    decision = DecisionSettings(
+        low_tokens_per_month=_int(env, "INFOP_AUTO_LOW_TOKENS_PER_MONTH", DEFAULT_LOW_TOKENS_PER_MONTH),
+        high_tokens_per_month=_int(env, "INFOP_AUTO_HIGH_TOKENS_PER_MONTH", DEFAULT_HIGH_TOKENS_PER_MONTH),
+    )
+    if decision.low_tokens_per_month > decision.high_tokens_per_month:
+        raise SettingsError("INFOP_AUTO_LOW_TOKENS_PER_MONTH must not exceed INFOP_AUTO_HIGH_TOKENS_PER_MONTH")
+    return OperatorSettings(
+        store=store,
+        decision=decision,
+        build_retention_seconds=_int(env, "INFOP_BUILD_RETENTION_SECONDS", 0),
+        metrics_port=_int(env, "INFOP_METRICS_PORT", 8080),
+        health_port=_int(env, "INFOP_HEALTH_PORT", 8081),
+    )

@@ -1,0 +1,52 @@
+"""e2e fixtures: the real control plane of the test bed (or the cluster in KUBECONFIG), the CRDs, the operator."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import testbed
+from tests.e2e.kube import Cluster, OperatorProcess
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Cluster:
+    """The test bed, brought up if needed. A failure to start fails the run: e2e tests never skip."""
+    given = os.environ.get("KUBECONFIG")
+    kubeconfig = Path(given) if given else testbed.ensure_up()
+    c = Cluster(kubeconfig=kubeconfig, kubectl_bin=testbed.bin_dir() / "kubectl")
+    c.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
+    for crd in ("inferencedeployments", "enginebuilds"):
+        c.kubectl("wait", "--for=condition=Established", f"crd/{crd}.inference-operator.dev", "--timeout=60s")
+    return c
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    """One operator process for the session, watching every namespace."""
+    proc = OperatorProcess(cluster, tmp_path_factory.mktemp("operator"))
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A namespace of the test's own, deleted afterwards (without waiting)."""
+    base = request.node.name.lower().replace("_", "-")[:40].strip("-")
+    name = f"{base}-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
