@@ -32,7 +32,6 @@ _KINDS: dict[str, tuple[str, str]] = {
 }
 
 
-
 class KubeError(Exception):
     """An API call failed. `status` is the HTTP status (0 when the server was not reached)."""
 
@@ -90,13 +89,19 @@ class Kube:
     @classmethod
     def from_environment(cls) -> Kube:
         try:
-            kubernetes.config.load_incluster_config()
+            kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
         except kubernetes.config.ConfigException:
-            kubernetes.config.load_kube_config()
+            kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
         return cls(kubernetes.client.ApiClient())
 
-    def _url(self, kind: str, namespace: str | None, name: str | None = None, sub: str | None = None,
-             query: dict[str, str] | None = None) -> str:
+    def _url(
+        self,
+        kind: str,
+        namespace: str | None,
+        name: str | None = None,
+        sub: str | None = None,
+        query: dict[str, str] | None = None,
+    ) -> str:
         prefix, plural = _KINDS[kind]
         path = f"/{prefix}"
         if namespace is not None:
@@ -113,9 +118,14 @@ class Kube:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         self.api.update_params_for_auth(headers, None, ["BearerToken"], url, method, body)
         try:
-            response = self.api.call_api(method, url, header_params=headers,
-                                         body=None if body is None else json.dumps(body), _request_timeout=(5, 30))
-            raw = response.read()
+            response = self.api.call_api(
+                method,
+                url,
+                header_params=headers,
+                body=None if body is None else json.dumps(body),
+                _request_timeout=(5, 30),
+            )
+            raw = response.read()  # type: ignore[no-untyped-call]
         except ApiException as exc:
             raise _error(exc) from None
         except OSError as exc:  # connection refused/reset: the API server is away
@@ -156,8 +166,12 @@ class Kube:
             if remembered == (digest, _marker(observed)):
                 return observed
         meta = obj["metadata"]
-        url = self._url(obj["kind"], meta.get("namespace"), meta["name"],
-                        query={"fieldManager": FIELD_MANAGER, "force": "true"})
+        url = self._url(
+            obj["kind"],
+            meta.get("namespace"),
+            meta["name"],
+            query={"fieldManager": FIELD_MANAGER, "force": "true"},
+        )
         result: dict[str, Any] = self._call("PATCH", url, obj, "application/apply-patch+yaml")
         metrics.record_api_write("apply", obj["kind"])
         with self._applied_lock:
@@ -189,16 +203,19 @@ class Kube:
         metrics.record_api_write("delete", kind)
         return True
 
-    def patch_status(self, kind: str, namespace: str, name: str, new: dict[str, Any],
-                     previous: dict[str, Any]) -> None:
+    def patch_status(self, kind: str, namespace: str, name: str, new: dict[str, Any], previous: dict[str, Any]) -> None:
         """Merge-patch the status subresource; keys the operator no longer sets are removed."""
         patch: dict[str, Any] = dict(new)
         for key in previous:
             if key not in new and key != "kopf":
                 patch[key] = None
-        self._call("PATCH", self._url(kind, namespace, name, "status"), {"status": patch},
-                   "application/merge-patch+json")
-        metrics.record_api_write("patch-status", kind)
+        self._call(
+            "PATCH",
+            self._url(kind, namespace, name, "status"),
+            {"status": patch},
+            "application/merge-patch+json",
+        )
+        metrics.record_api_write("patch", kind)
 
     def event(self, involved: dict[str, Any], event_type: str, reason: str, message: str) -> None:
         """Record a core/v1 Event on an object (what `kubectl describe` shows). Best effort."""

@@ -31,8 +31,12 @@ def _job_complete(job: dict[str, Any]) -> bool:
 
 
 def compute_build_status(
-    build: EngineBuild, job: dict[str, Any] | None, job_name: str, engine_path: str,
-    previous: dict[str, Any], now: str,
+    build: EngineBuild,
+    job: dict[str, Any] | None,
+    job_name: str,
+    engine_path: str,
+    previous: dict[str, Any],
+    now: str,
 ) -> dict[str, Any]:
     """Phase, times and message of a build. A finished result is final: it never goes back to Building."""
     generation = int(build.metadata.get("generation", 0))
@@ -43,7 +47,9 @@ def compute_build_status(
     job_status = (job or {}).get("status") or {}
     started = job_status.get("startTime")
     finished = job_status.get("completionTime")
-    status["attempts"] = int(job_status.get("failed", 0)) + int(job_status.get("succeeded", 0)) + int(job_status.get("active", 0))
+    status["attempts"] = (
+        int(job_status.get("failed", 0)) + int(job_status.get("succeeded", 0)) + int(job_status.get("active", 0))
+    )
     if started:
         status["startTime"] = started
     failure = _job_failure(job) if job else None

@@ -9,25 +9,25 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import yaml
+from pydantic import ValidationError
 
 from . import __version__
+from .api.crdgen import render_crds
+from .api.inference_deployment import InferenceDeployment
+from .cli_advise import add_advise_parser
+from .engine_key import EngineKeyError
+from .manifest_io import ManifestError, format_validation_error, load_resource
+from .render.bundle import render_all
+from .settings import SettingsError, from_env
 
 
 def _cmd_crd(_: argparse.Namespace) -> int:
-    from .api.crdgen import render_crds
 
     sys.stdout.write(render_crds())
     return 0
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from .api.inference_deployment import InferenceDeployment
-    from .engine_key import EngineKeyError
-    from .manifest_io import ManifestError, format_validation_error, load_resource
-    from .render.bundle import render_all
-    from .settings import from_env
 
     try:
         body = load_resource(args.file)
@@ -52,16 +52,21 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .runner import run
-    from .settings import SettingsError, from_env
+
+    from .runner import run  # noqa: PLC0415 - kopf's import is only needed to run, not to render
 
     try:
         settings = from_env()
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    run(settings, namespaces=args.namespace or [], clusterwide=args.all_namespaces or not args.namespace,
-        peering=args.peering, priority=args.priority)
+    run(
+        settings,
+        namespaces=args.namespace or [],
+        clusterwide=args.all_namespaces or not args.namespace,
+        peering=args.peering,
+        priority=args.priority,
+    )
     return 0
 
 
@@ -73,7 +78,6 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .cli_advise import add_advise_parser
 
     parser = _OneLineParser(
         prog="inference-operator",
@@ -97,8 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-f", "--file", required=True, help="an InferenceDeployment YAML file ('-' for stdin)")
     render.add_argument("-o", "--output", choices=["yaml", "json"], default="yaml")
     render.add_argument("--namespace", default="default", help="namespace when the file names none")
-    render.add_argument("--no-pod-monitor", action="store_true",
-                        help="as on a cluster without the monitoring.coreos.com API")
+    render.add_argument(
+        "--no-pod-monitor", action="store_true", help="as on a cluster without the monitoring.coreos.com API"
+    )
     render.set_defaults(func=_cmd_render)
 
     add_advise_parser(sub)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import kopf
@@ -23,23 +22,22 @@ from .settings import OperatorSettings
 
 INFD = (GROUP, VERSION, "inferencedeployments")
 EB = (GROUP, VERSION, "enginebuilds")
-_context: Context | None = None
+_installed: dict[str, Context] = {}
 
 
 def install(kube: Kube, settings: OperatorSettings) -> Context:
     """Bind the handlers to one client and settings (called once by `inference-operator run`)."""
-    global _context
-    _context = Context(kube=kube, settings=settings)
-    return _context
+    _installed["context"] = Context(kube=kube, settings=settings)
+    return _installed["context"]
 
 
 def _ctx() -> Context:
-    if _context is None:
+    if "context" not in _installed:
         raise kopf.PermanentError("the operator was started without install()")
-    return _context
+    return _installed["context"]
 
 
-def _run_infd(namespace: str, name: str, logger: logging.Logger) -> dict[str, Any]:
+def _run_infd(namespace: str, name: str, logger: kopf.Logger) -> dict[str, Any]:
     try:
         phase = reconcile_inference_deployment(_ctx(), namespace, name, logger)
     except InvalidSpec as exc:
@@ -54,11 +52,11 @@ def _run_infd(namespace: str, name: str, logger: logging.Logger) -> dict[str, An
 @kopf.on.resume(*INFD)
 @kopf.on.create(*INFD)
 @kopf.on.update(*INFD, field="spec")
-def on_inference_deployment(name: str, namespace: str, logger: logging.Logger, **_: Any) -> None:
-    _run_infd(namespace, name, logger)
+def on_inference_deployment(name: str, namespace: str | None, logger: kopf.Logger, **_: Any) -> None:
+    _run_infd(namespace or "", name, logger)
 
 
-def _reconcile_quietly(namespace: str, name: str, logger: logging.Logger) -> None:
+def _reconcile_quietly(namespace: str, name: str, logger: kopf.Logger) -> None:
     """For triggers from children: an error is logged and the next event (or a resume) retries."""
     try:
         reconcile_inference_deployment(_ctx(), namespace, name, logger)
@@ -67,13 +65,15 @@ def _reconcile_quietly(namespace: str, name: str, logger: logging.Logger) -> Non
 
 
 @kopf.on.event(
-    "apps", "v1", "deployments",
+    "apps",
+    "v1",
+    "deployments",
     labels={LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT_SERVING},
 )
-def on_serving_deployment(body: kopf.Body, namespace: str, logger: logging.Logger, **_: Any) -> None:
+def on_serving_deployment(body: kopf.Body, namespace: str | None, logger: kopf.Logger, **_: Any) -> None:
     parent = body.get("metadata", {}).get("labels", {}).get(LABEL_DEPLOYMENT)
     if parent:
-        _reconcile_quietly(namespace, parent, logger)
+        _reconcile_quietly(namespace or "", parent, logger)
 
 
 def _unschedulable(body: kopf.Body, **_: Any) -> bool:
@@ -82,33 +82,35 @@ def _unschedulable(body: kopf.Body, **_: Any) -> bool:
 
 
 @kopf.on.event(
-    "", "v1", "pods",
+    "",
+    "v1",
+    "pods",
     labels={LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT_SERVING},
     when=_unschedulable,
 )
-def on_unschedulable_pod(body: kopf.Body, namespace: str, logger: logging.Logger, **_: Any) -> None:
+def on_unschedulable_pod(body: kopf.Body, namespace: str | None, logger: kopf.Logger, **_: Any) -> None:
     """The scheduler's verdict lands on the pod, not on the Deployment: surface it in the parent's status."""
     parent = body.get("metadata", {}).get("labels", {}).get(LABEL_DEPLOYMENT)
     if parent:
-        _reconcile_quietly(namespace, parent, logger)
+        _reconcile_quietly(namespace or "", parent, logger)
 
 
 @kopf.on.resume(*EB)
 @kopf.on.create(*EB)
-def on_engine_build(name: str, namespace: str, logger: logging.Logger, **_: Any) -> None:
+def on_engine_build(name: str, namespace: str | None, logger: kopf.Logger, **_: Any) -> None:
     try:
-        reconcile_engine_build(_ctx(), namespace, name, logger)
+        reconcile_engine_build(_ctx(), namespace or "", name, logger)
     except KubeError as exc:
         raise kopf.TemporaryError(str(exc), delay=5) from None
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT_BUILD})
-def on_build_job(body: kopf.Body, namespace: str, logger: logging.Logger, **_: Any) -> None:
+def on_build_job(body: kopf.Body, namespace: str | None, logger: kopf.Logger, **_: Any) -> None:
     build = body.get("metadata", {}).get("labels", {}).get(LABEL_BUILD)
     if not build:
         return
     try:
-        reconcile_engine_build(_ctx(), namespace, build, logger)
+        reconcile_engine_build(_ctx(), namespace or "", build, logger)
     except KubeError as exc:
         logger.warning("reconcile of engine build %s/%s failed: %s", namespace, build, exc)
 
@@ -118,7 +120,7 @@ def _finished(body: kopf.Body, **_: Any) -> bool:
 
 
 @kopf.on.event(*EB, when=_finished)
-def on_build_finished(name: str, namespace: str, logger: logging.Logger, **_: Any) -> None:
+def on_build_finished(name: str, namespace: str | None, logger: kopf.Logger, **_: Any) -> None:
     """A build finished or failed: every InferenceDeployment using it moves on (cut-over or fallback)."""
-    for user in _ctx().users_of(namespace, name):
-        _reconcile_quietly(namespace, user, logger)
+    for user in _ctx().users_of(namespace or "", name):
+        _reconcile_quietly(namespace or "", user, logger)

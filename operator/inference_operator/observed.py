@@ -47,9 +47,7 @@ def deployment_facts(obj: dict[str, Any] | None) -> DeploymentFacts | None:
     spec = obj.get("spec", {})
     status = obj.get("status") or {}
     conditions = status.get("conditions") or []
-    deadline = any(
-        c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded" for c in conditions
-    )
+    deadline = any(c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded" for c in conditions)
     template_labels = spec.get("template", {}).get("metadata", {}).get("labels", {})
     return DeploymentFacts(
         name=meta.get("name", ""),
@@ -90,7 +88,7 @@ def unschedulable_reason(pods: list[dict[str, Any]]) -> str | None:
     """The scheduler's message for the first pod it could not place, e.g. '0/5 nodes are available: ...'."""
     for pod in sorted(pods, key=lambda p: p.get("metadata", {}).get("name", "")):
         for cond in (pod.get("status") or {}).get("conditions") or []:
-            if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
-                if cond.get("reason") == "Unschedulable":
-                    return str(cond.get("message") or "the scheduler found no node that fits")
+            scheduled = cond.get("type") == "PodScheduled" and cond.get("status") == "False"
+            if scheduled and cond.get("reason") == "Unschedulable":
+                return str(cond.get("message") or "the scheduler found no node that fits")
     return None

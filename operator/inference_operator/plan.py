@@ -51,9 +51,17 @@ def _route(final: Engine, deployments: dict[Engine, DeploymentFacts | None], kee
     return final
 
 
-def _handover(final: Engine, final_action: Action, final_ready: bool, other_exists: bool, detail: str,
-              mode: Mode, build: str | None, deployments: dict[Engine, DeploymentFacts | None],
-              interim_allowed: bool = True) -> Plan:
+def _handover(
+    final: Engine,
+    final_action: Action,
+    final_ready: bool,
+    other_exists: bool,
+    detail: str,
+    mode: Mode,
+    build: str | None,
+    deployments: dict[Engine, DeploymentFacts | None],
+    interim_allowed: bool = True,
+) -> Plan:
     """The other engine is kept (or, for interim vLLM, applied) until the final engine is Ready."""
     keep_other = not final_ready and (other_exists or (final is Engine.TENSORRT_LLM and interim_allowed))
     if final is Engine.VLLM:
@@ -84,13 +92,31 @@ def plan_serving(
     interim = spec.serve_while_building
     if trtllm_blocker is None and spec.tensorrt_llm.backend is TrtllmBackend.PYTORCH:
         ready = trt is not None and trt.rolled_out and trt.engine_build is None
-        return _handover(Engine.TENSORRT_LLM, Action.APPLY, ready, vllm is not None, "", Mode.DIRECT, None,
-                         deployments, interim)
+        return _handover(
+            Engine.TENSORRT_LLM,
+            Action.APPLY,
+            ready,
+            vllm is not None,
+            "",
+            Mode.DIRECT,
+            None,
+            deployments,
+            interim,
+        )
 
     if trtllm_blocker is None and build is not None and build.phase is BuildPhase.SUCCEEDED:
         ready = trt is not None and trt.rolled_out and trt.engine_build == build.name
-        return _handover(Engine.TENSORRT_LLM, Action.APPLY, ready, vllm is not None, "", Mode.DIRECT, build.name,
-                         deployments, interim)
+        return _handover(
+            Engine.TENSORRT_LLM,
+            Action.APPLY,
+            ready,
+            vllm is not None,
+            "",
+            Mode.DIRECT,
+            build.name,
+            deployments,
+            interim,
+        )
 
     failed = build is not None and build.phase is BuildPhase.FAILED
     if trt is not None and trt.engine_build and trt.serving and trtllm_blocker is None:
@@ -99,11 +125,14 @@ def plan_serving(
         return Plan(Action.DELETE, Action.KEEP, trt.engine_build, Engine.TENSORRT_LLM, Mode.OLD_ENGINE, detail)
 
     if trtllm_blocker is not None or failed:
-        reason = trtllm_blocker or f"the engine build {build.name if build else ''} failed: {build.message if build else ''}"
+        reason = (
+            trtllm_blocker or f"the engine build {build.name if build else ''} failed: {build.message if build else ''}"
+        )
         if spec.fallback is Fallback.VLLM:
             ready = vllm is not None and vllm.rolled_out
-            return _handover(Engine.VLLM, Action.APPLY, ready, trt is not None, reason, Mode.FALLBACK, None,
-                             deployments)
+            return _handover(
+                Engine.VLLM, Action.APPLY, ready, trt is not None, reason, Mode.FALLBACK, None, deployments
+            )
         return Plan(Action.DELETE, Action.DELETE, None, Engine.TENSORRT_LLM, Mode.UNAVAILABLE, reason)
 
     # The engine is compiling: vLLM serves in the meantime unless the resource opted out.

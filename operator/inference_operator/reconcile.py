@@ -22,7 +22,7 @@ from .manifest_io import format_validation_error
 from .observed import BuildFacts, build_facts, deployment_facts, unschedulable_reason
 from .plan import Action, Plan, plan_serving
 from .render.build_job import render_build_job
-from .render.common import LABEL_COMPONENT, LABEL_DEPLOYMENT, COMPONENT_SERVING, endpoint, serving_name, service_name
+from .render.common import endpoint, selector_labels, service_name, serving_name
 from .render.podmonitor import render_pod_monitor
 from .render.service import render_service
 from .render.store import render_engine_store
@@ -31,6 +31,8 @@ from .render.vllm import render_vllm_deployment
 from .settings import OperatorSettings
 from .status import Observation, compute_status, invalid_spec_status, status_changed
 
+# kopf hands handlers a LoggerAdapter; reconcile only needs .info/.warning.
+Logger = logging.Logger | logging.LoggerAdapter[Any]
 MONITORING_API = "monitoring.coreos.com/v1"
 
 
@@ -76,7 +78,7 @@ def _parse(body: dict[str, Any]) -> InferenceDeployment:
         raise InvalidSpec(format_validation_error(exc)) from None
 
 
-def _ensure_build(ctx: Context, infd: InferenceDeployment, logger: logging.Logger) -> BuildFacts:
+def _ensure_build(ctx: Context, infd: InferenceDeployment, logger: Logger) -> BuildFacts:
     ns = infd.metadata["namespace"]
     ctx.kube.create_if_absent(render_engine_store(ns, ctx.settings.store))
     wanted = render_engine_build(infd, ctx.settings.store)
@@ -89,16 +91,19 @@ def _ensure_build(ctx: Context, infd: InferenceDeployment, logger: logging.Logge
     return facts
 
 
-def _apply_serving(ctx: Context, infd: InferenceDeployment, plan: Plan,
-                   observed: dict[Engine, dict[str, Any] | None]) -> dict[Engine, dict[str, Any] | None]:
+def _apply_serving(
+    ctx: Context, infd: InferenceDeployment, plan: Plan, observed: dict[Engine, dict[str, Any] | None]
+) -> dict[Engine, dict[str, Any] | None]:
     """Apply, keep or delete each engine's Deployment; returns the objects as they now are."""
-    ns = infd.metadata["namespace"]
     now: dict[Engine, dict[str, Any] | None] = {}
     for engine, action in ((Engine.VLLM, plan.vllm), (Engine.TENSORRT_LLM, plan.trtllm)):
         current = observed[engine]
         if action is Action.APPLY:
-            manifest = (render_vllm_deployment(infd) if engine is Engine.VLLM
-                        else render_trtllm_deployment(infd, plan.trtllm_build, ctx.settings.store))
+            manifest = (
+                render_vllm_deployment(infd)
+                if engine is Engine.VLLM
+                else render_trtllm_deployment(infd, plan.trtllm_build, ctx.settings.store)
+            )
             now[engine] = ctx.kube.apply(manifest, current)
         elif action is Action.KEEP:
             now[engine] = current
@@ -107,8 +112,9 @@ def _apply_serving(ctx: Context, infd: InferenceDeployment, plan: Plan,
     return now
 
 
-def _delete_retired(ctx: Context, infd: InferenceDeployment, plan: Plan,
-                    observed: dict[Engine, dict[str, Any] | None]) -> None:
+def _delete_retired(
+    ctx: Context, infd: InferenceDeployment, plan: Plan, observed: dict[Engine, dict[str, Any] | None]
+) -> None:
     """Deployments the plan retires go last, after the Service points elsewhere."""
     for engine, action in ((Engine.VLLM, plan.vllm), (Engine.TENSORRT_LLM, plan.trtllm)):
         if action is Action.DELETE and observed[engine] is not None:
@@ -126,8 +132,9 @@ def _monitoring(ctx: Context, infd: InferenceDeployment) -> None:
         ctx.kube.delete("PodMonitor", ns, name)
 
 
-def _events(ctx: Context, body: dict[str, Any], previous: dict[str, Any], new: dict[str, Any],
-            choice: EngineChoice) -> None:
+def _events(
+    ctx: Context, body: dict[str, Any], previous: dict[str, Any], new: dict[str, Any], choice: EngineChoice
+) -> None:
     prev_engine = previous.get("engine") or {}
     new_engine = new.get("engine") or {}
     if prev_engine.get("decisionHash") != new_engine.get("decisionHash"):
@@ -138,13 +145,18 @@ def _events(ctx: Context, body: dict[str, Any], previous: dict[str, Any], new: d
     prev_build, new_build = previous.get("build") or {}, new.get("build") or {}
     if new_build and prev_build.get("phase") != new_build.get("phase"):
         kind = "Warning" if new_build.get("phase") == BuildPhase.FAILED.value else "Normal"
-        ctx.kube.event(body, kind, f"EngineBuild{new_build['phase']}", f"Engine build {new_build['key']}: {new_build.get('message', '')}")
+        ctx.kube.event(
+            body,
+            kind,
+            f"EngineBuild{new_build['phase']}",
+            f"Engine build {new_build['key']}: {new_build.get('message', '')}",
+        )
     if previous.get("phase") != new.get("phase"):
         kind = "Warning" if new["phase"] in ("Failed", "Degraded") else "Normal"
         ctx.kube.event(body, kind, new["phase"], new.get("message") or new["phase"])
 
 
-def reconcile_inference_deployment(ctx: Context, namespace: str, name: str, logger: logging.Logger) -> str | None:
+def reconcile_inference_deployment(ctx: Context, namespace: str, name: str, logger: Logger) -> str | None:
     """Converge one InferenceDeployment; returns its phase (None when it no longer exists)."""
     started = time.monotonic()
     with ctx.locks(namespace, name):
@@ -160,23 +172,27 @@ def reconcile_inference_deployment(ctx: Context, namespace: str, name: str, logg
             if status_changed(previous, status):
                 ctx.kube.patch_status("InferenceDeployment", namespace, name, status, previous)
                 ctx.kube.event(body, "Warning", "InvalidSpec", str(exc))
-            metrics.record_reconcile("InferenceDeployment", "invalid", time.monotonic() - started)
+            metrics.record_reconcile("InferenceDeployment", metrics.RESULT_ERROR, time.monotonic() - started)
             raise
-        except KubeError:
-            metrics.record_reconcile("InferenceDeployment", "error", time.monotonic() - started)
+        except KubeError as exc:
+            result_kind = metrics.RESULT_RETRY if exc.transient else metrics.RESULT_ERROR
+            metrics.record_reconcile("InferenceDeployment", result_kind, time.monotonic() - started)
             raise
-        metrics.record_reconcile("InferenceDeployment", "ok", time.monotonic() - started)
+        metrics.record_reconcile("InferenceDeployment", metrics.RESULT_SUCCESS, time.monotonic() - started)
         return result
 
 
-def _converge(ctx: Context, body: dict[str, Any], previous: dict[str, Any], logger: logging.Logger) -> str:
+def _converge(ctx: Context, body: dict[str, Any], previous: dict[str, Any], logger: Logger) -> str:
     infd = _parse(body)
     ns, name = infd.metadata["namespace"], infd.metadata["name"]
     choice = choose_engine(infd, ctx.settings.decision, previous.get("engine"))
     blocker = trtllm_blocker(infd) if choice.selected is Engine.TENSORRT_LLM else None
     build: BuildFacts | None = None
-    if choice.selected is Engine.TENSORRT_LLM and blocker is None and \
-            infd.spec.engine.tensorrt_llm.backend is TrtllmBackend.ENGINE:
+    if (
+        choice.selected is Engine.TENSORRT_LLM
+        and blocker is None
+        and infd.spec.engine.tensorrt_llm.backend is TrtllmBackend.ENGINE
+    ):
         build = _ensure_build(ctx, infd, logger)
     ctx._use(ns, name, build.name if build else None)
 
@@ -191,7 +207,7 @@ def _converge(ctx: Context, body: dict[str, Any], previous: dict[str, Any], logg
     routed = facts.get(plan.route)
     pending = None
     if routed is not None and routed.ready < infd.spec.replicas:
-        selector = f"{LABEL_DEPLOYMENT}={name},{LABEL_COMPONENT}={COMPONENT_SERVING},inference-operator.dev/engine={plan.route.value}"
+        selector = ",".join(f"{k}={v}" for k, v in selector_labels(infd, plan.route).items())
         pending = unschedulable_reason(ctx.kube.list("Pod", ns, selector))
     obs = Observation(plan, facts, build, pending, endpoint(infd), choice.status)
     status = compute_status(infd, obs, previous, utc_now())
@@ -201,7 +217,7 @@ def _converge(ctx: Context, body: dict[str, Any], previous: dict[str, Any], logg
     return str(status["phase"])
 
 
-def reconcile_engine_build(ctx: Context, namespace: str, name: str, logger: logging.Logger) -> str | None:
+def reconcile_engine_build(ctx: Context, namespace: str, name: str, logger: Logger) -> str | None:
     """Converge one EngineBuild: one Job per key, its result recorded once and for good."""
     started = time.monotonic()
     with ctx.locks(namespace, f"eb/{name}"):
@@ -213,7 +229,7 @@ def reconcile_engine_build(ctx: Context, namespace: str, name: str, logger: logg
         job_name = build_job_name(name)
         job = ctx.kube.get("Job", namespace, job_name)
         if job is None and previous.get("phase") not in (BuildPhase.SUCCEEDED.value, BuildPhase.FAILED.value):
-            job = ctx.kube.create_if_absent(render_build_job(build))
+            job = ctx.kube.create_if_absent(render_build_job(build, ctx.settings.store))
             logger.info("build job %s created for engine %s", job_name, name)
         engine_path = f"{ctx.settings.store.mount_path}/{name}/engine"
         status = compute_build_status(build, job, job_name, engine_path, previous, utc_now())
@@ -224,5 +240,5 @@ def reconcile_engine_build(ctx: Context, namespace: str, name: str, logger: logg
                 ctx.kube.event(body, kind, f"Build{status['phase']}", status["message"])
                 if status["phase"] == BuildPhase.SUCCEEDED.value and "durationSeconds" in status:
                     metrics.observe_build_duration(float(status["durationSeconds"]))
-        metrics.record_reconcile("EngineBuild", "ok", time.monotonic() - started)
+        metrics.record_reconcile("EngineBuild", metrics.RESULT_SUCCESS, time.monotonic() - started)
         return str(status["phase"])

@@ -16,7 +16,9 @@ def configure(kopf_settings: kopf.OperatorSettings, peering: str | None) -> None
     """kopf's knobs, chosen so the operator writes nothing to the user's object but its status."""
     # Progress and diff-base in status, not annotations: the user's object (and Argo CD's diff) stays untouched.
     kopf_settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
-    kopf_settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.kopf.lastHandledConfiguration")
+    kopf_settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(
+        field="status.kopf.lastHandledConfiguration"
+    )
     kopf_settings.persistence.finalizer = f"{GROUP}/finalizer"  # only used if a deletion handler ever appears
     # Watches end server-side before the client gives up, so a silently dead connection is noticed (kopf#698).
     kopf_settings.watching.server_timeout = 120
@@ -35,8 +37,13 @@ def configure(kopf_settings: kopf.OperatorSettings, peering: str | None) -> None
         kopf_settings.peering.standalone = True
 
 
-def run(settings: OperatorSettings, namespaces: list[str], clusterwide: bool, peering: str | None,
-        priority: int = 0) -> None:
+def run(
+    settings: OperatorSettings,
+    namespaces: list[str],
+    clusterwide: bool,
+    peering: str | None,
+    priority: int = 0,
+) -> None:
     """Run until stopped. Blocks."""
     kube = Kube.from_environment()
     handlers.install(kube, settings)

@@ -70,7 +70,9 @@ def from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
         access_mode=env.get("INFOP_STORE_ACCESS_MODE", StoreSettings.access_mode),
     )
     if store.access_mode not in ("ReadWriteMany", "ReadWriteOnce"):
-        raise SettingsError(f"INFOP_STORE_ACCESS_MODE must be ReadWriteMany or ReadWriteOnce, got {store.access_mode!r}")
+        raise SettingsError(
+            f"INFOP_STORE_ACCESS_MODE must be ReadWriteMany or ReadWriteOnce, got {store.access_mode!r}"
+        )
     decision = DecisionSettings(
         low_tokens_per_month=_int(env, "INFOP_AUTO_LOW_TOKENS_PER_MONTH", DEFAULT_LOW_TOKENS_PER_MONTH),
         high_tokens_per_month=_int(env, "INFOP_AUTO_HIGH_TOKENS_PER_MONTH", DEFAULT_HIGH_TOKENS_PER_MONTH),

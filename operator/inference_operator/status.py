@@ -42,7 +42,9 @@ def merge_conditions(
     for cond in new:
         status = "Unknown" if cond.status is None else ("True" if cond.status else "False")
         old = before.get(cond.type)
-        since = old["lastTransitionTime"] if old and old.get("status") == status and "lastTransitionTime" in old else now
+        since = (
+            old["lastTransitionTime"] if old and old.get("status") == status and "lastTransitionTime" in old else now
+        )
         out.append(
             {
                 "type": cond.type,
@@ -79,16 +81,23 @@ def _phase_and_ready(infd: InferenceDeployment, obs: Observation, was_ready: boo
     if desired == 0:
         return Phase.SUSPENDED, Cond(READY, False, "Suspended", "spec.replicas is 0: no engine pods run.")
     if obs.plan.mode is Mode.UNAVAILABLE:
-        msg = f"TensorRT-LLM cannot serve: {obs.plan.detail}. Set spec.engine.fallback to vllm to serve with vLLM meanwhile, or fix the cause."
+        msg = (
+            f"TensorRT-LLM cannot serve: {obs.plan.detail}. Set spec.engine.fallback to vllm to serve with vLLM "
+            "meanwhile, or fix the cause."
+        )
         return Phase.FAILED, Cond(READY, False, "EngineUnavailable", msg)
     if obs.plan.mode is Mode.INTERIM and facts is None:
         return Phase.DEPLOYING, Cond(READY, False, "EngineBuilding", "Waiting for the TensorRT-LLM engine build.")
     ready = facts.ready if facts else 0
     if facts is not None and ready >= desired:
         if obs.plan.mode is Mode.FALLBACK:
-            return Phase.DEGRADED, Cond(READY, True, "ServingFallback", f"vLLM serves as the fallback: {obs.plan.detail}.")
+            return Phase.DEGRADED, Cond(
+                READY, True, "ServingFallback", f"vLLM serves as the fallback: {obs.plan.detail}."
+            )
         if obs.plan.mode is Mode.OLD_ENGINE and obs.plan.detail:
-            return Phase.DEGRADED, Cond(READY, True, "ServingPreviousEngine", f"The previous engine serves: {obs.plan.detail}.")
+            return Phase.DEGRADED, Cond(
+                READY, True, "ServingPreviousEngine", f"The previous engine serves: {obs.plan.detail}."
+            )
         return Phase.READY, Cond(READY, True, "Serving", f"{name} serves {ready}/{desired} replicas at {obs.endpoint}.")
     if obs.unschedulable:
         msg = f"{name} pods cannot be scheduled: {obs.unschedulable}"
@@ -125,19 +134,24 @@ def _build_condition(infd: InferenceDeployment, build: BuildFacts | None) -> Con
         return Cond(ENGINE_BUILT, True, "Succeeded", f"Engine {build.name} is built and cached.")
     if build.phase is BuildPhase.FAILED:
         return Cond(ENGINE_BUILT, False, "BuildFailed", build.message or f"Engine build {build.name} failed.")
-    return Cond(ENGINE_BUILT, None, build.phase.value, build.message or f"Engine build {build.name} is {build.phase.value.lower()}.")
+    return Cond(
+        ENGINE_BUILT,
+        None,
+        build.phase.value,
+        build.message or f"Engine build {build.name} is {build.phase.value.lower()}.",
+    )
 
 
-def compute_status(
-    infd: InferenceDeployment, obs: Observation, previous: dict[str, Any], now: str
-) -> dict[str, Any]:
+def compute_status(infd: InferenceDeployment, obs: Observation, previous: dict[str, Any], now: str) -> dict[str, Any]:
     """The status to write: everything but the conditions' timestamps comes from the arguments alone."""
     generation = int(infd.metadata.get("generation", 0))
     was_ready = previous.get("phase") in (Phase.READY.value, Phase.DEGRADED.value)
     phase, ready = _phase_and_ready(infd, obs, was_ready)
     conds = [ready, _progressing(obs)]
     degraded = phase is Phase.DEGRADED
-    conds.append(Cond(DEGRADED, degraded, ready.reason if degraded else "AsExpected", ready.message if degraded else ""))
+    conds.append(
+        Cond(DEGRADED, degraded, ready.reason if degraded else "AsExpected", ready.message if degraded else "")
+    )
     built = _build_condition(infd, obs.build)
     if built is not None:
         conds.append(built)
@@ -155,13 +169,13 @@ def compute_status(
         "conditions": merge_conditions(previous.get("conditions") or [], conds, generation, now),
     }
     if obs.build is not None:
-        status["build"] = BuildStatus(key=obs.build.name, phase=obs.build.phase.value, message=obs.build.message).to_wire()
+        status["build"] = BuildStatus(
+            key=obs.build.name, phase=obs.build.phase.value, message=obs.build.message
+        ).to_wire()
     return status
 
 
-def invalid_spec_status(
-    generation: int, message: str, previous: dict[str, Any], now: str
-) -> dict[str, Any]:
+def invalid_spec_status(generation: int, message: str, previous: dict[str, Any], now: str) -> dict[str, Any]:
     """Status of a resource whose spec the operator cannot use: nothing runs until it is fixed."""
     conds = [
         Cond(READY, False, "InvalidSpec", message),

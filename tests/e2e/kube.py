@@ -48,14 +48,21 @@ class Cluster:
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([str(self.kubectl_bin), *args], input=input, capture_output=True, text=True,
-                              env=self.env, timeout=120)
+        proc = subprocess.run(  # noqa: PLW1510 - the return code is checked below, with kubectl's message
+            [str(self.kubectl_bin), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=120,
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
         return proc
 
-    def apply(self, obj: dict[str, Any] | str, namespace: str, *extra: str,
-              check: bool = True) -> subprocess.CompletedProcess[str]:
+    def apply(
+        self, obj: dict[str, Any] | str, namespace: str, *extra: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         text = obj if isinstance(obj, str) else yaml.safe_dump(obj)
         return self.kubectl("apply", "-n", namespace, "-f", "-", *extra, input=text, check=check)
 
@@ -68,7 +75,7 @@ class Cluster:
         result: dict[str, Any] = json.loads(proc.stdout)
         return result
 
-    def list(self, kind: str, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:
+    def items(self, kind: str, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:
         args = ["get", kind, "-n", namespace, "-o", "json"]
         if selector:
             args += ["-l", selector]
@@ -87,16 +94,21 @@ class Cluster:
         return None
 
     def events(self, namespace: str, name: str) -> list[dict[str, Any]]:
-        return self.list("events", namespace, None) if not name else [
-            e for e in self.list("events", namespace) if e.get("involvedObject", {}).get("name") == name
+        return [
+            e for e in self.items("events", namespace) if not name or e.get("involvedObject", {}).get("name") == name
         ]
 
 
 class OperatorProcess:
     """`inference-operator run` as a child process, as it runs in a pod: killable, restartable, its log kept."""
 
-    def __init__(self, cluster: Cluster, workdir: Path, extra_env: dict[str, str] | None = None,
-                 args: tuple[str, ...] = ("--all-namespaces",)) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        workdir: Path,
+        extra_env: dict[str, str] | None = None,
+        args: tuple[str, ...] = ("--all-namespaces",),
+    ) -> None:
         self.cluster = cluster
         self.workdir = workdir
         self.extra_env = extra_env or {}
@@ -116,7 +128,10 @@ class OperatorProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "inference_operator.cli", "run", *self.args],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
         )
         wait_for("the operator's liveness endpoint", self._alive, timeout=60)
 

@@ -90,7 +90,7 @@ def test_a_bad_sample_is_rejected_by_the_schema() -> None:
     schema = _schemas()["InferenceDeployment"]
     body = sample_body(sample_names()[0])
     body["spec"]["parallelism"] = {"tensor": 0}
-    with pytest.raises(jsonschema.ValidationError, match="minimum|less than"):
+    with pytest.raises(jsonschema.ValidationError, match=r"minimum|less than"):
         jsonschema.Draft4Validator(schema).validate(body)
     body["spec"]["engine"] = {"preference": "sglang"}
     with pytest.raises(jsonschema.ValidationError):

@@ -25,9 +25,7 @@ SAMPLES = sample_names()
 
 
 def render_yaml(infd: InferenceDeployment) -> str:
-    return yaml.safe_dump_all(
-        [render_vllm_deployment(infd), render_service(infd, Engine.VLLM)], sort_keys=True
-    )
+    return yaml.safe_dump_all([render_vllm_deployment(infd), render_service(infd, Engine.VLLM)], sort_keys=True)
 
 
 def container(deployment: dict[str, Any]) -> dict[str, Any]:

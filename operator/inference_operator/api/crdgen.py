@@ -60,19 +60,7 @@ def _convert(node: dict[str, Any], defs: dict[str, Any], path: str) -> dict[str,
     if kind is None and "enum" in node:
         out["type"] = "string"
     if kind == "object" or "properties" in node:
-        out["type"] = "object"
-        props = node.get("properties")
-        if props is not None:
-            out["properties"] = {
-                name: _property(name, sub, node.get("required", []), defs, f"{path}.{name}")
-                for name, sub in props.items()
-            }
-        else:
-            extra = node.get("additionalProperties")
-            if isinstance(extra, dict) and extra:
-                out["additionalProperties"] = _convert(extra, defs, f"{path}[*]")
-            else:
-                out["x-kubernetes-preserve-unknown-fields"] = True
+        out.update(_object(node, defs, path))
     if kind == "array":
         out["items"] = _convert(node.get("items", {}), defs, f"{path}[]")
     if "type" not in out and "x-kubernetes-preserve-unknown-fields" not in out:
@@ -92,6 +80,21 @@ def _ordered(node: dict[str, Any]) -> dict[str, Any]:
     """A stable, readable key order: what a field is first, its children last."""
     middle = sorted(k for k in node if k not in _FIRST and k not in _LAST)
     return {k: node[k] for k in (*_FIRST, *middle, *_LAST) if k in node}
+
+
+def _object(node: dict[str, Any], defs: dict[str, Any], path: str) -> dict[str, Any]:
+    """An object's children: named properties, a map's value type, or free-form content."""
+    props = node.get("properties")
+    if props is not None:
+        required = node.get("required", [])
+        return {
+            "type": "object",
+            "properties": {name: _property(name, sub, required, defs, f"{path}.{name}") for name, sub in props.items()},
+        }
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict) and extra:
+        return {"type": "object", "additionalProperties": _convert(extra, defs, f"{path}[*]")}
+    return {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 
 
 def _property(name: str, sub: dict[str, Any], required: list[str], defs: dict[str, Any], path: str) -> dict[str, Any]:
@@ -120,7 +123,9 @@ def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
-def _column(name: str, json_path: str, kind: str = "string", priority: int = 0, description: str = "") -> dict[str, Any]:
+def _column(
+    name: str, json_path: str, kind: str = "string", priority: int = 0, description: str = ""
+) -> dict[str, Any]:
     col: dict[str, Any] = {"name": name, "type": kind, "jsonPath": json_path}
     if priority:
         col["priority"] = priority
@@ -135,7 +140,10 @@ def _crd(module: Any, model: type[BaseModel], columns: list[dict[str, Any]]) -> 
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": f"{module.PLURAL}.{GROUP}",
-            "labels": {"app.kubernetes.io/name": "inference-operator", "app.kubernetes.io/part-of": "inference-operator"},
+            "labels": {
+                "app.kubernetes.io/name": "inference-operator",
+                "app.kubernetes.io/part-of": "inference-operator",
+            },
         },
         "spec": {
             "group": GROUP,

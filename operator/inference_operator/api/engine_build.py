@@ -28,7 +28,10 @@ class EngineBuildSpec(ApiModel):
 
     model_config = ApiModel.model_config | {
         "json_schema_extra": cel(
-            ("self == oldSelf", "spec is immutable: an engine's inputs never change; a new key makes a new build"),
+            (
+                "self == oldSelf",
+                "spec is immutable: an engine's inputs never change; a new key makes a new build",
+            ),
         )
     }
 
@@ -42,9 +45,13 @@ class EngineBuildSpec(ApiModel):
     max_input_len: int = Field(ge=1, le=1048576, description="Longest prompt, in tokens.")
     max_seq_len: int = Field(ge=1, le=1048576, description="Longest sequence, in tokens.")
     profile: BuildProfile = Field(description="Build profile (default or aggressive).")
-    image: str = Field(min_length=1, max_length=512, description="TensorRT-LLM image that builds and must serve the engine.")
+    image: str = Field(
+        min_length=1, max_length=512, description="TensorRT-LLM image that builds and must serve the engine."
+    )
     gpu_product: str = Field(min_length=1, max_length=63, description="GPU product the engine is built on and runs on.")
-    architecture: str | None = Field(default=None, max_length=128, description="Hugging Face architecture of the model.")
+    architecture: str | None = Field(
+        default=None, max_length=128, description="Hugging Face architecture of the model."
+    )
     extra_build_args: list[Arg] = Field(
         default_factory=list, max_length=64, description="Extra trtllm-build arguments."
     )

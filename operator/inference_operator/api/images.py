@@ -4,5 +4,7 @@
 VLLM_IMAGE = "vllm/vllm-openai:v0.31.0"
 # vLLM's CPU build (x86_64 + arm64 manifest, same script), used when a replica asks for zero GPUs.
 VLLM_CPU_IMAGE = "vllm/vllm-openai-cpu:v0.31.0"
-# TensorRT-LLM release image: it carries trtllm-build, trtllm-serve and the checkpoint converters.
-TRTLLM_IMAGE = "nvcr.io/nvidia/tensorrt-llm/release:1.0.0"
+# TensorRT-LLM release image: trtllm-build, trtllm-serve, and the converters under /app/tensorrt_llm/examples.
+# 1.2.1 is the latest stable release (github.com/NVIDIA/TensorRT-LLM/releases/tag/v1.2.1, NGC catalog
+# nvidia/tensorrt-llm/containers/release:1.2.1; CUDA 13.1, PyTorch 2.9.1); 1.3.0 is at release candidates.
+TRTLLM_IMAGE = "nvcr.io/nvidia/tensorrt-llm/release:1.2.1"

@@ -108,7 +108,7 @@ class ModelSpec(ApiModel):
     architecture: str | None = Field(
         default=None,
         max_length=128,
-        pattern=r"^[A-Za-z][A-Za-z0-9]*$",
+        pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
         description="Hugging Face `architectures` entry of the model's config.json, e.g. LlamaForCausalLM. "
         "Used to decide whether TensorRT-LLM can build it; inferred from model.name when omitted.",
     )
@@ -203,7 +203,9 @@ class TensorrtLlmSpec(ApiModel):
     )
     build_backoff_limit: int = Field(default=2, ge=0, le=10, description="Retries of a failed build Job.")
     extra_build_args: list[Arg] = Field(
-        default_factory=list, max_length=64, description="Extra trtllm-build arguments (part of the cache key)."
+        default_factory=list,
+        max_length=64,
+        description="Extra trtllm-build arguments (part of the cache key).",
     )
     extra_args: list[Arg] = Field(default_factory=list, max_length=64, description="Extra trtllm-serve arguments.")
     env: list[EnvVar] = Field(default_factory=list, max_length=64, description="Extra environment variables.")
@@ -337,9 +339,7 @@ class MonitoringSpec(ApiModel):
     """Prometheus scraping of the engine pods."""
 
     enabled: bool = Field(default=True, description="Scrape the engines' /metrics (PodMonitor or annotations).")
-    interval: str = Field(
-        default="30s", pattern=r"^[0-9]+(ms|s|m|h)$", description="Scrape interval, e.g. 30s."
-    )
+    interval: str = Field(default="30s", pattern=r"^[0-9]+(ms|s|m|h)$", description="Scrape interval, e.g. 30s.")
 
 
 class WorkloadSpec(ApiModel):
@@ -383,8 +383,7 @@ class InferenceDeploymentSpec(ApiModel):
             (
                 "!has(self.resources.gpusPerReplica) || self.resources.gpusPerReplica == 0 || "
                 "self.resources.gpusPerReplica == self.parallelism.tensor * self.parallelism.pipeline",
-                "spec.resources.gpusPerReplica must be 0 (CPU mode) or equal parallelism.tensor x "
-                "parallelism.pipeline",
+                "spec.resources.gpusPerReplica must be 0 (CPU mode) or equal parallelism.tensor x parallelism.pipeline",
             ),
             (
                 "!has(self.resources.gpusPerReplica) || self.resources.gpusPerReplica != 0 || "

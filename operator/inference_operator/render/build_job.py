@@ -1,0 +1,219 @@
+"""The build Job of an EngineBuild: download, convert, trtllm-build, publish. Pure: (EngineBuild) -> dict.
+
+The Job belongs to its EngineBuild (controller owner reference), never to an InferenceDeployment: deleting a
+resource must not kill a build that other resources share. Its name carries the cache key, so a Job never
+has a twin, and its script is idempotent: a retry, or a Job re-created after the operator lost track, finds
+the completion marker and exits 0 at once, or starts over from a clean `.partial` directory.
+
+Store layout per build (<mount>/<build name>/): engine/ (trtllm-build output), tokenizer/ (the checkpoint's
+non-weight files, so serving needs neither the Hub nor the pinned revision's weights), and COMPLETE holding
+the key, written last by an atomic rename: a directory without COMPLETE is never served.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from .. import API_VERSION
+from ..api.engine_build import KIND, EngineBuild
+from ..engine_key import build_job_name, engine_build_labels, engine_cache_key, engine_dir
+from ..settings import StoreSettings
+from .build_recipe import ConvertInputs, convert_commands, profile_flags
+from .common import (
+    GPU_RESOURCE,
+    SHM_PATH,
+    container_security_context,
+    gpu_scheduling,
+    hf_token_env,
+    pod_security_context,
+)
+
+CONTAINER_NAME = "build"
+STORE_VOLUME = "engine-store"
+SCRATCH_VOLUME = "scratch"
+SHM_VOLUME = "dshm"
+# Node-local scratch for the downloaded and converted checkpoints (both deleted with the pod). A 70B BF16
+# checkpoint is ~140 GB plus its converted copy: the node's ephemeral storage must hold both.
+SCRATCH_PATH = "/scratch"
+HF_DIR = f"{SCRATCH_PATH}/hf"
+CHECKPOINT_DIR = f"{SCRATCH_PATH}/trtllm-checkpoint"
+# ModelOpt calibration (PyTorch data loaders) and trtllm-build's workers share memory through /dev/shm.
+BUILD_SHM_SIZE = "16Gi"
+COMPLETE_MARKER = "COMPLETE"
+# Meta's repositories also ship the original consolidated .pth weights (as large again); the converters read
+# only the Hugging Face safetensors.
+DOWNLOAD_EXCLUDES = ("original/*",)
+# A failed pod is replaced only once it has fully terminated, so two attempts never write one `.partial`
+# directory at the same time (Kubernetes Job podReplacementPolicy, GA in 1.34).
+POD_REPLACEMENT_POLICY = "Failed"
+
+
+def build_owner_reference(build: EngineBuild) -> dict[str, Any]:
+    """Controller reference to the EngineBuild: the Job goes with its EngineBuild and with nothing else."""
+    uid = build.metadata.get("uid")
+    if not uid:
+        name = build.metadata.get("name")
+        raise ValueError(f"EngineBuild {name} has no metadata.uid: create it before its Job")
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": build.metadata["name"],
+        "uid": uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _download_lines(build: EngineBuild) -> list[str]:
+    spec = build.spec
+    args = [spec.model, "--revision", spec.revision, "--local-dir", HF_DIR]
+    for pattern in DOWNLOAD_EXCLUDES:
+        args += ["--exclude", pattern]
+    quoted = shlex.join(args)
+    return [
+        # `hf` replaced `huggingface-cli` in huggingface_hub 0.34; same download arguments, HF_TOKEN from env.
+        "if command -v hf >/dev/null 2>&1; then",
+        f"  hf download {quoted}",
+        "else",
+        f"  huggingface-cli download {quoted}",
+        "fi",
+    ]
+
+
+def trtllm_build_args(build: EngineBuild, output_dir: str) -> list[str]:
+    """trtllm-build arguments: shapes from the spec, the profile's flags, the user's extra args last (win)."""
+    spec = build.spec
+    return [
+        "trtllm-build",
+        "--checkpoint_dir",
+        CHECKPOINT_DIR,
+        "--output_dir",
+        output_dir,
+        "--max_batch_size",
+        str(spec.max_batch_size),
+        "--max_input_len",
+        str(spec.max_input_len),
+        "--max_seq_len",
+        str(spec.max_seq_len),
+        # One worker per rank: the Job already holds every GPU the engine is sharded over (llama README).
+        "--workers",
+        str(spec.tensor * spec.pipeline),
+        *profile_flags(spec.profile, spec.quantization, spec.gpu_product),
+        *spec.extra_build_args,
+    ]
+
+
+def build_script(build: EngineBuild, mount_path: str) -> str:
+    """The bash script of the build container; everything user-supplied is shell-quoted."""
+    spec = build.spec
+    key = engine_cache_key(spec)
+    out = engine_dir(mount_path, build.metadata["name"])
+    q = shlex.quote
+    convert = convert_commands(
+        ConvertInputs(
+            HF_DIR,
+            CHECKPOINT_DIR,
+            spec.architecture,
+            spec.dtype,
+            spec.quantization,
+            spec.tensor,
+            spec.pipeline,
+        )
+    )
+    lines = [
+        "set -euo pipefail",
+        f"out={q(out)}",
+        f'if [ -f "$out/{COMPLETE_MARKER}" ]; then',
+        f'  echo "engine {key} is already complete in $out: nothing to do"',
+        "  exit 0",
+        "fi",
+        f'rm -rf "$out/.partial" {HF_DIR} {CHECKPOINT_DIR}',
+        f'mkdir -p "$out/.partial/tokenizer" {HF_DIR}',
+        f"echo {q(f'[1/4] downloading {spec.model} at revision {spec.revision}')}",
+        *_download_lines(build),
+        "echo '[2/4] converting to a TensorRT-LLM checkpoint'",
+        *convert,
+        "echo '[3/4] building the engine'",
+        shlex.join(trtllm_build_args(build, f"{out}/.partial/engine")),
+        # Tokenizer, chat template and HF config (trtllm-serve reads model_type from it), without weights.
+        f"find {HF_DIR} -maxdepth 1 -type f ! -name '*.safetensors' ! -name '*.bin' ! -name '*.pt' "
+        "! -name '*.pth' -exec cp -t \"$out/.partial/tokenizer\" {} +",
+        "echo '[4/4] publishing'",
+        'rm -rf "$out/engine" "$out/tokenizer"',
+        'mv "$out/.partial/engine" "$out/.partial/tokenizer" "$out/"',
+        'rmdir "$out/.partial"',
+        # The marker goes last, through a rename, so no reader ever sees a half-written engine as complete.
+        f"printf '%s\\n' {key} > \"$out/{COMPLETE_MARKER}.tmp\"",
+        f'mv "$out/{COMPLETE_MARKER}.tmp" "$out/{COMPLETE_MARKER}"',
+        f"echo 'engine {key} complete'",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _container(build: EngineBuild, mount_path: str) -> dict[str, Any]:
+    spec = build.spec
+    env = [
+        *hf_token_env(spec.credentials),
+        # HOME and the Hub cache (also ModelOpt's calibration dataset) on scratch: the image's HOME is root's.
+        {"name": "HOME", "value": f"{SCRATCH_PATH}/home"},
+        {"name": "HF_HOME", "value": f"{SCRATCH_PATH}/huggingface"},
+    ]
+    return {
+        "name": CONTAINER_NAME,
+        "image": spec.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["bash", "-c", build_script(build, mount_path)],
+        "env": env,
+        "resources": {"limits": {GPU_RESOURCE: spec.tensor * spec.pipeline}},
+        "volumeMounts": [
+            {"name": STORE_VOLUME, "mountPath": mount_path},
+            {"name": SCRATCH_VOLUME, "mountPath": SCRATCH_PATH},
+            {"name": SHM_VOLUME, "mountPath": SHM_PATH},
+        ],
+        "securityContext": container_security_context(),
+    }
+
+
+def render_build_job(build: EngineBuild, store: StoreSettings | None = None) -> dict[str, Any]:
+    """The batch/v1 Job compiling one engine on the GPU product it will serve on.
+
+    ttlSecondsAfterFinished is left unset: the operator records the result in the EngineBuild's status first,
+    and a Job that vanished before that would lose it. No Prometheus annotations: a build serves nothing.
+    """
+    mount_path = (store or StoreSettings()).mount_path
+    spec = build.spec
+    name = build.metadata["name"]
+    labels = engine_build_labels(spec, name)
+    gpus = spec.tensor * spec.pipeline
+    node_selector, tolerations = gpu_scheduling(spec.gpu_product, gpus)
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": pod_security_context(),
+        "nodeSelector": node_selector,
+        "tolerations": tolerations,
+        "containers": [_container(build, mount_path)],
+        "volumes": [
+            {"name": STORE_VOLUME, "persistentVolumeClaim": {"claimName": spec.store_claim}},
+            {"name": SCRATCH_VOLUME, "emptyDir": {}},
+            {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": BUILD_SHM_SIZE}},
+        ],
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": build_job_name(name),
+            "namespace": build.metadata["namespace"],
+            "labels": labels,
+            "ownerReferences": [build_owner_reference(build)],
+        },
+        "spec": {
+            "backoffLimit": spec.backoff_limit,
+            "activeDeadlineSeconds": spec.deadline_seconds,
+            "podReplacementPolicy": POD_REPLACEMENT_POLICY,
+            "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec},
+        },
+    }

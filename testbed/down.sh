@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Stops the test bed started by up.sh and removes its data. Only the processes named by the pid files in
+# $STATE_DIR are stopped, and only when each pid still is that binary, started for this state dir.
+# Idempotent: with nothing running it only clears what is left.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+# shellcheck source=procs.sh
+source "$TESTBED_DIR/procs.sh"
+lock_testbed
+
+start=$SECONDS
+stop_all_components
+rm -rf "$STATE_DIR/etcd" "$STATE_DIR/pki" "$STATE_DIR/logs" "$STATE_DIR/pids" "$STATE_DIR/run" \
+  "$STATE_DIR/kubeconfigs" "$STATE_DIR/kubeconfig" "$STATE_DIR/apiserver-port"
+# The state dir itself goes when nothing else (a demo's files, say) was put there.
+rmdir "$STATE_DIR" 2>/dev/null || true
+echo "testbed: down ($((SECONDS - start))s)"

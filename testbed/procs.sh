@@ -1,0 +1,94 @@
+# Process helpers shared by up.sh and down.sh: each component of the test bed runs detached, its pid in
+# $STATE_DIR/pids/NAME.pid and its output in $STATE_DIR/logs/NAME.log. Sourced after lib.sh.
+# shellcheck shell=bash
+
+# The components in start order; they are stopped in the reverse order.
+TESTBED_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+# lock_testbed: up.sh and down.sh run one at a time (say, two test sessions starting at once). The lock is
+# held on this file (no lock file to clean up) until the script exits.
+lock_testbed() {
+  exec 9<"$TESTBED_DIR/procs.sh"
+  if ! flock -n 9; then
+    echo "testbed: another up.sh or down.sh is running; waiting for it"
+    flock -w 300 9 || { echo "testbed: still locked after 300s" >&2; return 1; }
+  fi
+}
+
+pid_file() { echo "$STATE_DIR/pids/$1.pid"; }
+log_file() { echo "$STATE_DIR/logs/$1.log"; }
+
+# Prints the pid of component $1 when the pid file names a live process that is that binary, started for this
+# state dir (its command line names $STATE_DIR); fails otherwise. A recycled pid is never taken for ours.
+our_pid() {
+  local name=$1 file pid exe
+  file=$(pid_file "$name")
+  [ -f "$file" ] || return 1
+  pid=$(<"$file")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  exe=${exe% (deleted)}
+  [ "${exe##*/}" = "$name" ] || return 1
+  tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$STATE_DIR" || return 1
+  echo "$pid"
+}
+
+# start_component NAME ARGS...: starts $TESTBED_BIN/NAME detached (own session, stdin closed), output to its log.
+start_component() {
+  local name=$1 pidf logf
+  shift
+  pidf=$(pid_file "$name")
+  logf=$(log_file "$name")
+  mkdir -p "${pidf%/*}" "${logf%/*}"
+  # The wrapper writes its own pid, then execs the binary, so the pid file names the binary's process.
+  rm -f "$pidf"
+  # shellcheck disable=SC2016  # $$ and $@ are expanded by the inner shell
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidf" "$TESTBED_BIN/$name" "$@" </dev/null >"$logf" 2>&1 9<&- &
+  local i
+  for ((i = 0; i < 50; i++)); do
+    our_pid "$name" >/dev/null && return 0
+    sleep 0.05
+  done
+  echo "testbed: $name did not start; the end of $logf:" >&2
+  tail -n 20 "$logf" >&2 || true
+  return 1
+}
+
+# running PID: the process exists and has not exited (a zombie, exited but not yet reaped, counts as gone).
+running() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# wait_exit PID TENTHS: waits up to TENTHS/10 s for the process to exit.
+wait_exit() {
+  local i
+  for ((i = 0; i < $2; i++)); do
+    running "$1" || return 0
+    sleep 0.1
+  done
+  ! running "$1"
+}
+
+# stop_component NAME: SIGTERM, wait up to 10 s, then SIGKILL; removes the pid file.
+stop_component() {
+  local name=$1 pid
+  if pid=$(our_pid "$name"); then
+    echo "testbed: stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_exit "$pid" 100; then
+      echo "testbed: $name did not stop in 10s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+      wait_exit "$pid" 50 || echo "testbed: $name (pid $pid) is still there after SIGKILL" >&2
+    fi
+  fi
+  rm -f "$(pid_file "$name")"
+}
+
+stop_all_components() {
+  local i
+  for ((i = ${#TESTBED_COMPONENTS[@]} - 1; i >= 0; i--)); do
+    stop_component "${TESTBED_COMPONENTS[i]}"
+  done
+}
