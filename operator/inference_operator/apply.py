@@ -118,18 +118,17 @@ class Kube:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         self.api.update_params_for_auth(headers, None, ["BearerToken"], url, method, body)
         try:
-            response = self.api.call_api(
-                method,
-                url,
-                header_params=headers,
-                body=None if body is None else json.dumps(body),
-                _request_timeout=(5, 30),
-            )
+            # The transport serializes JSON and structured YAML bodies itself (apply-patch+yaml takes JSON).
+            response = self.api.call_api(method, url, header_params=headers, body=body, _request_timeout=(5, 30))
             raw = response.read()  # type: ignore[no-untyped-call]
         except ApiException as exc:
             raise _error(exc) from None
         except OSError as exc:  # connection refused/reset: the API server is away
             raise KubeError(0, "Unreachable", str(exc)) from None
+        if response.status >= 400:
+            raise _error(
+                ApiException(status=response.status, reason=response.reason, body=raw.decode(errors="replace"))
+            )
         return json.loads(raw) if raw else None
 
     # Reads

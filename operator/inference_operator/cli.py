@@ -52,7 +52,6 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-
     from .runner import run  # noqa: PLC0415 - kopf's import is only needed to run, not to render
 
     try:
@@ -66,6 +65,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         clusterwide=args.all_namespaces or not args.namespace,
         peering=args.peering,
         priority=args.priority,
+        verbose=args.verbose,
+        log_format=args.log_format,
     )
     return 0
 
@@ -92,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     scope.add_argument("--all-namespaces", "-A", action="store_true", help="watch every namespace (the default)")
     run.add_argument("--peering", metavar="NAME", help="run with kopf peering NAME: one active replica, others standby")
     run.add_argument("--priority", type=int, default=0, help="peering priority; the highest active replica works")
+    run.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+    run.add_argument("--log-format", choices=["plain", "full", "json"], default="full", help="log line format")
     run.set_defaults(func=_cmd_run)
 
     crd = sub.add_parser("crd", help="print the CustomResourceDefinitions (exactly what is in crds/)")

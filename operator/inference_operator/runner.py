@@ -43,8 +43,11 @@ def run(
     clusterwide: bool,
     peering: str | None,
     priority: int = 0,
+    verbose: bool = False,
+    log_format: str = "full",
 ) -> None:
     """Run until stopped. Blocks."""
+    kopf.configure(verbose=verbose, log_format=kopf.LogFormat[log_format.upper()])
     kube = Kube.from_environment()
     handlers.install(kube, settings)
     metrics.start_metrics_server(settings.metrics_port)
