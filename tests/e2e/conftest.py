@@ -33,20 +33,29 @@ def cluster() -> Cluster:
     return c
 
 
+# Namespaces of this session start with this prefix and the session's operator watches only them, so two
+# sessions (or a demo) on one test bed never reconcile each other's resources.
+SESSION_PREFIX = f"e2e{uuid.uuid4().hex[:4]}"
+
+
 @pytest.fixture(scope="session")
 def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    """One operator process for the session, watching every namespace."""
-    proc = OperatorProcess(cluster, tmp_path_factory.mktemp("operator"))
+    """One operator process for the session, watching this session's namespaces."""
+    proc = OperatorProcess(cluster, tmp_path_factory.mktemp("operator"), args=("--namespace", f"{SESSION_PREFIX}-*"))
     proc.start()
     yield proc
     proc.stop()
 
 
+def namespace_name(hint: str) -> str:
+    base = "".join(c if c.isalnum() else "-" for c in hint.lower())[:40].strip("-")
+    return f"{SESSION_PREFIX}-{base}-{uuid.uuid4().hex[:5]}"
+
+
 @pytest.fixture
 def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
     """A namespace of the test's own, deleted afterwards (without waiting)."""
-    base = request.node.name.lower().replace("_", "-")[:40].strip("-")
-    name = f"{base}-{uuid.uuid4().hex[:6]}"
+    name = namespace_name(request.node.name)
     cluster.kubectl("create", "namespace", name)
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
