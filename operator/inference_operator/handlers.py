@@ -8,7 +8,13 @@ import kopf
 
 from . import GROUP, VERSION
 from .apply import Kube, KubeError
-from .reconcile import Context, InvalidSpec, reconcile_engine_build, reconcile_inference_deployment
+from .reconcile import (
+    Context,
+    InvalidSpec,
+    monitoring_api_appeared,
+    reconcile_engine_build,
+    reconcile_inference_deployment,
+)
 from .render.common import (
     COMPONENT_BUILD,
     COMPONENT_SERVING,
@@ -124,3 +130,13 @@ def on_build_finished(name: str, namespace: str | None, logger: kopf.Logger, **_
     """A build finished or failed: every InferenceDeployment using it moves on (cut-over or fallback)."""
     for user in _ctx().users_of(namespace or "", name):
         _reconcile_quietly(namespace or "", user, logger)
+
+
+def _is_pod_monitor_crd(name: str, **_: Any) -> bool:
+    return name == "podmonitors.monitoring.coreos.com"
+
+
+@kopf.on.event("apiextensions.k8s.io", "v1", "customresourcedefinitions", when=_is_pod_monitor_crd)
+def on_monitoring_crd(logger: kopf.Logger, **_: Any) -> None:
+    """Scraping is wired up when the monitoring API appears later, without a restart."""
+    monitoring_api_appeared(_ctx(), logger)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import threading
 import time
@@ -18,6 +19,7 @@ from .api.inference_deployment import Engine, InferenceDeployment, TrtllmBackend
 from .apply import KeyedLocks, Kube, KubeError, utc_now
 from .build_status import compute_build_status
 from .engine_key import build_job_name, render_engine_build
+from .fleet import Fleet
 from .manifest_io import format_validation_error
 from .observed import BuildFacts, build_facts, deployment_facts, unschedulable_reason
 from .plan import Action, Plan, plan_serving
@@ -51,6 +53,7 @@ class Context:
     build_users: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     _users_lock: threading.Lock = field(default_factory=threading.Lock)
     monitoring_api: bool | None = None
+    fleet: Fleet = field(default_factory=Fleet)
 
     def monitoring_served(self) -> bool:
         if self.monitoring_api is None:
@@ -163,6 +166,7 @@ def reconcile_inference_deployment(ctx: Context, namespace: str, name: str, logg
         body = ctx.kube.get("InferenceDeployment", namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             ctx._use(namespace, name, None)
+            ctx.fleet.resource(namespace, name, None, None, False)
             return None
         previous = body.get("status") or {}
         try:
@@ -214,6 +218,8 @@ def _converge(ctx: Context, body: dict[str, Any], previous: dict[str, Any], logg
     if status_changed(previous, status):
         ctx.kube.patch_status("InferenceDeployment", ns, name, status, previous)
         _events(ctx, body, previous, status, choice)
+    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status["conditions"])
+    ctx.fleet.resource(ns, name, status["phase"], status["engine"].get("active"), ready)
     return str(status["phase"])
 
 
@@ -223,6 +229,8 @@ def reconcile_engine_build(ctx: Context, namespace: str, name: str, logger: Logg
     with ctx.locks(namespace, f"eb/{name}"):
         body = ctx.kube.get("EngineBuild", namespace, name)
         if body is None:
+            ctx.fleet.build(namespace, name, None)
+            metrics.forget_build(namespace, name)
             return None
         build = EngineBuild.model_validate({k: v for k, v in body.items() if k != "status"})
         previous = body.get("status") or {}
@@ -240,5 +248,35 @@ def reconcile_engine_build(ctx: Context, namespace: str, name: str, logger: Logg
                 ctx.kube.event(body, kind, f"Build{status['phase']}", status["message"])
                 if status["phase"] == BuildPhase.SUCCEEDED.value and "durationSeconds" in status:
                     metrics.observe_build_duration(float(status["durationSeconds"]))
+        ctx.fleet.build(namespace, name, status["phase"])
+        metrics.set_build_state(
+            namespace,
+            name,
+            status["phase"],
+            started_at=_unix(status.get("startTime")),
+            # The build deadline is sized at about three times the expected compile time (engine_key.py).
+            expected_seconds=build.spec.deadline_seconds / 3,
+        )
         metrics.record_reconcile("EngineBuild", metrics.RESULT_SUCCESS, time.monotonic() - started)
         return str(status["phase"])
+
+
+def _unix(timestamp: str | None) -> float | None:
+    if not timestamp:
+        return None
+    return datetime.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC).timestamp()
+
+
+def monitoring_api_appeared(ctx: Context, logger: Logger) -> None:
+    """The monitoring.coreos.com CRDs were installed after start: give every known resource its PodMonitor."""
+    if ctx.monitoring_api:
+        return
+    ctx.monitoring_api = None  # ask the API server again rather than trust the event alone
+    if not ctx.monitoring_served():
+        return
+    logger.info("the %s API is now served: creating PodMonitors", MONITORING_API)
+    for namespace, name in ctx.fleet.known():
+        try:
+            reconcile_inference_deployment(ctx, namespace, name, logger)
+        except (InvalidSpec, KubeError) as exc:
+            logger.warning("reconcile of %s/%s failed: %s", namespace, name, exc)
