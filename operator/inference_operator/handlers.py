@@ -137,6 +137,10 @@ def _is_pod_monitor_crd(name: str, **_: Any) -> bool:
 
 
 @kopf.on.event("apiextensions.k8s.io", "v1", "customresourcedefinitions", when=_is_pod_monitor_crd)
-def on_monitoring_crd(logger: kopf.Logger, **_: Any) -> None:
+def on_monitoring_crd(body: kopf.Body, type: str | None, logger: kopf.Logger, **_: Any) -> None:
     """Scraping is wired up when the monitoring API appears later, without a restart."""
-    monitoring_api_appeared(_ctx(), logger)
+    conditions = body.get("status", {}).get("conditions") or []
+    established = type != "DELETED" and any(
+        c.get("type") == "Established" and c.get("status") == "True" for c in conditions
+    )
+    monitoring_api_appeared(_ctx(), established, logger)

@@ -16,7 +16,7 @@ from . import metrics
 from .advisor.engine_choice import EngineChoice, choose_engine, trtllm_blocker
 from .api.engine_build import BuildPhase, EngineBuild
 from .api.inference_deployment import Engine, InferenceDeployment, TrtllmBackend
-from .apply import KeyedLocks, Kube, KubeError, utc_now
+from .apply import KeyedLocks, Kube, KubeError, NotFound, utc_now
 from .build_status import compute_build_status
 from .engine_key import build_job_name, render_engine_build
 from .fleet import Fleet
@@ -128,11 +128,14 @@ def _monitoring(ctx: Context, infd: InferenceDeployment) -> None:
     ns, name = infd.metadata["namespace"], infd.metadata["name"]
     if not ctx.monitoring_served():
         return
-    current = ctx.kube.get("PodMonitor", ns, name)
-    if infd.spec.monitoring.enabled:
-        ctx.kube.apply(render_pod_monitor(infd), current)
-    elif current is not None:
-        ctx.kube.delete("PodMonitor", ns, name)
+    try:
+        current = ctx.kube.get("PodMonitor", ns, name)
+        if infd.spec.monitoring.enabled:
+            ctx.kube.apply(render_pod_monitor(infd), current)
+        elif current is not None:
+            ctx.kube.delete("PodMonitor", ns, name)
+    except NotFound:
+        ctx.monitoring_api = None  # the monitoring CRDs were removed: ask again next time, serve on regardless
 
 
 def _events(
@@ -267,13 +270,15 @@ def _unix(timestamp: str | None) -> float | None:
     return datetime.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC).timestamp()
 
 
-def monitoring_api_appeared(ctx: Context, logger: Logger) -> None:
-    """The monitoring.coreos.com CRDs were installed after start: give every known resource its PodMonitor."""
-    if ctx.monitoring_api:
+def monitoring_api_appeared(ctx: Context, established: bool, logger: Logger) -> None:
+    """The PodMonitor CRD changed: once it is Established, give every known resource its PodMonitor.
+
+    The CRD's own Established condition is trusted: API discovery can lag it by a moment, and no later event
+    would come to look again.
+    """
+    if ctx.monitoring_api or not established:
         return
-    ctx.monitoring_api = None  # ask the API server again rather than trust the event alone
-    if not ctx.monitoring_served():
-        return
+    ctx.monitoring_api = True
     logger.info("the %s API is now served: creating PodMonitors", MONITORING_API)
     for namespace, name in ctx.fleet.known():
         try:
