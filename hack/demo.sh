@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# `make demo`: the embedded control plane, the operator, every sample, until each is Ready; left running.
+# `make demo-down` (this script with `down`): stops the demo's operator and the control plane.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+state=.testbed
+ns=inference-demo
+pidfile=$state/demo-operator.pid
+log=$state/demo-operator.log
+bin=$(bash testbed/bin-path.sh)
+kubectl() { "$bin/kubectl" --kubeconfig "$state/kubeconfig" "$@"; }
+
+stop_operator() {
+  if [ -f "$pidfile" ]; then
+    pid=$(cat "$pidfile")
+    if kill -0 "$pid" 2>/dev/null && grep -q inference_operator "/proc/$pid/cmdline" 2>/dev/null; then
+      kill "$pid" && echo "demo: stopped the operator (pid $pid)"
+    fi
+    rm -f "$pidfile"
+  fi
+}
+
+if [ "${1:-}" = "down" ]; then
+  stop_operator
+  bash testbed/down.sh
+  exit 0
+fi
+
+bash testbed/build.sh
+bash testbed/up.sh
+kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
+kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
+
+stop_operator
+# The demo's operator watches only the demo namespace, so `make test` can share the control plane with it.
+INFOP_METRICS_PORT=${INFOP_METRICS_PORT:-18080} INFOP_HEALTH_PORT=${INFOP_HEALTH_PORT:-18081} \
+  KUBECONFIG="$state/kubeconfig" setsid .venv/bin/inference-operator run --namespace "$ns" >"$log" 2>&1 &
+echo $! >"$pidfile"
+echo "demo: operator started (pid $(cat "$pidfile"), log $log)"
+
+kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+# The gated Llama samples name a Secret with a Hugging Face token; the simulated pods never use it.
+kubectl -n "$ns" create secret generic hf-token --from-literal=HF_TOKEN=demo-placeholder-not-a-token \
+  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n "$ns" apply -f manifests/samples/
+
+echo "demo: waiting for every sample to be Ready (the TensorRT-LLM one builds its engine first) ..."
+names=$(kubectl -n "$ns" get infd -o name)
+for n in $names; do
+  kubectl -n "$ns" wait "$n" --for=jsonpath='{.status.phase}'=Ready --timeout=180s >/dev/null
+  if [ "$(kubectl -n "$ns" get "$n" -o jsonpath='{.spec.engine.preference}')" = tensorrt-llm ]; then
+    # Ready already while vLLM serves; the point is the cut-over once the engine is built.
+    kubectl -n "$ns" wait "$n" --for=jsonpath='{.status.engine.active}'=tensorrt-llm --timeout=180s >/dev/null
+  fi
+done
+
+echo
+kubectl -n "$ns" get infd -o wide
+echo
+kubectl -n "$ns" get enginebuilds,jobs,deployments,services,persistentvolumeclaims
+echo
+kubectl get nodes -L nvidia.com/gpu.product
+cat <<EOF
+
+The demo keeps running. Explore it:
+  export KUBECONFIG=$repo/$state/kubeconfig
+  alias kubectl=$bin/kubectl
+  kubectl -n $ns describe infd llama-3-1-70b-trtllm     # engine choice, build, cut-over Events
+  kubectl explain infd.spec.engine
+  .venv/bin/inference-operator advise --tokens-per-month 2B --gpu-product NVIDIA-H100-80GB-HBM3 \\
+      --architecture LlamaForCausalLM
+  tail -f $log
+Stop it with: make demo-down
+EOF
