@@ -22,15 +22,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def cluster() -> Cluster:
-    """The test bed, brought up if needed. A failure to start fails the run: e2e tests never skip."""
+def cluster() -> Iterator[Cluster]:
+    """The test bed, brought up if needed. A failure to start fails the run: e2e tests never skip.
+
+    In CI the test bed is stopped at the end; on a developer's machine it stays up for the next run.
+    """
     given = os.environ.get("KUBECONFIG")
     kubeconfig = Path(given) if given else testbed.ensure_up()
     c = Cluster(kubeconfig=kubeconfig, kubectl_bin=testbed.bin_dir() / "kubectl")
     c.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
     for crd in ("inferencedeployments", "enginebuilds"):
         c.kubectl("wait", "--for=condition=Established", f"crd/{crd}.inference-operator.dev", "--timeout=60s")
-    return c
+    yield c
+    if not given and os.environ.get("CI"):
+        testbed.down()
 
 
 # Namespaces of this session start with this prefix and the session's operator watches only them, so two
