@@ -23,6 +23,11 @@ venv: $(STAMP) ## create the virtual environment from pyproject.toml
 crds: venv ## regenerate crds/ (and the chart's copy) from the pydantic models
 	$(BIN)/python -m inference_operator.api.write_crds
 
+.PHONY: manifests
+manifests: venv testbed ## regenerate manifests/install.yaml (from the chart) and docs/argocd/argocd-cm.yaml
+	bash hack/gen-manifests.sh
+	$(BIN)/python hack/gen_argocd_cm.py
+
 .PHONY: lint
 lint: venv ## ruff and mypy --strict
 	$(BIN)/ruff check operator tests $(wildcard bench)
@@ -58,5 +63,10 @@ demo-down: ## stop the demo's operator and the embedded cluster
 	bash hack/demo.sh down
 
 .PHONY: bench
-bench: venv testbed ## fleet-scale benchmark (see docs/benchmarks.md)
+bench: venv testbed ## fleet benchmark at N=100 and 1000 on a test bed of its own (docs/benchmarks.md)
 	$(BIN)/python -m bench.fleet
+
+.PHONY: bench-small
+bench-small: venv testbed ## the benchmark at N=20 with a short idle window; results stay in .testbed-bench/
+	$(BIN)/python -m bench.fleet --sizes 20 --idle-seconds 10 --no-docs \
+	  --output .testbed-bench/small/latest.json --plots-dir .testbed-bench/small

@@ -38,8 +38,6 @@ class DecisionSettings:
 class OperatorSettings:
     store: StoreSettings = field(default_factory=StoreSettings)
     decision: DecisionSettings = field(default_factory=DecisionSettings)
-    # Unreferenced EngineBuilds older than this are deleted; 0 keeps them forever (the default).
-    build_retention_seconds: int = 0
     metrics_port: int = 8080
     health_port: int = 8081
 
@@ -82,7 +80,6 @@ def from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
     return OperatorSettings(
         store=store,
         decision=decision,
-        build_retention_seconds=_int(env, "INFOP_BUILD_RETENTION_SECONDS", 0),
         metrics_port=_int(env, "INFOP_METRICS_PORT", 8080),
         health_port=_int(env, "INFOP_HEALTH_PORT", 8081),
     )

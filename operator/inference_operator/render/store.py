@@ -1,7 +1,7 @@
 """The engine store: one PersistentVolumeClaim per namespace holding every compiled TensorRT-LLM engine.
 
 No InferenceDeployment or EngineBuild owns it (no ownerReferences), so deleting a resource never deletes an
-engine; unreferenced EngineBuilds are removed only by the optional retention.
+engine; unreferenced EngineBuilds and their engines are kept until someone deletes them.
 
 Access modes (Kubernetes docs, "Persistent Volumes", access modes):
 - ReadWriteMany (default): build Jobs write and TensorRT-LLM servers read from any node. Needs a storage class

@@ -1,0 +1,35 @@
+-- Argo CD health of an InferenceDeployment (inference-operator.dev), from the status the operator writes.
+-- Installed as resource.customizations.health.inference-operator.dev_InferenceDeployment in argocd-cm.
+local hs = {}
+if obj.status == nil or obj.status.phase == nil then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the operator to report a status"
+  return hs
+end
+-- A status written for an older spec says nothing about the current one.
+local generation = obj.metadata.generation
+local observed = obj.status.observedGeneration
+if generation ~= nil and (observed == nil or observed < generation) then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the operator to observe generation " .. tostring(generation)
+  return hs
+end
+local phase = obj.status.phase
+local message = obj.status.message
+if message == nil or message == "" then
+  message = "Phase " .. phase
+end
+hs.message = message
+if phase == "Ready" then
+  hs.status = "Healthy"
+elseif phase == "Deploying" or phase == "Pending" then
+  hs.status = "Progressing"
+elseif phase == "Degraded" or phase == "Failed" then
+  hs.status = "Degraded"
+elseif phase == "Suspended" then
+  hs.status = "Suspended"
+else
+  hs.status = "Unknown"
+  hs.message = "Unknown phase " .. tostring(phase) .. ": " .. message
+end
+return hs
