@@ -70,6 +70,7 @@ class BuildFacts:
     name: str
     phase: BuildPhase
     message: str
+    reason: str = ""  # of a finished build: the Job's, e.g. BackoffLimitExceeded or DeadlineExceeded
 
 
 def build_facts(obj: dict[str, Any] | None) -> BuildFacts | None:
@@ -81,7 +82,10 @@ def build_facts(obj: dict[str, Any] | None) -> BuildFacts | None:
         phase = BuildPhase(raw)
     except ValueError:
         phase = BuildPhase.PENDING
-    return BuildFacts(name=obj["metadata"]["name"], phase=phase, message=status.get("message") or "")
+    reason = next(
+        (str(c.get("reason") or "") for c in status.get("conditions") or [] if c.get("type") == "Succeeded"), ""
+    )
+    return BuildFacts(name=obj["metadata"]["name"], phase=phase, message=status.get("message") or "", reason=reason)
 
 
 def unschedulable_reason(pods: list[dict[str, Any]]) -> str | None:

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass
 
 from .api.engine_build import BuildPhase
-from .api.inference_deployment import Engine, Fallback, InferenceDeployment, TrtllmBackend
+from .api.inference_deployment import Engine, Fallback, InferenceDeployment, RolloutStrategy, TrtllmBackend
 from .observed import BuildFacts, DeploymentFacts
 
 
@@ -40,35 +40,39 @@ class Plan:
     detail: str  # why, for the status message (empty when nothing needs saying)
 
 
-def _route(final: Engine, deployments: dict[Engine, DeploymentFacts | None], keep_other: bool) -> Engine:
-    """Route to the final engine once it is rolled out; until then to the other engine if it still serves."""
-    other = Engine.TENSORRT_LLM if final is Engine.VLLM else Engine.VLLM
-    final_facts, other_facts = deployments.get(final), deployments.get(other)
-    if final_facts is not None and final_facts.rolled_out:
-        return final
-    if keep_other and other_facts is not None and other_facts.serving:
-        return other
-    return final
+def _onto_vllm(deployments: dict[Engine, DeploymentFacts | None], mode: Mode, detail: str) -> Plan:
+    """vLLM serves in the end; a TensorRT-LLM Deployment that serves is kept, and routed to, until vLLM is Ready."""
+    vllm, trt = deployments.get(Engine.VLLM), deployments.get(Engine.TENSORRT_LLM)
+    ready = vllm is not None and vllm.rolled_out
+    keep_trt = not ready and trt is not None
+    route = Engine.TENSORRT_LLM if keep_trt and trt is not None and trt.serving else Engine.VLLM
+    return Plan(Action.APPLY, Action.KEEP if keep_trt else Action.DELETE, None, route, mode, detail)
 
 
-def _handover(
-    final: Engine,
-    final_action: Action,
-    final_ready: bool,
-    other_exists: bool,
-    detail: str,
-    mode: Mode,
-    build: str | None,
-    deployments: dict[Engine, DeploymentFacts | None],
-    interim_allowed: bool = True,
+def _onto_trtllm(
+    infd: InferenceDeployment, target: str | None, deployments: dict[Engine, DeploymentFacts | None]
 ) -> Plan:
-    """The other engine is kept (or, for interim vLLM, applied) until the final engine is Ready."""
-    keep_other = not final_ready and (other_exists or (final is Engine.TENSORRT_LLM and interim_allowed))
-    if final is Engine.VLLM:
-        other_action = Action.KEEP if keep_other and other_exists else Action.DELETE
-        return Plan(final_action, other_action, None, _route(final, deployments, keep_other), mode, detail)
-    vllm_action = Action.APPLY if keep_other else Action.DELETE
-    return Plan(vllm_action, final_action, build, _route(final, deployments, keep_other), mode, detail)
+    """TensorRT-LLM serves `target` (an EngineBuild; None for the PyTorch backend) in the end, with no gap.
+
+    vLLM bridges only while no TensorRT-LLM pod serves: a RollingUpdate keeps the pods of the previous engine
+    (or of the previous spec) until the new ones are Ready, so a rebuild or a replicas/env change starts no vLLM.
+    A Recreate stops them first, so vLLM comes up, takes the traffic, and only then does the Deployment move on.
+    With the engine already built (a cache hit) and nothing serving yet, no vLLM is started: there is no compile
+    to wait for, and a vLLM load would take as long as the engine's.
+    """
+    vllm, trt = deployments.get(Engine.VLLM), deployments.get(Engine.TENSORRT_LLM)
+    if trt is not None and trt.rolled_out and trt.engine_build == target:
+        return Plan(Action.DELETE, Action.APPLY, target, Engine.TENSORRT_LLM, Mode.DIRECT, "")
+    interim = infd.spec.engine.serve_while_building
+    trt_serves = trt is not None and trt.serving
+    recreate = infd.spec.serving.rollout.strategy is RolloutStrategy.RECREATE
+    if trt is not None and trt_serves and trt.engine_build != target and recreate and interim:
+        if vllm is None or not vllm.rolled_out:
+            return Plan(Action.APPLY, Action.KEEP, trt.engine_build, Engine.TENSORRT_LLM, Mode.DIRECT, "")
+        return Plan(Action.APPLY, Action.APPLY, target, Engine.VLLM, Mode.DIRECT, "")
+    bridge = vllm is not None
+    route = Engine.VLLM if bridge and vllm is not None and vllm.serving else Engine.TENSORRT_LLM
+    return Plan(Action.APPLY if bridge else Action.DELETE, Action.APPLY, target, route, Mode.DIRECT, "")
 
 
 def plan_serving(
@@ -85,38 +89,14 @@ def plan_serving(
     """
     vllm, trt = deployments.get(Engine.VLLM), deployments.get(Engine.TENSORRT_LLM)
     if selected is Engine.VLLM:
-        ready = vllm is not None and vllm.rolled_out
-        return _handover(Engine.VLLM, Action.APPLY, ready, trt is not None, "", Mode.DIRECT, None, deployments)
+        return _onto_vllm(deployments, Mode.DIRECT, "")
 
     spec = infd.spec.engine
     interim = spec.serve_while_building
     if trtllm_blocker is None and spec.tensorrt_llm.backend is TrtllmBackend.PYTORCH:
-        ready = trt is not None and trt.rolled_out and trt.engine_build is None
-        return _handover(
-            Engine.TENSORRT_LLM,
-            Action.APPLY,
-            ready,
-            vllm is not None,
-            "",
-            Mode.DIRECT,
-            None,
-            deployments,
-            interim,
-        )
-
+        return _onto_trtllm(infd, None, deployments)
     if trtllm_blocker is None and build is not None and build.phase is BuildPhase.SUCCEEDED:
-        ready = trt is not None and trt.rolled_out and trt.engine_build == build.name
-        return _handover(
-            Engine.TENSORRT_LLM,
-            Action.APPLY,
-            ready,
-            vllm is not None,
-            "",
-            Mode.DIRECT,
-            build.name,
-            deployments,
-            interim,
-        )
+        return _onto_trtllm(infd, build.name, deployments)
 
     failed = build is not None and build.phase is BuildPhase.FAILED
     if trt is not None and trt.engine_build and trt.serving and trtllm_blocker is None:
@@ -129,10 +109,7 @@ def plan_serving(
             trtllm_blocker or f"the engine build {build.name if build else ''} failed: {build.message if build else ''}"
         )
         if spec.fallback is Fallback.VLLM:
-            ready = vllm is not None and vllm.rolled_out
-            return _handover(
-                Engine.VLLM, Action.APPLY, ready, trt is not None, reason, Mode.FALLBACK, None, deployments
-            )
+            return _onto_vllm(deployments, Mode.FALLBACK, reason)
         return Plan(Action.DELETE, Action.DELETE, None, Engine.TENSORRT_LLM, Mode.UNAVAILABLE, reason)
 
     # The engine is compiling: vLLM serves in the meantime unless the resource opted out.

@@ -133,7 +133,9 @@ def _build_condition(infd: InferenceDeployment, build: BuildFacts | None) -> Con
     if build.phase is BuildPhase.SUCCEEDED:
         return Cond(ENGINE_BUILT, True, "Succeeded", f"Engine {build.name} is built and cached.")
     if build.phase is BuildPhase.FAILED:
-        return Cond(ENGINE_BUILT, False, "BuildFailed", build.message or f"Engine build {build.name} failed.")
+        # The Job's own reason (BackoffLimitExceeded, DeadlineExceeded) tells retry-worthy from hopeless.
+        reason = build.reason or "BuildFailed"
+        return Cond(ENGINE_BUILT, False, reason, build.message or f"Engine build {build.name} failed.")
     return Cond(
         ENGINE_BUILT,
         None,

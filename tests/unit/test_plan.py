@@ -14,6 +14,15 @@ VLLM, TRT = Engine.VLLM, Engine.TENSORRT_LLM
 
 
 def infd(**engine: Any) -> InferenceDeployment:
+    return _infd("RollingUpdate", engine)
+
+
+def recreate(**engine: Any) -> InferenceDeployment:
+    """A resource whose Deployments use the Recreate strategy (the 70B TensorRT-LLM sample's)."""
+    return _infd("Recreate", engine)
+
+
+def _infd(strategy: str, engine: dict[str, Any]) -> InferenceDeployment:
     return InferenceDeployment.model_validate(
         {
             "apiVersion": "inference-operator.dev/v1alpha1",
@@ -23,6 +32,7 @@ def infd(**engine: Any) -> InferenceDeployment:
                 "model": {"name": "meta-llama/Llama-3.1-8B-Instruct"},
                 "engine": {"preference": "tensorrt-llm", **engine},
                 "resources": {"gpuProduct": "NVIDIA-H100-80GB-HBM3"},
+                "serving": {"rollout": {"strategy": strategy}},
             },
         }
     )
@@ -78,6 +88,45 @@ def test_ready_pods_of_an_old_engine_do_not_count_as_the_new_one() -> None:
     assert (p.trtllm, p.trtllm_build, p.route) == (Action.APPLY, "eb-new", TRT)
 
 
+def test_a_rolling_update_onto_a_new_engine_starts_no_vllm() -> None:
+    """The old engine's pods serve until the new ones are Ready: the Deployment's own rolling update."""
+    p = plan_serving(infd(), TRT, build(BuildPhase.SUCCEEDED), {VLLM: None, TRT: dep(True, "eb-old")}, None)
+    assert (p.vllm, p.trtllm, p.route) == (Action.DELETE, Action.APPLY, TRT)
+    rolling = dep(True, "eb-new", rolled_out=False)
+    p = plan_serving(infd(), TRT, build(BuildPhase.SUCCEEDED), {VLLM: None, TRT: rolling}, None)
+    assert (p.vllm, p.trtllm, p.route) == (Action.DELETE, Action.APPLY, TRT)
+
+
+def test_a_replicas_or_env_rollout_on_the_built_engine_starts_no_vllm() -> None:
+    rolling = dep(True, "eb-new", rolled_out=False)
+    p = plan_serving(infd(), TRT, build(BuildPhase.SUCCEEDED), {VLLM: None, TRT: rolling}, None)
+    assert (p.vllm, p.trtllm, p.trtllm_build, p.route) == (Action.DELETE, Action.APPLY, "eb-new", TRT)
+    p = plan_serving(infd(**{"tensorrtLLM": {"backend": "pytorch"}}), TRT, None, {VLLM: None, TRT: dep(True)}, None)
+    assert (p.vllm, p.route) == (Action.DELETE, TRT)
+
+
+def test_recreate_onto_a_new_engine_bridges_with_vllm_first() -> None:
+    """Recreate stops the old engine's pods before the new ones start: vLLM takes the traffic in between."""
+    eng = recreate()
+    built = build(BuildPhase.SUCCEEDED)
+    p = plan_serving(eng, TRT, built, {VLLM: None, TRT: dep(True, "eb-old")}, None)
+    assert (p.vllm, p.trtllm, p.trtllm_build, p.route) == (Action.APPLY, Action.KEEP, "eb-old", TRT)
+    p = plan_serving(eng, TRT, built, {VLLM: dep(False), TRT: dep(True, "eb-old")}, None)
+    assert (p.vllm, p.trtllm, p.route) == (Action.APPLY, Action.KEEP, TRT)
+    p = plan_serving(eng, TRT, built, {VLLM: dep(True), TRT: dep(True, "eb-old")}, None)
+    assert (p.vllm, p.trtllm, p.trtllm_build, p.route) == (Action.APPLY, Action.APPLY, "eb-new", VLLM)
+    p = plan_serving(eng, TRT, built, {VLLM: dep(True), TRT: dep(False, "eb-new")}, None)
+    assert (p.vllm, p.trtllm, p.route) == (Action.APPLY, Action.APPLY, VLLM)
+    p = plan_serving(eng, TRT, built, {VLLM: dep(True), TRT: dep(True, "eb-new")}, None)
+    assert (p.vllm, p.trtllm, p.route) == (Action.DELETE, Action.APPLY, TRT)
+
+
+def test_recreate_without_serve_while_building_moves_at_once() -> None:
+    eng = recreate(serveWhileBuilding=False)
+    p = plan_serving(eng, TRT, build(BuildPhase.SUCCEEDED), {VLLM: None, TRT: dep(True, "eb-old")}, None)
+    assert (p.vllm, p.trtllm, p.trtllm_build, p.route) == (Action.DELETE, Action.APPLY, "eb-new", TRT)
+
+
 def test_old_engine_serves_until_the_new_build_succeeds() -> None:
     p = plan_serving(infd(), TRT, build(BuildPhase.BUILDING), {VLLM: None, TRT: dep(True, "eb-old")}, None)
     assert (p.vllm, p.trtllm, p.trtllm_build, p.route, p.mode) == (
@@ -122,7 +171,7 @@ def test_switch_back_to_vllm_keeps_tensorrt_llm_until_vllm_is_ready() -> None:
 def test_pytorch_backend_needs_no_build() -> None:
     eng = {"tensorrtLLM": {"backend": "pytorch"}}
     p = plan_serving(infd(**eng), TRT, None, {VLLM: None, TRT: None}, None)
-    assert (p.vllm, p.trtllm, p.trtllm_build) == (Action.APPLY, Action.APPLY, None)
+    assert (p.vllm, p.trtllm, p.trtllm_build) == (Action.DELETE, Action.APPLY, None)  # no compile: no bridge
     p = plan_serving(infd(**eng), TRT, None, {VLLM: dep(True), TRT: dep(False)}, None)
     assert p.route == VLLM  # whichever serves first takes the traffic until the selected engine is ready
     p = plan_serving(infd(**eng), TRT, None, {VLLM: dep(True), TRT: dep(True)}, None)
@@ -138,3 +187,9 @@ def test_a_rollout_in_progress_is_not_ready() -> None:
         None,
     )
     assert (p.vllm, p.route) == (Action.APPLY, VLLM)
+
+
+def test_a_cache_hit_starts_no_vllm_bridge() -> None:
+    """A new resource whose engine is already built goes straight to TensorRT-LLM: there is no compile to bridge."""
+    p = plan_serving(infd(), TRT, build(BuildPhase.SUCCEEDED), {VLLM: None, TRT: None}, None)
+    assert (p.vllm, p.trtllm, p.trtllm_build, p.route) == (Action.DELETE, Action.APPLY, "eb-new", TRT)

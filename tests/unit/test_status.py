@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from inference_operator.api.engine_build import BuildPhase
 from inference_operator.api.inference_deployment import Engine, EngineStatus
-from inference_operator.observed import BuildFacts, DeploymentFacts, unschedulable_reason
+from inference_operator.observed import BuildFacts, DeploymentFacts, build_facts, unschedulable_reason
 from inference_operator.plan import Action, Mode, Plan
 from inference_operator.status import (
     Cond,
@@ -104,6 +104,22 @@ def test_fallback_is_degraded_but_serving() -> None:
     assert c["Ready"]["status"] == "True" and c["Ready"]["reason"] == "ServingFallback"
     assert c["EngineBuilt"]["status"] == "False" and c["EngineBuilt"]["message"] == "OOM"
     assert st["build"] == {"key": "eb", "phase": "Failed", "message": "OOM"}
+
+
+def test_a_failed_build_carries_the_jobs_reason() -> None:
+    plan = Plan(Action.APPLY, Action.DELETE, None, VLLM, Mode.FALLBACK, "the engine build eb failed")
+    eb = {
+        "metadata": {"name": "eb"},
+        "status": {
+            "phase": "Failed",
+            "message": "Build Job eb-build failed (DeadlineExceeded): Job was active longer than specified deadline.",
+            "conditions": [{"type": "Succeeded", "status": "False", "reason": "DeadlineExceeded"}],
+        },
+    }
+    st = status(plan=plan, vllm=dep(1), build=build_facts(eb))
+    built = conds(st)["EngineBuilt"]
+    assert (built["status"], built["reason"]) == ("False", "DeadlineExceeded")
+    assert "DeadlineExceeded" in str(built["message"])
 
 
 def test_unavailable_is_failed_with_an_actionable_message() -> None:
