@@ -11,28 +11,6 @@ from . import GROUP, handlers, metrics
 from .apply import Kube
 from .settings import OperatorSettings
 
-# kopf's thread pool for the sync handlers; the API client pools as many connections.
-MAX_WORKERS = 16
-
-
-class ObservedGenerationDiffBase(kopf.DiffBaseStorage):
-    """kopf's diff-base without a write: the last handled spec is the one `status.observedGeneration` names.
-
-    Every reconcile that handles a generation writes it to status.observedGeneration (a write it makes anyway),
-    so a body whose status has caught up with its generation is unchanged (NOOP, or RESUME at start) and any
-    other is handled afresh (CREATE: one handler serves create, update and resume alike). kopf's own
-    diff-base would cost one more PATCH of every new or changed resource.
-    """
-
-    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
-        status = body.get("status") or {}
-        if status.get("observedGeneration") == body.get("metadata", {}).get("generation"):
-            return self.build(body=body)
-        return None
-
-    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
-        """Nothing to write: the reconcile's status write recorded the handled generation."""
-
 
 def only_exact_namespaces(namespaces: list[str]) -> bool:
     """Whether every --namespace is a plain name: no kopf glob (*, ?), negation (!) or list (,)."""
@@ -41,13 +19,14 @@ def only_exact_namespaces(namespaces: list[str]) -> bool:
 
 def configure(kopf_settings: kopf.OperatorSettings, peering: str | None, exact_namespaces: bool = False) -> None:
     """kopf's knobs, chosen so the operator writes nothing to the user's object but its status."""
-    # Progress in status, not annotations: the user's object (and Argo CD's diff) stays untouched; it is
-    # written only while a handler retries. The diff-base is status.observedGeneration: never written by kopf.
+    # Progress and diff-base in status, not annotations: the user's object (and Argo CD's diff) stays untouched.
     kopf_settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
-    kopf_settings.persistence.diffbase_storage = ObservedGenerationDiffBase()
-    kopf_settings.persistence.finalizer = f"{GROUP}/finalizer"  # only used if a deletion handler ever appears
+    kopf_settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(
+        field="status.kopf.lastHandledConfiguration"
+    )
     # Named namespaces need no cluster-wide list/watch of namespaces (the chart's Roles grant none); globs do.
     kopf_settings.scanning.disabled = exact_namespaces
+    kopf_settings.persistence.finalizer = f"{GROUP}/finalizer"  # only used if a deletion handler ever appears
     # Watches end server-side before the client gives up, so a silently dead connection is noticed (kopf#698).
     kopf_settings.watching.server_timeout = 120
     kopf_settings.watching.client_timeout = 150
@@ -55,7 +34,7 @@ def configure(kopf_settings: kopf.OperatorSettings, peering: str | None, exact_n
     kopf_settings.watching.reconnect_backoff = 1.0
     # kopf's own per-handler Events would double ours; only its warnings and errors become Events.
     kopf_settings.posting.level = logging.WARNING
-    kopf_settings.execution.max_workers = MAX_WORKERS
+    kopf_settings.execution.max_workers = 16
     kopf_settings.batching.error_delays = (1, 2, 5, 10, 20, 30)
     if peering:
         kopf_settings.peering.name = peering
@@ -76,7 +55,7 @@ def run(
 ) -> None:
     """Run until stopped. Blocks."""
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat[log_format.upper()])
-    kube = Kube.from_environment(connections=MAX_WORKERS)
+    kube = Kube.from_environment()
     handlers.install(kube, settings)
     metrics.start_metrics_server(settings.metrics_port)
 
