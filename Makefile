@@ -54,6 +54,10 @@ test: lint testbed ## every test: lint, unit and e2e on the embedded control pla
 	$(BIN)/pytest tests; code=$$?; \
 	  if [ $$code -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$code
 
+.PHONY: chaos
+chaos: venv testbed ## the chaos tests alone, on a private test bed (also part of `make test`; docs/reliability.md)
+	$(BIN)/pytest -s tests/e2e/test_chaos.py
+
 .PHONY: demo
 demo: venv testbed ## run the operator on the embedded cluster with the samples
 	bash hack/demo.sh

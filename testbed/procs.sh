@@ -17,6 +17,8 @@ lock_testbed() {
 
 pid_file() { echo "$STATE_DIR/pids/$1.pid"; }
 log_file() { echo "$STATE_DIR/logs/$1.log"; }
+# The command line a component was started with (NUL-separated), so component.sh can start it again.
+args_file() { echo "$STATE_DIR/run/$1.args"; }
 
 # Prints the pid of component $1 when the pid file names a live process that is that binary, started for this
 # state dir (its command line names $STATE_DIR); fails otherwise. A recycled pid is never taken for ours.
@@ -39,11 +41,12 @@ start_component() {
   shift
   pidf=$(pid_file "$name")
   logf=$(log_file "$name")
-  mkdir -p "${pidf%/*}" "${logf%/*}"
+  mkdir -p "${pidf%/*}" "${logf%/*}" "$STATE_DIR/run"
+  printf '%s\0' "$@" >"$(args_file "$name")"
   # The wrapper writes its own pid, then execs the binary, so the pid file names the binary's process.
   rm -f "$pidf"
   # shellcheck disable=SC2016  # $$ and $@ are expanded by the inner shell
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidf" "$TESTBED_BIN/$name" "$@" </dev/null >"$logf" 2>&1 9<&- &
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidf" "$TESTBED_BIN/$name" "$@" </dev/null >>"$logf" 2>&1 9<&- &
   local i
   for ((i = 0; i < 50; i++)); do
     our_pid "$name" >/dev/null && return 0

@@ -61,13 +61,18 @@ def state_dir() -> Path:
     return Path(os.environ.get("TESTBED_STATE_DIR") or REPO_DIR / ".testbed")
 
 
+def build(timeout: float = 3600) -> None:
+    """Builds the binaries if they are not in the cache yet (testbed/build.sh)."""
+    _run_script("build.sh", timeout=timeout)
+
+
 def ensure_up(build_timeout: float = 3600, up_timeout: float = 180) -> Path:
     """Builds the binaries if needed, starts the test bed if it is not up, and returns its kubeconfig path.
 
     Raises RuntimeError with the end of the failing script's output (which includes the end of each
     component's log when startup fails).
     """
-    _run_script("build.sh", timeout=build_timeout)
+    build(build_timeout)
     _run_script("up.sh", timeout=up_timeout)
     kubeconfig = state_dir() / "kubeconfig"
     if not kubeconfig.is_file():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from . import FIELD_MANAGER, GROUP, VERSION, metrics
+from .cache import ObjectCache
 
 # kind -> (API path prefix, plural)
 _KINDS: dict[str, tuple[str, str]] = {
@@ -30,6 +32,8 @@ _KINDS: dict[str, tuple[str, str]] = {
     "InferenceDeployment": (f"apis/{GROUP}/{VERSION}", "inferencedeployments"),
     "EngineBuild": (f"apis/{GROUP}/{VERSION}", "enginebuilds"),
 }
+# Kinds kopf watches for the operator (handlers.py feeds their events to the cache): reads come from memory.
+CACHED_KINDS = frozenset({"InferenceDeployment", "Deployment"})
 
 
 class KubeError(Exception):
@@ -42,9 +46,21 @@ class KubeError(Exception):
         self.message = message
 
     @property
+    def rejected(self) -> bool:
+        """The API server refuses the content itself (invalid, malformed): sending it again changes nothing."""
+        if self.status in (400, 422):
+            return True
+        # Server-side apply reports content it cannot convert to the kind's typed form (an int32 overflow, a list
+        # keyed by name with a name twice) as a 500 with these words; retrying such a body loops forever.
+        return self.status == 500 and self.message.startswith(_UNCONVERTIBLE)
+
+    @property
     def transient(self) -> bool:
         """Time can fix it: conflicts, throttling, server errors, an unreachable server."""
-        return self.status in (0, 409, 429) or self.status >= 500
+        return (self.status in (0, 409, 429) or self.status >= 500) and not self.rejected
+
+
+_UNCONVERTIBLE = ("failed to create typed patch object", "failed to convert new object")
 
 
 class NotFound(KubeError):
@@ -72,6 +88,24 @@ def _marker(obj: dict[str, Any]) -> str:
     return f"rv{meta.get('resourceVersion', '')}"
 
 
+# JSON is YAML, which is how the API server reads an apply patch, except for two things: a character beyond
+# U+FFFF written as a JSON surrogate pair (YAML wants one \U escape) and a raw DEL (YAML refuses it).
+_SURROGATE_PAIR = re.compile(r"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
+_LONE_SURROGATE = re.compile(r"(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}")
+
+
+def _astral(match: re.Match[str]) -> str:
+    code = 0x10000 + ((int(match[2], 16) - 0xD800) << 10) + (int(match[3], 16) - 0xDC00)
+    return f"{match[1]}\\U{code:08x}"
+
+
+def apply_patch_body(obj: dict[str, Any]) -> bytes:
+    """The body of a server-side apply: JSON that YAML parsers read back unchanged, whatever the user wrote."""
+    text = json.dumps(obj, allow_nan=False).replace("\x7f", "\\u007f")
+    text = _SURROGATE_PAIR.sub(_astral, text)
+    return _LONE_SURROGATE.sub(lambda match: f"{match[1]}\\ufffd", text).encode("ascii")
+
+
 def content_hash(obj: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
@@ -85,14 +119,18 @@ class Kube:
     # the same content onto an object nobody changed since is skipped, so child events cost no writes.
     _applied: dict[str, tuple[str, str]] = field(default_factory=dict)
     _applied_lock: threading.Lock = field(default_factory=threading.Lock)
+    cache: ObjectCache = field(default_factory=ObjectCache)
 
     @classmethod
-    def from_environment(cls) -> Kube:
+    def from_environment(cls, connections: int = 10) -> Kube:
         try:
             kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
         except kubernetes.config.ConfigException:
             kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
-        return cls(kubernetes.client.ApiClient())
+        config = kubernetes.client.Configuration.get_default_copy()
+        # One pooled connection per worker thread: with fewer, urllib3 drops connections and handshakes TLS anew.
+        config.connection_pool_maxsize = connections
+        return cls(kubernetes.client.ApiClient(config))
 
     def _url(
         self,
@@ -118,7 +156,7 @@ class Kube:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         self.api.update_params_for_auth(headers, None, ["BearerToken"], url, method, body)
         try:
-            # The transport serializes JSON and structured YAML bodies itself (apply-patch+yaml takes JSON).
+            # The transport serializes dict bodies as JSON itself; apply patches come as bytes (apply_patch_body).
             response = self.api.call_api(method, url, header_params=headers, body=body, _request_timeout=(5, 30))
             raw = response.read()  # type: ignore[no-untyped-call]
         except ApiException as exc:
@@ -133,12 +171,29 @@ class Kube:
 
     # Reads
 
-    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    def get(self, kind: str, namespace: str, name: str, fresh: bool = False) -> dict[str, Any] | None:
+        """The object, from the cache for the watched kinds (a miss asks the API server), else from the server.
+
+        `fresh` skips the cache (and refreshes it) for decisions that must not act on a lagging body.
+        """
+        cached = kind in CACHED_KINDS
+        if cached and not fresh:
+            known, obj = self.cache.lookup((kind, namespace, name))
+            if known:
+                return obj
         try:
             result: dict[str, Any] = self._call("GET", self._url(kind, namespace, name))
-            return result
         except NotFound:
+            if cached:
+                self.cache.missing((kind, namespace, name))
             return None
+        if cached:
+            self.cache.put(result)
+        return result
+
+    def observe(self, obj: dict[str, Any], deleted: bool = False) -> dict[str, Any] | None:
+        """A watch event's body (kopf's): remembered for reads; returns the body known before, if any."""
+        return self.cache.swap(obj, deleted)
 
     def list(self, kind: str, namespace: str | None, label_selector: str) -> list[dict[str, Any]]:
         result = self._call("GET", self._url(kind, namespace, query={"labelSelector": label_selector}))
@@ -171,10 +226,12 @@ class Kube:
             meta["name"],
             query={"fieldManager": FIELD_MANAGER, "force": "true"},
         )
-        result: dict[str, Any] = self._call("PATCH", url, obj, "application/apply-patch+yaml")
+        result: dict[str, Any] = self._call("PATCH", url, apply_patch_body(obj), "application/apply-patch+yaml")
         metrics.record_api_write("apply", obj["kind"])
         with self._applied_lock:
             self._applied[result["metadata"]["uid"]] = (digest, _marker(result))
+        if obj["kind"] in CACHED_KINDS:
+            self.cache.put(result)
         return result
 
     def create_if_absent(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -199,6 +256,8 @@ class Kube:
             self._call("DELETE", self._url(kind, namespace, name), {"propagationPolicy": "Background"})
         except NotFound:
             return False
+        finally:
+            self.cache.forget((kind, namespace, name))  # gone or going: the next read asks the server
         metrics.record_api_write("delete", kind)
         return True
 
@@ -208,13 +267,15 @@ class Kube:
         for key in previous:
             if key not in new and key != "kopf":
                 patch[key] = None
-        self._call(
+        result = self._call(
             "PATCH",
             self._url(kind, namespace, name, "status"),
             {"status": patch},
             "application/merge-patch+json",
         )
         metrics.record_api_write("patch", kind)
+        if kind in CACHED_KINDS and isinstance(result, dict):
+            self.cache.put(result)  # the next reconcile compares with this status, not the one before it
 
     def event(self, involved: dict[str, Any], event_type: str, reason: str, message: str) -> None:
         """Record a core/v1 Event on an object (what `kubectl describe` shows). Best effort."""

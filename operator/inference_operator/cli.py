@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 
 from . import __version__
 from .api.crdgen import render_crds
-from .api.inference_deployment import InferenceDeployment
+from .api.inference_deployment import NAME_MAX_LENGTH, NAME_PATTERN, InferenceDeployment
 from .cli_advise import add_advise_parser
 from .engine_key import EngineKeyError
 from .manifest_io import ManifestError, format_validation_error, load_resource
@@ -27,11 +28,24 @@ def _cmd_crd(_: argparse.Namespace) -> int:
     return 0
 
 
+def _check_name(path: str, name: object) -> None:
+    """metadata.name as the API server checks it (the CRD's rules): children and the Service are named after it."""
+    if name is None:
+        raise ManifestError(path, "metadata.name: required")
+    if not isinstance(name, str) or len(name) > NAME_MAX_LENGTH or not re.match(NAME_PATTERN, name):
+        raise ManifestError(
+            path,
+            f"metadata.name: must be at most {NAME_MAX_LENGTH} characters of a-z, 0-9 and '-', starting with a "
+            "letter (it names a Service)",
+        )
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
 
     try:
         body = load_resource(args.file)
         meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        _check_name(args.file, (meta or {}).get("name"))
         body["metadata"] = {"namespace": args.namespace, **(meta or {}), "uid": "<assigned-by-the-cluster>"}
         infd = InferenceDeployment.model_validate(body)
         objects = render_all(infd, from_env(), monitoring_api=not args.no_pod_monitor)
@@ -92,7 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     scope.add_argument("--namespace", "-n", action="append", metavar="NS", help="watch this namespace (repeatable)")
     scope.add_argument("--all-namespaces", "-A", action="store_true", help="watch every namespace (the default)")
     run.add_argument("--peering", metavar="NAME", help="run with kopf peering NAME: one active replica, others standby")
-    run.add_argument("--priority", type=int, default=0, help="peering priority; the highest active replica works")
+    run.add_argument(
+        "--priority",
+        type=int,
+        help="peering priority: the highest live replica works, the others wait (default: the earliest started)",
+    )
     run.add_argument("--verbose", "-v", action="store_true", help="debug logging")
     run.add_argument("--log-format", choices=["plain", "full", "json"], default="full", help="log line format")
     run.set_defaults(func=_cmd_run)

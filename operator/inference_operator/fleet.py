@@ -14,16 +14,21 @@ class Fleet:
     resources: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     builds: dict[tuple[str, str], str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Kept as resources change, so a reconcile costs no count over the whole fleet (that was O(N) each).
+    _by_phase: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def resource(self, namespace: str, name: str, phase: str | None, engine: str | None, ready: bool) -> None:
         """Record a reconciled resource (phase None: it is gone) and publish the gauges."""
         key = (namespace, name)
+        new = None if phase is None else (phase, engine or metrics.ENGINE_NONE)
         with self._lock:
-            if phase is None:
-                self.resources.pop(key, None)
-            else:
-                self.resources[key] = (phase, engine or metrics.ENGINE_NONE)
-            self._publish()
+            old = self.resources.pop(key, None)
+            if new is not None:
+                self.resources[key] = new
+            if old != new:
+                self._by_phase.subtract([old] if old else [])
+                self._by_phase.update([new] if new else [])
+                self._publish()
         if phase is None or phase == "Suspended":
             metrics.forget_resource(namespace, name)
         else:
@@ -42,4 +47,4 @@ class Fleet:
             return sorted(self.resources)
 
     def _publish(self) -> None:
-        metrics.set_fleet(Counter(self.resources.values()), Counter(self.builds.values()))
+        metrics.set_fleet(+self._by_phase, Counter(self.builds.values()))

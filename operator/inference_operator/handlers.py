@@ -1,7 +1,12 @@
-"""kopf handlers: each parses what triggered it, calls one reconcile, and maps errors to kopf's taxonomy."""
+"""kopf handlers: each parses what triggered it, calls one reconcile, and maps errors to kopf's taxonomy.
+
+InferenceDeployment reconciles go through a keyed work queue (workqueue.py): the handlers are async and
+only hand it a key, so kopf's per-object workers never wait for a thread while holding watch events.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import kopf
@@ -14,6 +19,7 @@ from .reconcile import (
     monitoring_api_appeared,
     reconcile_engine_build,
     reconcile_inference_deployment,
+    serving_deployment_seen,
 )
 from .render.common import (
     COMPONENT_BUILD,
@@ -25,16 +31,34 @@ from .render.common import (
     MANAGED_BY,
 )
 from .settings import OperatorSettings
+from .workqueue import Key, ReconcileQueue
 
 INFD = (GROUP, VERSION, "inferencedeployments")
 EB = (GROUP, VERSION, "enginebuilds")
 _installed: dict[str, Context] = {}
+_queues: dict[str, ReconcileQueue] = {}
 
 
-def install(kube: Kube, settings: OperatorSettings) -> Context:
+def install(kube: Kube, settings: OperatorSettings, workers: int = 16) -> Context:
     """Bind the handlers to one client and settings (called once by `inference-operator run`)."""
     _installed["context"] = Context(kube=kube, settings=settings)
+    _queues["infd"] = ReconcileQueue(_reconcile, workers)
     return _installed["context"]
+
+
+def _reconcile(key: Key, logger: logging.Logger | logging.LoggerAdapter[Any]) -> str | None:
+    _, namespace, name = key
+    return reconcile_inference_deployment(_ctx(), namespace, name, logger)
+
+
+def _queue() -> ReconcileQueue:
+    if "infd" not in _queues:
+        raise kopf.PermanentError("the operator was started without install()")
+    return _queues["infd"]
+
+
+def _infd_key(namespace: str | None, name: str) -> Key:
+    return ("InferenceDeployment", namespace or "", name)
 
 
 def _ctx() -> Context:
@@ -43,9 +67,9 @@ def _ctx() -> Context:
     return _installed["context"]
 
 
-def _run_infd(namespace: str, name: str, logger: kopf.Logger) -> dict[str, Any]:
+async def _run_infd(namespace: str, name: str, logger: kopf.Logger) -> dict[str, Any]:
     try:
-        phase = reconcile_inference_deployment(_ctx(), namespace, name, logger)
+        phase = await _queue().run(_infd_key(namespace, name), logger)
     except InvalidSpec as exc:
         raise kopf.PermanentError(str(exc)) from None
     except KubeError as exc:
@@ -55,19 +79,25 @@ def _run_infd(namespace: str, name: str, logger: kopf.Logger) -> dict[str, Any]:
     return {"phase": phase}
 
 
+@kopf.on.event(*INFD)
+async def on_inference_deployment_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+    """Every event of the watch kopf keeps anyway feeds the cache, so reconciles read no InferenceDeployment.
+
+    async: it runs in kopf's loop, before the change handlers of the same event, and costs no thread.
+    """
+    _ctx().kube.observe(dict(body), deleted=type == "DELETED")
+
+
 @kopf.on.resume(*INFD)
 @kopf.on.create(*INFD)
 @kopf.on.update(*INFD, field="spec")
-def on_inference_deployment(name: str, namespace: str | None, logger: kopf.Logger, **_: Any) -> None:
-    _run_infd(namespace or "", name, logger)
+async def on_inference_deployment(name: str, namespace: str | None, logger: kopf.Logger, **_: Any) -> None:
+    await _run_infd(namespace or "", name, logger)
 
 
-def _reconcile_quietly(namespace: str, name: str, logger: kopf.Logger) -> None:
-    """For triggers from children: an error is logged and the next event (or a resume) retries."""
-    try:
-        reconcile_inference_deployment(_ctx(), namespace, name, logger)
-    except (InvalidSpec, KubeError) as exc:
-        logger.warning("reconcile of %s/%s failed: %s", namespace, name, exc)
+def _reconcile_soon(namespace: str | None, name: str, logger: kopf.Logger) -> None:
+    """For triggers from children: queued, not awaited; an error is logged and the next event retries."""
+    _queue().trigger(_infd_key(namespace, name), logger)
 
 
 @kopf.on.event(
@@ -76,10 +106,12 @@ def _reconcile_quietly(namespace: str, name: str, logger: kopf.Logger) -> None:
     "deployments",
     labels={LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT_SERVING},
 )
-def on_serving_deployment(body: kopf.Body, namespace: str | None, logger: kopf.Logger, **_: Any) -> None:
+async def on_serving_deployment(
+    body: kopf.Body, type: str | None, namespace: str | None, logger: kopf.Logger, **_: Any
+) -> None:
     parent = body.get("metadata", {}).get("labels", {}).get(LABEL_DEPLOYMENT)
-    if parent:
-        _reconcile_quietly(namespace or "", parent, logger)
+    if serving_deployment_seen(_ctx(), dict(body), deleted=type == "DELETED") and parent:
+        _reconcile_soon(namespace, parent, logger)
 
 
 def _unschedulable(body: kopf.Body, **_: Any) -> bool:
@@ -94,11 +126,11 @@ def _unschedulable(body: kopf.Body, **_: Any) -> bool:
     labels={LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT_SERVING},
     when=_unschedulable,
 )
-def on_unschedulable_pod(body: kopf.Body, namespace: str | None, logger: kopf.Logger, **_: Any) -> None:
+async def on_unschedulable_pod(body: kopf.Body, namespace: str | None, logger: kopf.Logger, **_: Any) -> None:
     """The scheduler's verdict lands on the pod, not on the Deployment: surface it in the parent's status."""
     parent = body.get("metadata", {}).get("labels", {}).get(LABEL_DEPLOYMENT)
     if parent:
-        _reconcile_quietly(namespace or "", parent, logger)
+        _reconcile_soon(namespace, parent, logger)
 
 
 @kopf.on.resume(*EB)
@@ -126,10 +158,10 @@ def _finished(body: kopf.Body, **_: Any) -> bool:
 
 
 @kopf.on.event(*EB, when=_finished)
-def on_build_finished(name: str, namespace: str | None, logger: kopf.Logger, **_: Any) -> None:
+async def on_build_finished(name: str, namespace: str | None, logger: kopf.Logger, **_: Any) -> None:
     """A build finished or failed: every InferenceDeployment using it moves on (cut-over or fallback)."""
     for user in _ctx().users_of(namespace or "", name):
-        _reconcile_quietly(namespace or "", user, logger)
+        _reconcile_soon(namespace, user, logger)
 
 
 def _is_pod_monitor_crd(name: str, **_: Any) -> bool:

@@ -17,6 +17,8 @@ from typing import Any
 import pydantic
 import yaml
 
+from .api.base import PERCENT_PATTERN, QUANTITY_PATTERN
+
 STDIN = "-"  # the path that means standard input, as in kubectl apply -f -
 # A resource is stored whole in etcd, whose default request limit is 1.5 MiB; one manifest is far smaller.
 MAX_MANIFEST_BYTES = 1024 * 1024
@@ -126,6 +128,13 @@ def _kind(value: object) -> str:
 
 # pydantic names the member of a union that failed (`int`, `str`) as the last element of an error's location.
 _UNION_MEMBERS = {"int": "an integer", "str": "a string", "float": "a number", "bool": "a boolean"}
+# Patterns a person should not have to read.
+_PATTERN_NAMES = {
+    QUANTITY_PATTERN: "a quantity such as 4, 500m or 16Gi",
+    PERCENT_PATTERN: "a whole number or a percentage such as 25%",
+}
+# pydantic's tag of a union member with constraints, e.g. an int >= 0 in `Quantity`.
+_CONSTRAINED = "constrained-"
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _MAX_PROBLEMS = 3
 
@@ -136,16 +145,25 @@ def format_validation_error(exc: pydantic.ValidationError) -> str:
     e.g. "spec.modle: unknown field; spec.model: required" or "spec.parallelism.tensor: must be >= 1".
     """
     problems: dict[str, list[str]] = {}
+    wrong_member: set[str] = set()  # "must be <type>" from a union member the value was not
     errors = sorted(exc.errors(include_url=False), key=lambda error: error["type"] != "extra_forbidden")
     for error in errors:
         loc = list(error["loc"])
-        if len(loc) > 1 and loc[-1] in _UNION_MEMBERS and error["type"].endswith("_type"):
-            path, message = _path(loc[:-1]), f"must be {_UNION_MEMBERS[str(loc[-1])]}"
+        member = str(loc[-1]).removeprefix(_CONSTRAINED) if len(loc) > 1 else ""
+        if member in _UNION_MEMBERS and (error["type"].endswith("_type") or error["type"] == f"{member}_parsing"):
+            path, message = _path(loc[:-1]), f"must be {_UNION_MEMBERS[member]}"
+            wrong_member.add(message)
+        elif member in _UNION_MEMBERS and str(loc[-1]).startswith(_CONSTRAINED):
+            path, message = _path(loc[:-1]), _message(error)
         else:
             path, message = _path(loc), _message(error)
         problems.setdefault(path, [])
         if message not in problems[path]:
             problems[path].append(message)
+    for path, found in problems.items():
+        # The value had the type of one member and broke its constraint: that is the news, not the other types.
+        if any(message not in wrong_member for message in found):
+            problems[path] = [message for message in found if message not in wrong_member]
     parts = [f"{path}: {_either(found)}".removeprefix(": ") for path, found in problems.items()]
     line = "; ".join(parts[:_MAX_PROBLEMS])
     if len(parts) > _MAX_PROBLEMS:
@@ -211,6 +229,8 @@ def _message(error: Any) -> str:
         "enum": "must be one of {expected}",
         "literal_error": "must be one of {expected}",
     }
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") in _PATTERN_NAMES:
+        return f"must be {_PATTERN_NAMES[ctx['pattern']]}"
     if kind in templates:
         try:
             return templates[kind].format(**ctx)

@@ -13,18 +13,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import metrics
-from .advisor.engine_choice import EngineChoice, choose_engine, trtllm_blocker
+from .advisor.engine_choice import EXPLICIT, EngineChoice, choose_engine, trtllm_blocker
 from .api.engine_build import BuildPhase, EngineBuild
 from .api.inference_deployment import Engine, InferenceDeployment, TrtllmBackend
 from .apply import KeyedLocks, Kube, KubeError, NotFound, utc_now
 from .build_status import compute_build_status
-from .engine_key import build_job_name, render_engine_build
+from .engine_key import EngineKeyError, build_job_name, render_engine_build
 from .fleet import Fleet
 from .manifest_io import format_validation_error
 from .observed import BuildFacts, build_facts, deployment_facts, unschedulable_reason
 from .plan import Action, Plan, plan_serving
 from .render.build_job import render_build_job
-from .render.common import endpoint, selector_labels, service_name, serving_name
+from .render.common import LABEL_ENGINE, endpoint, selector_labels, service_name, serving_name
 from .render.podmonitor import render_pod_monitor
 from .render.service import render_service
 from .render.store import render_engine_store
@@ -143,10 +143,13 @@ def _events(
 ) -> None:
     prev_engine = previous.get("engine") or {}
     new_engine = new.get("engine") or {}
+    # Events are writes too: one for every phase change and for each decision the operator makes (an explicit
+    # preference is no decision, and the first engine to serve is no cut-over).
     if prev_engine.get("decisionHash") != new_engine.get("decisionHash"):
-        ctx.kube.event(body, "Normal", "EngineSelected", f"Selected {choice.selected.value}: {choice.reason}")
+        if choice.reason_code != EXPLICIT:
+            ctx.kube.event(body, "Normal", "EngineSelected", f"Selected {choice.selected.value}: {choice.reason}")
         metrics.record_selection(choice.selected.value, choice.reason_code)
-    if prev_engine.get("active") != new_engine.get("active") and new_engine.get("active"):
+    if prev_engine.get("active") and new_engine.get("active") and prev_engine["active"] != new_engine["active"]:
         ctx.kube.event(body, "Normal", "CutOver", f"The Service now routes to {new_engine['active']}.")
     prev_build, new_build = previous.get("build") or {}, new.get("build") or {}
     if new_build and prev_build.get("phase") != new_build.get("phase"):
@@ -162,6 +165,16 @@ def _events(
         ctx.kube.event(body, kind, new["phase"], new.get("message") or new["phase"])
 
 
+def serving_deployment_seen(ctx: Context, body: dict[str, Any], deleted: bool) -> bool:
+    """A serving Deployment's watch event, remembered; True when what plan and status read of it changed.
+
+    Most events are the echo of the operator's own apply (already known) or status fields nothing reads: those
+    cost no reconcile. A change of spec (generation) or a deletion does, so drift is still put right.
+    """
+    before = ctx.kube.observe(body, deleted)
+    return deleted or deployment_facts(before) != deployment_facts(body)
+
+
 def reconcile_inference_deployment(ctx: Context, namespace: str, name: str, logger: Logger) -> str | None:
     """Converge one InferenceDeployment; returns its phase (None when it no longer exists)."""
     started = time.monotonic()
@@ -173,7 +186,7 @@ def reconcile_inference_deployment(ctx: Context, namespace: str, name: str, logg
             return None
         previous = body.get("status") or {}
         try:
-            result = _converge(ctx, body, previous, logger)
+            result = _converge_or_refuse(ctx, body, previous, logger)
         except InvalidSpec as exc:
             status = invalid_spec_status(int(body["metadata"].get("generation", 0)), str(exc), previous, utc_now())
             if status_changed(previous, status):
@@ -187,6 +200,23 @@ def reconcile_inference_deployment(ctx: Context, namespace: str, name: str, logg
             raise
         metrics.record_reconcile("InferenceDeployment", metrics.RESULT_SUCCESS, time.monotonic() - started)
         return result
+
+
+# The API server echoes the offending value in its message, and a value can be a megabyte long.
+REFUSAL_MESSAGE_MAX = 1000
+
+
+def _converge_or_refuse(ctx: Context, body: dict[str, Any], previous: dict[str, Any], logger: Logger) -> str:
+    """_converge; a child the API server refuses as invalid is the spec's fault, reported once, not retried."""
+    try:
+        return _converge(ctx, body, previous, logger)
+    except EngineKeyError as exc:  # e.g. `auto` chose TensorRT-LLM for a resource without spec.resources.gpuProduct
+        raise InvalidSpec(str(exc)) from None
+    except KubeError as exc:
+        if not exc.rejected:
+            raise
+        detail = exc.message if len(exc.message) <= REFUSAL_MESSAGE_MAX else exc.message[:REFUSAL_MESSAGE_MAX] + "..."
+        raise InvalidSpec(f"The API server refused an object made from this spec: {detail}") from None
 
 
 def _converge(ctx: Context, body: dict[str, Any], previous: dict[str, Any], logger: Logger) -> str:
@@ -205,8 +235,16 @@ def _converge(ctx: Context, body: dict[str, Any], previous: dict[str, Any], logg
 
     observed = {e: ctx.kube.get("Deployment", ns, serving_name(infd, e)) for e in Engine}
     plan = plan_serving(infd, choice.selected, build, {e: deployment_facts(o) for e, o in observed.items()}, blocker)
+    service = ctx.kube.get("Service", ns, service_name(infd))
+    routed = ((service or {}).get("spec") or {}).get("selector", {}).get(LABEL_ENGINE)
+    if service is not None and routed != plan.route.value:
+        # Moving traffic is decided on fresh reads, never on a cached body that may lag a pod's readiness.
+        observed = {e: ctx.kube.get("Deployment", ns, serving_name(infd, e), fresh=True) for e in Engine}
+        facts = {e: deployment_facts(o) for e, o in observed.items()}
+        plan = plan_serving(infd, choice.selected, build, facts, blocker)
+    # The Service moves before any Deployment changes: a Recreate rollout stops the pods it routed to at once.
+    ctx.kube.apply(render_service(infd, plan.route), service)
     current = _apply_serving(ctx, infd, plan, observed)
-    ctx.kube.apply(render_service(infd, plan.route), ctx.kube.get("Service", ns, service_name(infd)))
     _delete_retired(ctx, infd, plan, observed)
     _monitoring(ctx, infd)
 

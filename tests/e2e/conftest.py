@@ -32,7 +32,7 @@ def cluster() -> Iterator[Cluster]:
     c = Cluster(kubeconfig=kubeconfig, kubectl_bin=testbed.bin_dir() / "kubectl")
     c.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
     for crd in ("inferencedeployments", "enginebuilds"):
-        c.kubectl("wait", "--for=condition=Established", f"crd/{crd}.inference-operator.dev", "--timeout=60s")
+        c.wait_established(f"{crd}.inference-operator.dev")
     yield c
     if not given and os.environ.get("CI"):
         testbed.down()

@@ -87,6 +87,15 @@ class Cluster:
         status: dict[str, Any] = obj.get("status") or {}
         return status
 
+    def wait_established(self, crd: str, timeout: float = 60.0) -> None:
+        """Poll a CRD until Established; `kubectl wait` errors out instead while the CRD has no conditions yet."""
+
+        def established() -> bool:
+            conditions = (self.get("crd", crd, "default") or {}).get("status", {}).get("conditions") or []
+            return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+        wait_for(f"CRD {crd} Established", established, timeout=timeout)
+
     def condition(self, kind: str, name: str, namespace: str, ctype: str) -> dict[str, Any] | None:
         for cond in self.status(kind, name, namespace).get("conditions") or []:
             if cond.get("type") == ctype:

@@ -63,7 +63,7 @@ def test_namespaced_ha_rendering_passes_server_side_dry_run(cluster: Cluster, na
     crds = [d for d in of_kind(docs, "CustomResourceDefinition") if d["spec"]["group"] == "kopf.dev"]
     apply_docs(cluster, crds, "--server-side")
     for crd in crds:
-        cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}", "--timeout=60s")
+        cluster.wait_established(crd["metadata"]["name"])
     rest = [d for d in docs if d["kind"] != "CustomResourceDefinition"]
     out = dry_run(cluster, yaml.safe_dump_all(rest))
     assert "clusterkopfpeering.kopf.dev" in out and "statefulset.apps" in out and "networkpolicy" in out
@@ -87,7 +87,7 @@ def monitoring_crds(cluster: Cluster) -> Iterator[None]:
         if cluster.kubectl("get", crd, check=False).returncode != 0:
             cluster.kubectl("apply", "--server-side", "-f", str(folder / name))
             added.append(crd)
-        cluster.kubectl("wait", "--for=condition=Established", crd, "--timeout=60s")
+        cluster.wait_established(crd.removeprefix("crd/"))
     yield
     for crd in added:
         cluster.kubectl("delete", crd, "--wait=false", check=False)

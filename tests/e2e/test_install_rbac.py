@@ -189,7 +189,7 @@ def test_namespaced_ha_identity_reconciles_with_peering(
     crds = [d for d in of_kind(docs, "CustomResourceDefinition") if d["spec"]["group"] == "kopf.dev"]
     apply_docs(cluster, crds, "--server-side")
     for crd in crds:
-        cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}", "--timeout=60s")
+        cluster.wait_established(crd["metadata"]["name"])
     peering = one(docs, "ClusterKopfPeering")
     apply_docs(cluster, [*identity_docs(docs), peering])
     sa = one(docs, "ServiceAccount")["metadata"]["name"]

@@ -86,7 +86,7 @@ def test_pod_monitors_appear_with_the_api_without_a_restart(
     cluster: Cluster, mon_operator: OperatorProcess, mon_namespace: str, crd_dir: Path
 ) -> None:
     cluster.kubectl("apply", "--server-side", "-f", str(crd_dir / "monitoring.coreos.com_podmonitors.yaml"))
-    cluster.kubectl("wait", "--for=condition=Established", f"crd/{PODMONITOR_CRD}", "--timeout=60s")
+    cluster.wait_established(PODMONITOR_CRD)
     existing = wait_for(
         "a PodMonitor for the resource made before the API",
         lambda: cluster.get("podmonitor", "scraped-a", mon_namespace),

@@ -29,11 +29,28 @@ def cel(*rules: tuple[str, str]) -> dict[str, Any]:
     return {"x-kubernetes-validations": [{"rule": rule, "message": message} for rule, message in rules]}
 
 
-# A Kubernetes quantity such as `4`, `500m` or `16Gi`: the API server accepts an integer or a string.
+# Kubernetes' own quantity syntax (resource.Quantity), without the sign: no request or size here is negative.
+QUANTITY_PATTERN = (
+    r"^\+?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+INT32_MAX = 2**31 - 1
+PERCENT_PATTERN = r"^[0-9]{1,9}%$"
+
+# A Kubernetes quantity such as `4`, `500m` or `16Gi`: the API server accepts an integer or a string. Checked
+# here, not first by the Deployment the operator renders from it, so a typo is refused where it was written.
 Quantity = Annotated[
-    int | str,
+    Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=QUANTITY_PATTERN)],
     Field(json_schema_extra={"x-kubernetes-int-or-string": True}),
 ]
+
+# A count of pods or a percentage, as a Deployment's maxSurge and maxUnavailable (an int32 or "25%").
+IntOrPercent = Annotated[
+    Annotated[int, Field(ge=0, le=INT32_MAX)] | Annotated[str, Field(pattern=PERCENT_PATTERN)],
+    Field(json_schema_extra={"x-kubernetes-int-or-string": True}),
+]
+
+# A list of objects keyed by `name` (env): the API server refuses two entries of one name, as for a container.
+LIST_MAP_BY_NAME: dict[str, Any] = {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]}
 
 
 # One command-line argument.

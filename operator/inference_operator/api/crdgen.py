@@ -48,11 +48,7 @@ def _strip_null(node: dict[str, Any]) -> dict[str, Any]:
 def _convert(node: dict[str, Any], defs: dict[str, Any], path: str) -> dict[str, Any]:
     node = _deref(_strip_null(_deref(node, defs)), defs)
     if node.get("x-kubernetes-int-or-string") or _is_int_or_string(node):
-        out: dict[str, Any] = {"x-kubernetes-int-or-string": True}
-        for key in ("description", "default"):
-            if key in node:
-                out[key] = node[key]
-        return out
+        return _int_or_string(node)
     if "anyOf" in node:
         raise SchemaError(f"{path}: a union other than int-or-string cannot be expressed structurally")
     out = {k: v for k, v in node.items() if k not in _DROP and k not in {"properties", "items", "$defs"}}
@@ -105,6 +101,20 @@ def _property(name: str, sub: dict[str, Any], required: list[str], defs: dict[st
         if target.get("type") == "object" and not target.get("required"):
             converted = _ordered({**converted, "default": {}})
     return converted
+
+
+def _int_or_string(node: dict[str, Any]) -> dict[str, Any]:
+    """An int-or-string field. A structural schema types nothing inside anyOf, so the members' checks move up:
+    the API server applies a pattern only to the string form, bounds only to the integer form."""
+    out: dict[str, Any] = {"x-kubernetes-int-or-string": True}
+    for key in ("description", "default"):
+        if key in node:
+            out[key] = node[key]
+    for member in node.get("anyOf", []):
+        for key in ("pattern", "minimum", "maximum"):
+            if key in member:
+                out[key] = member[key]
+    return _ordered(out)
 
 
 def _is_int_or_string(node: dict[str, Any]) -> bool:

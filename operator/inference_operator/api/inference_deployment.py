@@ -5,9 +5,9 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from .base import ApiModel, Arg, Condition, Quantity, SecretKeySelector, cel
+from .base import LIST_MAP_BY_NAME, ApiModel, Arg, Condition, IntOrPercent, Quantity, SecretKeySelector, cel
 from .images import TRTLLM_IMAGE, VLLM_CPU_IMAGE, VLLM_IMAGE
 
 KIND = "InferenceDeployment"
@@ -18,6 +18,7 @@ SHORT_NAMES = ["infd"]
 # Kubernetes object names of children are derived from the resource's name plus a suffix of at most 8
 # characters, and Services must be DNS-1035 labels: 52 leaves room for both.
 NAME_MAX_LENGTH = 52
+NAME_PATTERN = "^[a-z]([-a-z0-9]*[a-z0-9])?$"  # a DNS-1035 label: the Service keeps the resource's name
 
 
 class EnginePreference(enum.StrEnum):
@@ -150,6 +151,29 @@ class EnvVar(ApiModel):
     value_from: EnvVarSource | None = Field(default=None, description="Take the value from a Secret or ConfigMap.")
 
 
+# Variables that hold a Hugging Face token: only ever from a Secret, never a literal in the resource.
+TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+TOKEN_FROM_SECRET = (
+    "HF_TOKEN and HUGGING_FACE_HUB_TOKEN must come from a Secret (spec.model.credentials or valueFrom), not a value"
+)
+ENV_SCHEMA: dict[str, Any] = {
+    **LIST_MAP_BY_NAME,
+    **cel((f"self.all(e, !(e.name in {list(TOKEN_VARIABLES)}) || !has(e.value))", TOKEN_FROM_SECRET)),
+}
+
+
+def unique_env_names(env: list[EnvVar]) -> list[EnvVar]:
+    """A container's env is keyed by name (the API server refuses a name twice); tokens come from Secrets."""
+    seen: set[str] = set()
+    for var in env:
+        if var.name in seen:
+            raise ValueError(f"{var.name} is listed twice")
+        if var.name in TOKEN_VARIABLES and var.value is not None:
+            raise ValueError(TOKEN_FROM_SECRET)
+        seen.add(var.name)
+    return env
+
+
 class VllmSpec(ApiModel):
     """Settings of the vLLM engine (also used while a TensorRT-LLM engine compiles, and as the fallback)."""
 
@@ -165,7 +189,17 @@ class VllmSpec(ApiModel):
         max_length=64,
         description="Extra command-line arguments, appended after the ones the operator sets (so they win).",
     )
-    env: list[EnvVar] = Field(default_factory=list, max_length=64, description="Extra environment variables.")
+    env: list[EnvVar] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Extra environment variables (one entry per name).",
+        json_schema_extra=ENV_SCHEMA,
+    )
+
+    @field_validator("env")
+    @classmethod
+    def env_names_unique(cls, env: list[EnvVar]) -> list[EnvVar]:
+        return unique_env_names(env)
 
 
 class TensorrtLlmSpec(ApiModel):
@@ -208,7 +242,17 @@ class TensorrtLlmSpec(ApiModel):
         description="Extra trtllm-build arguments (part of the cache key).",
     )
     extra_args: list[Arg] = Field(default_factory=list, max_length=64, description="Extra trtllm-serve arguments.")
-    env: list[EnvVar] = Field(default_factory=list, max_length=64, description="Extra environment variables.")
+    env: list[EnvVar] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Extra environment variables (one entry per name).",
+        json_schema_extra=ENV_SCHEMA,
+    )
+
+    @field_validator("env")
+    @classmethod
+    def env_names_unique(cls, env: list[EnvVar]) -> list[EnvVar]:
+        return unique_env_names(env)
 
 
 class EngineSpec(ApiModel):
@@ -323,8 +367,12 @@ class RolloutSpec(ApiModel):
         description="RollingUpdate keeps serving during a change but needs GPUs for the surge; Recreate frees "
         "the GPUs first.",
     )
-    max_surge: Quantity | None = Field(default=None, description="RollingUpdate: extra pods during a rollout.")
-    max_unavailable: Quantity | None = Field(default=None, description="RollingUpdate: pods that may be down.")
+    max_surge: IntOrPercent | None = Field(
+        default=None, description="RollingUpdate: extra pods during a rollout, a number or a percentage (25%)."
+    )
+    max_unavailable: IntOrPercent | None = Field(
+        default=None, description="RollingUpdate: pods that may be down, a number or a percentage (25%)."
+    )
 
 
 class ServingSpec(ApiModel):
@@ -363,7 +411,9 @@ class WorkloadSpec(ApiModel):
 class CostSpec(ApiModel):
     """Overrides of the cost model's defaults."""
 
-    gpu_hourly_price: float | None = Field(default=None, ge=0, description="Price of one GPU-hour, in dollars.")
+    gpu_hourly_price: float | None = Field(
+        default=None, ge=0, le=10000, description="Price of one GPU-hour, in dollars (at most 10,000)."
+    )
     vllm_tokens_per_gpu_hour: int | None = Field(
         default=None, ge=1, description="Measured vLLM throughput, tokens per GPU-hour."
     )
@@ -504,7 +554,7 @@ class InferenceDeployment(ApiModel):
                 f"metadata.name must be at most {NAME_MAX_LENGTH} characters (children add a suffix)",
             ),
             (
-                "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+                f"self.metadata.name.matches('{NAME_PATTERN}')",
                 "metadata.name must start with a letter and hold only a-z, 0-9 and '-' (it names a Service)",
             ),
         )

@@ -1,0 +1,187 @@
+"""`python -m bench.fleet`: the fleet benchmark (`make bench`; methodology and results in docs/benchmarks.md).
+
+For each N: the operator converges N InferenceDeployments while the bench times them; then a bare client
+with the operator's concurrency does the same writes for N others (the floor). By default on a test bed of
+its own, started and stopped here; `--kubeconfig` uses a running cluster instead (the CI smoke test does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import importlib.metadata
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import kopf
+
+from inference_operator.runner import configure
+
+from . import bed, report
+from .kube import Api, load_endpoint
+from .rounds import RoundConfig, delete_namespace, run_round
+
+RESULTS = bed.REPO / "bench" / "results"
+
+
+def operator_workers() -> int:
+    """kopf's max_workers as the operator sets it (runner.configure): the floor gets as many."""
+    settings = kopf.OperatorSettings()
+    configure(settings, None)
+    workers = settings.execution.max_workers
+    assert workers, "runner.configure sets kopf's max_workers"
+    return int(workers)
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=os.environ.get("BENCH_SIZES", "100,1000"), help="comma-separated N")
+    parser.add_argument("--idle-seconds", type=float, default=_env_float("BENCH_IDLE_SECONDS", 120))
+    parser.add_argument("--settle-seconds", type=float, default=5.0, help="quiet time after all are Ready")
+    parser.add_argument("--create-concurrency", type=int, default=0, help="creates in flight (default: workers)")
+    parser.add_argument("--timeout", type=float, default=0, help="per phase (default: 120 s + 1 s per resource)")
+    parser.add_argument(
+        "--kubeconfig",
+        type=Path,
+        default=os.environ.get("BENCH_KUBECONFIG") or None,
+        help="use this running cluster (admin) instead of starting the bench's own test bed",
+    )
+    parser.add_argument("--keep-testbed", action="store_true", help="leave the bench's test bed running")
+    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument("--plots-dir", type=Path, default=RESULTS)
+    parser.add_argument("--docs", type=Path, default=bed.REPO / "docs" / "benchmarks.md")
+    parser.add_argument("--no-docs", action="store_true", help="do not append rows to docs/benchmarks.md")
+    parser.add_argument("--label", default=os.environ.get("BENCH_LABEL", ""), help="what this run measures")
+    parser.add_argument("--profile", action="store_true", help="sample the operator with py-spy")
+    return parser.parse_args(argv)
+
+
+def _git_revision() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=bed.REPO, capture_output=True, text=True, check=False).stdout.strip()
+
+    rev = git("rev-parse", "--short", "HEAD") or "unknown"
+    return rev + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def machine(kubernetes_version: str) -> dict[str, Any]:
+    mem_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:")
+    )
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gib": round(mem_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "kopf": importlib.metadata.version("kopf"),
+        "kubernetes": kubernetes_version,
+        "revision": _git_revision(),
+    }
+
+
+async def wait_nodes_ready(api: Api, count: int, timeout: float = 120) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        nodes = await api.request("GET", "/api/v1/nodes", query={"labelSelector": f"{bed.POOL_LABEL}={bed.BENCH_POOL}"})
+        ready = [
+            n
+            for n in nodes["items"]
+            if any(
+                c["type"] == "Ready" and c["status"] == "True" for c in (n.get("status") or {}).get("conditions", [])
+            )
+        ]
+        if len(ready) >= count:
+            return
+        await asyncio.sleep(1)
+    raise RuntimeError(f"the bench's {count} nodes were not Ready in {timeout:.0f}s")
+
+
+async def clear_leftovers(api: Api) -> None:
+    """A kept test bed may still be deleting an earlier run's namespaces: their deletes would be counted."""
+    listing = await api.request("GET", "/api/v1/namespaces")
+    leftovers = [ns["metadata"]["name"] for ns in listing["items"] if ns["metadata"]["name"].startswith("bench-")]
+    for name in leftovers:
+        await delete_namespace(api, name, wait=600)
+
+
+async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict[str, Any]:
+    sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
+    workers = operator_workers()
+    run_dir = bed.WORK_DIR / "runs" / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    api = Api(load_endpoint(kubeconfig))
+    try:
+        version = (await api.request("GET", "/version"))["gitVersion"]
+        if own_bed:
+            await clear_leftovers(api)
+            count = bed.nodes_needed(max(sizes))
+            await bed.add_bench_nodes(api, count)
+            await wait_nodes_ready(api, count)
+        runs = []
+        for i, n in enumerate(sizes):
+            cfg = RoundConfig(
+                workers=workers,
+                create_concurrency=args.create_concurrency or workers,
+                idle_seconds=args.idle_seconds,
+                settle_seconds=args.settle_seconds,
+                timeout=args.timeout or 120 + n,
+                workdir=run_dir,
+                profile=args.profile,
+            )
+            print(f"bench: N={n}: operator, idle {args.idle_seconds:g} s, then floor ({workers} workers)", flush=True)
+            runs.append(await run_round(api, kubeconfig, n, cfg, last=i == len(sizes) - 1))
+    finally:
+        await api.close()
+    return {
+        "schema": 1,
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "label": args.label or machine(version)["revision"],
+        "command": "make bench" if args.command_is_make else shlex.join(["python", "-m", "bench.fleet", *args.argv]),
+        "machine": machine(version),
+        "settings": {
+            "workers": workers,
+            "create_concurrency": args.create_concurrency or workers,
+            "idle_seconds": args.idle_seconds,
+            "own_testbed": own_bed,
+            "logs": str(run_dir.relative_to(bed.REPO)),
+        },
+        "runs": runs,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(raw)
+    args.argv = raw
+    args.command_is_make = os.environ.get("MAKELEVEL") is not None and not raw
+    own_bed = args.kubeconfig is None
+    kubeconfig = bed.up() if own_bed else Path(args.kubeconfig)
+    try:
+        bed.install_crds(kubeconfig)
+        result = asyncio.run(run(args, kubeconfig, own_bed))
+    finally:
+        if own_bed and not args.keep_testbed:
+            bed.down()
+    report.print_table(result)
+    report.write_json(result, args.output)
+    for r in result["runs"]:
+        report.plot_latency(r, args.plots_dir / f"latency-{r['n']}.png")
+    if not args.no_docs:
+        report.append_docs(result, args.docs)
+    print(f"\nbench: wrote {args.output}, {args.plots_dir}/latency-N.png" + ("" if args.no_docs else f", {args.docs}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""What a run leaves behind: the console table, bench/results/latest.json, a row per N in docs/benchmarks.md, and
+a PNG of each latency distribution."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on a server or in CI
+import matplotlib.pyplot as plt
+
+# The issue's targets, shown next to each figure (never asserted: timings vary by machine).
+TARGET_RATIO = 1.3
+TARGET_RSS_MB = 150.0
+TARGET_P99_S_AT_100 = 0.3
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}{unit}" if abs(value) < 100 else f"{value:.0f}{unit}"
+    return f"{value}{unit}"
+
+
+def table_rows(run: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(figure, value, target) for one N."""
+    n = run["n"]
+    lat, floor = run["latency_s"], run["floor_latency_s"]
+    return [
+        ("T_operator", _fmt(run["t_operator_s"], " s"), ""),
+        ("T_floor", _fmt(run["t_floor_s"], " s"), ""),
+        ("ratio", _fmt(run["ratio"]), f"<= {TARGET_RATIO} at N=1000"),
+        ("T_ready (all pods Ready, status Ready)", _fmt(run["t_ready_s"], " s"), ""),
+        (
+            "operator writes / resource (to Ready)",
+            _fmt(run["operator_writes_per_resource"]),
+            f"<= children + 1 = {run['children'] + 1}",
+        ),
+        ("operator writes / resource (to converged)", _fmt(run["operator_writes_per_resource_to_converged"]), ""),
+        ("floor writes / resource", _fmt(run["floor_writes_per_resource"]), ""),
+        ("operator writes / idle minute", _fmt(run["idle"]["operator_writes_per_minute"]), "0"),
+        ("all writes / idle minute (leases, nodes)", _fmt(run["idle"]["all_writes_per_minute"]), ""),
+        (
+            "operator RSS converged / peak",
+            f"{_fmt(run['rss_mb']['converged'])} / {_fmt(run['rss_mb']['peak'])} MB",
+            f"<= {TARGET_RSS_MB:.0f} MB at N=1000",
+        ),
+        (
+            "latency p50 / p99",
+            f"{_fmt(lat.get('p50'), ' s')} / {_fmt(lat.get('p99'), ' s')}",
+            f"p99 <= {TARGET_P99_S_AT_100} s at N=100" if n == 100 else "",
+        ),
+        ("CPU: operator / floor client", f"{_fmt(run['operator_cpu_s'], ' s')} / {_fmt(run['floor_cpu_s'], ' s')}", ""),
+        ("floor latency p50 / p99", f"{_fmt(floor.get('p50'), ' s')} / {_fmt(floor.get('p99'), ' s')}", ""),
+    ]
+
+
+def print_table(result: dict[str, Any]) -> None:
+    for run in result["runs"]:
+        rows = table_rows(run)
+        width = max(len(r[0]) for r in rows)
+        print(f"\nN = {run['n']}")
+        for name, value, target in rows:
+            print(f"  {name:<{width}}  {value:<18} {target}")
+        print("  operator writes per resource by verb and resource:")
+        for key, value in run["requests_per_resource"]["operator_writes"].items():
+            print(f"    {value:>8.3f}  {key}")
+        print("  all requests per resource (everyone but the bench):")
+        for key, value in list(run["requests_per_resource"]["all_but_bench"].items())[:14]:
+            print(f"    {value:>8.3f}  {key}")
+        idle = run["idle"]["writes_per_minute"]
+        print("  writes per idle minute: " + (", ".join(f"{k} {v:g}" for k, v in idle.items()) or "none"))
+
+
+def write_json(result: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+DOCS_HEADER = (
+    "| date | label | N | T_operator s | T_floor s | ratio | T_ready s | op writes/res to converged / to Ready | "
+    "op writes/idle min | RSS MB conv/peak | p50/p99 ms | floor p50/p99 ms | machine | versions | command |"
+)
+
+
+def docs_rows(result: dict[str, Any]) -> list[str]:
+    m = result["machine"]
+    machine = f"{m['nproc']} cores, {m['memory_gib']} GiB"
+    versions = f"Python {m['python']}, kopf {m['kopf']}, k8s {m['kubernetes']}"
+    rows = []
+    for run in result["runs"]:
+        lat, floor = run["latency_s"], run["floor_latency_s"]
+        rows.append(
+            f"| {result['date'][:16].replace('T', ' ')} | {result['label']} | {run['n']} | {run['t_operator_s']:.2f} | "
+            f"{run['t_floor_s']:.2f} | {run['ratio']:.2f} | {_fmt(run['t_ready_s'])} | "
+            f"{run['operator_writes_per_resource_to_converged']:.2f} / {run['operator_writes_per_resource']:.2f} | "
+            f"{run['idle']['operator_writes_per_minute']:g} | "
+            f"{run['rss_mb']['converged']:.0f}/{run['rss_mb']['peak']:.0f} | "
+            f"{lat['p50'] * 1000:.0f}/{lat['p99'] * 1000:.0f} | {floor['p50'] * 1000:.0f}/{floor['p99'] * 1000:.0f} | "
+            f"{machine} | {versions} | `{result['command']}` |"
+        )
+    return rows
+
+
+def append_docs(result: dict[str, Any], path: Path) -> None:
+    """Rows go at the end of the file, which ends with the results table (see docs/benchmarks.md)."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n" + DOCS_HEADER + "\n|" + "---|" * 15 + "\n"
+    if not text.endswith("\n"):
+        text += "\n"
+    path.write_text(text + "\n".join(docs_rows(result)) + "\n")
+
+
+def plot_latency(run: dict[str, Any], path: Path) -> None:
+    """Histogram and CDF of create -> children latency, the operator's beside the floor's."""
+    op = [x / 1000 for x in run["latencies_ms"]]
+    floor = [x / 1000 for x in run["floor_latencies_ms"]]
+    fig, (hist, cdf) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+    top = max([*op, *floor, 0.001])
+    bins = [top * i / 50 for i in range(51)]
+    hist.hist(op, bins=bins, alpha=0.7, label=f"operator (p50 {run['latency_s']['p50']:.2f} s)", color="tab:blue")
+    hist.hist(floor, bins=bins, alpha=0.6, label=f"floor (p50 {run['floor_latency_s']['p50']:.2f} s)", color="tab:gray")
+    hist.set_xlabel("seconds from create to Deployment + Service + observedGeneration")
+    hist.set_ylabel("resources")
+    hist.legend()
+    for values, label, color in ((op, "operator", "tab:blue"), (floor, "floor", "tab:gray")):
+        ordered = sorted(values)
+        cdf.plot(ordered, [(i + 1) / len(ordered) for i in range(len(ordered))], label=label, color=color)
+    p99 = run["latency_s"]["p99"]
+    cdf.axvline(p99, color="tab:red", linestyle="--", linewidth=1, label=f"operator p99 {p99:.2f} s")
+    cdf.set_xlabel("seconds")
+    cdf.set_ylabel("fraction of resources converged")
+    cdf.set_ylim(0, 1.01)
+    cdf.legend(loc="lower right")
+    cdf.grid(alpha=0.3)
+    fig.suptitle(
+        f"N = {run['n']}: T_operator {run['t_operator_s']:.1f} s, T_floor {run['t_floor_s']:.1f} s, "
+        f"ratio {run['ratio']:.2f}"
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)

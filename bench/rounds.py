@@ -1,0 +1,261 @@
+"""One round at one N: the operator's half, its idle window, then the floor's half, on one test bed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inference_operator import FIELD_MANAGER
+
+from . import apimetrics
+from .apimetrics import RequestKey
+from .bed import REPO
+from .create import create_fleet
+from .kube import Api, ApiError
+from .operator_proc import Operator
+from .tracker import Tracker
+from .workload import namespace, resource_name
+
+CHILDREN = 2  # Deployment and Service; a PodMonitor only where the monitoring API is served (not on the bed)
+OPERATOR_EVENT_SOURCES = frozenset({FIELD_MANAGER, "kopf"})
+
+
+@dataclass(frozen=True)
+class RoundConfig:
+    workers: int  # the operator's kopf max_workers: the floor runs as many loops
+    create_concurrency: int
+    idle_seconds: float
+    settle_seconds: float
+    timeout: float
+    workdir: Path
+    profile: bool
+
+
+@dataclass
+class Scrape:
+    """The API server's counters and the bench's own, at one moment."""
+
+    server: Counter[RequestKey]
+    own: Counter[RequestKey]
+
+
+async def scrape(api: Api) -> Scrape:
+    return Scrape(apimetrics.parse_request_totals(await api.text("/metrics")), Counter(api.own))
+
+
+def between(before: Scrape, after: Scrape) -> Counter[RequestKey]:
+    """Everyone's requests between two scrapes but the bench's."""
+    own = Counter({k: v - before.own.get(k, 0) for k, v in after.own.items()})
+    return apimetrics.delta(after.server, before.server, own)
+
+
+async def operator_events(api: Api, ns: str) -> int:
+    """Core Events the operator (or kopf on its behalf) wrote in a namespace: one POST each."""
+    listing = await api.request("GET", f"/api/v1/namespaces/{ns}/events")
+    sources = Counter(
+        e.get("reportingComponent") or (e.get("source") or {}).get("component", "") for e in listing["items"]
+    )
+    return sum(count for source, count in sources.items() if source in OPERATOR_EVENT_SOURCES)
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    cuts = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else [values[0]] * 99
+    return {
+        "p50": round(cuts[49], 4),
+        "p90": round(cuts[89], 4),
+        "p99": round(cuts[98], 4),
+        "max": round(max(values), 4),
+    }
+
+
+async def make_namespace(api: Api, name: str) -> None:
+    await api.request("POST", "/api/v1/namespaces", namespace(name))
+
+
+async def delete_namespace(api: Api, name: str, wait: float) -> None:
+    try:
+        await api.request("DELETE", f"/api/v1/namespaces/{name}")
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            await api.request("GET", f"/api/v1/namespaces/{name}")
+        except ApiError as exc:
+            if exc.status == 404:
+                return
+            raise
+        await asyncio.sleep(1)
+
+
+class MemorySampler:
+    """The operator's RSS every half second, for the peak between /proc reads (VmHWM is the kernel's)."""
+
+    def __init__(self, operator: Operator) -> None:
+        self.operator = operator
+        self.samples: list[float] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            self.samples.append(self.operator.memory()[0])
+            await asyncio.sleep(0.5)
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run())
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
+async def operator_half(api: Api, kubeconfig: Path, ns: str, names: list[str], cfg: RoundConfig) -> dict[str, Any]:
+    n = len(names)
+    profile = cfg.workdir / f"operator-{n}.pyspy.txt" if cfg.profile else None
+    operator = Operator(kubeconfig, ns, cfg.workdir / f"operator-{n}.log", profile)
+    await asyncio.to_thread(operator.start)
+    sampler = MemorySampler(operator)
+    sampler.start()
+    tracker = Tracker(api, ns, names)
+    try:
+        await asyncio.sleep(2)  # kopf's watches are established before the first create
+        await tracker.start()
+        start_scrape = await scrape(api)
+        t0 = time.monotonic()
+        await create_fleet(api, ns, names, cfg.create_concurrency, tracker.progress)
+        if not await tracker.wait(tracker.progress.all_done, cfg.timeout):
+            raise RuntimeError(f"N={n}: {len(tracker.progress.converged())}/{n} converged in {cfg.timeout:.0f}s")
+        t_operator = max(tracker.progress.converged().values()) - t0
+        rss_converged = operator.memory()[0]
+        converged_scrape = await scrape(api)
+        ready = await tracker.wait(tracker.progress.all_ready, cfg.timeout)
+        t_ready = max(tracker.progress.ready.values()) - t0 if ready else None
+        await asyncio.sleep(cfg.settle_seconds)
+        settled_scrape, settled_events = await scrape(api), await operator_events(api, ns)
+        await asyncio.sleep(cfg.idle_seconds)
+        idle_scrape, idle_events = await scrape(api), await operator_events(api, ns)
+        rss_idle, hwm = operator.memory()
+        cpu = operator.cpu_seconds()
+    finally:
+        sampler.stop()
+        try:
+            await tracker.stop()
+        finally:
+            await asyncio.to_thread(operator.stop)  # never leave an operator behind, whatever failed
+    converging = between(start_scrape, converged_scrape)
+    lifecycle = between(start_scrape, settled_scrape)
+    idle = between(settled_scrape, idle_scrape)
+    op_writes = apimetrics.operator_writes(lifecycle, settled_events)
+    op_converging = apimetrics.operator_writes(converging, 0)
+    idle_op = apimetrics.operator_writes(idle, idle_events - settled_events)
+    minutes = cfg.idle_seconds / 60
+    latencies = tracker.progress.latencies()
+    return {
+        "t_operator_s": round(t_operator, 3),
+        "t_ready_s": round(t_ready, 3) if t_ready is not None else None,
+        "all_ready": ready,
+        "latency_s": percentiles(latencies),
+        "latencies_ms": [round(x * 1000, 1) for x in latencies],
+        "operator_writes_per_resource": round(sum(op_writes.values()) / n, 3),
+        "operator_writes_per_resource_to_converged": round(sum(op_converging.values()) / n, 3),
+        "requests_per_resource": {
+            "operator_writes": apimetrics.per_resource(op_writes, n),
+            "all_but_bench": apimetrics.per_resource(lifecycle, n),
+        },
+        "idle": {
+            "seconds": cfg.idle_seconds,
+            "operator_writes_per_minute": round(sum(idle_op.values()) / minutes, 2),
+            "all_writes_per_minute": round(sum(apimetrics.writes(idle).values()) / minutes, 2),
+            "writes_per_minute": apimetrics.per_resource(apimetrics.writes(idle), minutes),
+        },
+        "rss_mb": {
+            "converged": round(rss_converged, 1),
+            "idle": round(rss_idle, 1),
+            "peak": round(max([hwm, *sampler.samples]), 1),
+        },
+        "operator_cpu_s": round(cpu, 2),
+        "profile": profile.name if profile else None,
+    }
+
+
+class FloorProcess:
+    """`python -m bench.floor` for one namespace, started before the creates as the operator is."""
+
+    def __init__(self, kubeconfig: Path, ns: str, n: int, workers: int) -> None:
+        cmd = [sys.executable, "-m", "bench.floor", "--kubeconfig", str(kubeconfig), "--namespace", ns]
+        cmd += ["--count", str(n), "--workers", str(workers)]
+        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True)
+
+    def wait_watching(self) -> None:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if "watching" not in line:
+            raise RuntimeError(f"the floor process did not start (exit {self.proc.poll()}): {line!r}")
+
+    def result(self, timeout: float) -> dict[str, Any]:
+        out, _ = self.proc.communicate(timeout=timeout)
+        if self.proc.returncode != 0:
+            raise RuntimeError(f"the floor process failed ({self.proc.returncode})")
+        result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+        return result
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+async def floor_half(api: Api, kubeconfig: Path, ns: str, names: list[str], cfg: RoundConfig) -> dict[str, Any]:
+    n = len(names)
+    floor = FloorProcess(kubeconfig, ns, n, cfg.workers)
+    tracker = Tracker(api, ns, names)
+    try:
+        await asyncio.to_thread(floor.wait_watching)
+        await tracker.start()
+        t0 = time.monotonic()
+        await create_fleet(api, ns, names, cfg.create_concurrency, tracker.progress)
+        if not await tracker.wait(tracker.progress.all_done, cfg.timeout):
+            raise RuntimeError(f"floor N={n}: {len(tracker.progress.converged())}/{n} converged")
+        t_floor = max(tracker.progress.converged().values()) - t0
+        done = await asyncio.to_thread(floor.result, 60)
+    finally:
+        floor.stop()
+        await tracker.stop()
+    latencies = tracker.progress.latencies()
+    return {
+        "t_floor_s": round(t_floor, 3),
+        "floor_latency_s": percentiles(latencies),
+        "floor_latencies_ms": [round(x * 1000, 1) for x in latencies],
+        "floor_writes_per_resource": round(sum(done["writes"].values()) / n, 3),
+        "floor_cpu_s": done["cpu_s"],
+    }
+
+
+async def run_round(api: Api, kubeconfig: Path, n: int, cfg: RoundConfig, last: bool) -> dict[str, Any]:
+    tag = f"bench-{n}-{secrets.token_hex(2)}"
+    op_ns, floor_ns = f"{tag}-op", f"{tag}-floor"
+    names = [resource_name(i) for i in range(n)]
+    await make_namespace(api, op_ns)
+    await make_namespace(api, floor_ns)
+    try:
+        result: dict[str, Any] = {"n": n, "children": CHILDREN}
+        result |= await operator_half(api, kubeconfig, op_ns, names, cfg)
+        result |= await floor_half(api, kubeconfig, floor_ns, names, cfg)
+    finally:
+        # A later round starts on an empty cluster; after the last one the bed goes anyway.
+        for ns in (op_ns, floor_ns):
+            await delete_namespace(api, ns, wait=0 if last else 600)
+    result["ratio"] = round(result["t_operator_s"] / result["t_floor_s"], 3)
+    return result

@@ -1,0 +1,119 @@
+"""Per-resource timestamps from watches: when each resource's Deployment and Service appeared, when its status
+caught up with its generation, and when it became Ready. The same tracker times the operator and the floor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from inference_operator.render.common import LABEL_DEPLOYMENT
+
+from .kube import Api
+from .workload import deployment_path, infd_path, service_path
+
+
+@dataclass
+class Progress:
+    """Monotonic times (time.monotonic) per resource name."""
+
+    expected: set[str]
+    created: dict[str, float] = field(default_factory=dict)
+    deployment: dict[str, float] = field(default_factory=dict)
+    service: dict[str, float] = field(default_factory=dict)
+    observed: dict[str, float] = field(default_factory=dict)
+    ready: dict[str, float] = field(default_factory=dict)
+    all_done: asyncio.Event = field(default_factory=asyncio.Event)
+    all_ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def converged_at(self, name: str) -> float | None:
+        """Children present and status.observedGeneration == generation: the benchmark's end condition."""
+        times = (self.deployment.get(name), self.service.get(name), self.observed.get(name))
+        return None if any(t is None for t in times) else max(t for t in times if t is not None)
+
+    def converged(self) -> dict[str, float]:
+        return {n: t for n in self.expected if (t := self.converged_at(n)) is not None}
+
+    def latencies(self) -> list[float]:
+        """Seconds from the create request to convergence, per resource."""
+        return sorted(t - self.created[n] for n, t in self.converged().items() if n in self.created)
+
+    def _check(self) -> None:
+        if not self.all_done.is_set() and len(self.converged()) == len(self.expected):
+            self.all_done.set()
+        if not self.all_ready.is_set() and len(self.expected.intersection(self.ready)) == len(self.expected):
+            self.all_ready.set()
+
+
+def _parent(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata", {})
+    return str((meta.get("labels") or {}).get(LABEL_DEPLOYMENT) or meta.get("name", ""))
+
+
+class Tracker:
+    """Three watches on one namespace feeding one Progress."""
+
+    def __init__(self, api: Api, namespace: str, names: list[str]) -> None:
+        self.api = api
+        self.namespace = namespace
+        self.progress = Progress(expected=set(names))
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self.tasks = [
+            asyncio.create_task(self._follow(self.api.watch(infd_path(self.namespace)), self._on_infd)),
+            asyncio.create_task(
+                self._follow(self.api.watch(deployment_path(self.namespace), metadata_only=True), self._on_deployment)
+            ),
+            asyncio.create_task(
+                self._follow(self.api.watch(service_path(self.namespace), metadata_only=True), self._on_service)
+            ),
+        ]
+        await asyncio.sleep(0.5)  # the three initial lists are done before the first create
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def wait(self, event: asyncio.Event, timeout: float) -> bool:
+        """Wait for an event; a watch that died raises here rather than leaving the bench waiting forever."""
+        deadline = time.monotonic() + timeout
+        while not event.is_set():
+            for task in self.tasks:
+                if task.done():
+                    task.result()
+            if time.monotonic() > deadline:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout=1.0)
+        return True
+
+    async def _follow(self, stream: AsyncIterator[dict[str, Any]], handle: Any) -> None:
+        async for event in stream:
+            if event["type"] in ("ADDED", "MODIFIED"):
+                handle(event["object"], event["type"])
+                self.progress._check()
+
+    def _on_infd(self, obj: dict[str, Any], _: str) -> None:
+        now = time.monotonic()
+        name = obj["metadata"]["name"]
+        p = self.progress
+        status = obj.get("status") or {}
+        generation = obj["metadata"].get("generation", 0)
+        if generation and status.get("observedGeneration") == generation:
+            p.observed.setdefault(name, now)
+        if status.get("phase") == "Ready":
+            p.ready.setdefault(name, now)
+
+    def _on_deployment(self, obj: dict[str, Any], _: str) -> None:
+        self.progress.deployment.setdefault(_parent(obj), time.monotonic())
+
+    def _on_service(self, obj: dict[str, Any], _: str) -> None:
+        self.progress.service.setdefault(_parent(obj), time.monotonic())
