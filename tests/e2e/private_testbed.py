@@ -7,7 +7,6 @@ directory), and is torn down with down.sh when the tests that use it are done.
 
 from __future__ import annotations
 
-import functools
 import os
 import subprocess
 from collections.abc import Iterator
@@ -69,12 +68,7 @@ class PrivateTestbed:
     def install_crds(self) -> None:
         self.cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
         for crd in ("inferencedeployments", "enginebuilds"):
-            # kubectl wait fails at once while the new CRD has no conditions at all: ask again.
-            wait_for(f"the {crd} CRD", functools.partial(self.established, crd), timeout=60)
-
-    def established(self, crd: str) -> bool:
-        wait = ("wait", "--for=condition=Established", f"crd/{crd}.inference-operator.dev", "--timeout=10s")
-        return self.cluster.kubectl(*wait, check=False).returncode == 0
+            self.cluster.wait_established(f"{crd}.inference-operator.dev")
 
     def down(self) -> None:
         self.script("down.sh")

@@ -8,13 +8,14 @@ a build runs. docs/reliability.md lists the scenarios and the command that repro
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ OUTAGE_SECONDS = 20
 # "Within seconds" of the API answering again: the operator retries API calls at most 5 s apart (runner.py).
 RECOVERY_SECONDS = 15
 # The Deployments' own status needs kube-controller-manager back: after an API server restart RBAC denies it
-# for a while and its watches back off (about 70 s on the test bed).
+# for a while and its watches back off (about a minute on the test bed).
 CONVERGENCE_SECONDS = 180
 TAKEOVER_SECONDS = 30
 
@@ -109,10 +110,6 @@ def trt_body(name: str) -> dict[str, Any]:
             "resources": {"gpuProduct": H100},
         },
     }
-
-
-def status(cluster: Cluster, name: str, namespace: str) -> dict[str, Any]:
-    return cluster.status("infd", name, namespace)
 
 
 def ready(cluster: Cluster, name: str, namespace: str, engine: str = "vllm", replicas: int = 1) -> bool:
@@ -533,12 +530,24 @@ def test_concurrent_edits_follow_the_last_write(bed: PrivateTestbed, op: Operato
     refused = cluster.kubectl("replace", "-f", "-", input=json.dumps(stale), check=False)
     assert refused.returncode != 0 and "the object has been modified" in refused.stderr
 
-    threads = [threading.Thread(target=applier, args=(f"client-{c}", 12)) for c in "ab"]
-    threads.append(threading.Thread(target=replacer, args=(8,)))
+    errors: list[BaseException] = []
+
+    def client(work: Callable[[], None]) -> threading.Thread:
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:  # surfaced below: an assertion in a thread would vanish
+                errors.append(exc)
+
+        return threading.Thread(target=run)
+
+    threads = [client(functools.partial(applier, f"client-{c}", 12)) for c in "ab"]
+    threads.append(client(functools.partial(replacer, 8)))
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=300)
+    assert not errors, errors
     final = vllm_body("m")
     final["spec"]["replicas"] = 3
     final["spec"]["engine"]["vllm"] = {"extraArgs": ["--max-model-len=2048"]}
