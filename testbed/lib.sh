@@ -10,3 +10,4 @@ testbed_key() {
 TESTBED_CACHE=${INFERENCE_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/inference-operator}/testbed
 TESTBED_BIN="$TESTBED_CACHE/$(testbed_key)/bin"
 STATE_DIR=${TESTBED_STATE_DIR:-$REPO_DIR/.testbed}
+ENGINE_CACHE=${INFERENCE_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/inference-operator}/engines
