@@ -494,7 +494,7 @@ def test_deleting_a_namespace_mid_build_completes(bed: PrivateTestbed, op: Opera
 # --- racing clients ------------------------------------------------------------------------------------------
 
 
-def test_concurrent_edits_follow_the_last_write(bed: PrivateTestbed, op: OperatorProcess, ns: str) -> None:
+def test_concurrent_edits_follow_the_last_write(bed: PrivateTestbed, op: OperatorProcess, ns: str) -> None:  # noqa: PLR0915
     """Two field managers apply over each other while a third client replaces with stale resourceVersions."""
     cluster = bed.cluster
     cluster.apply(vllm_body("m"), ns)
