@@ -7,7 +7,8 @@ source "$TESTBED_DIR/versions.env"
 testbed_key() {
   cat "$TESTBED_DIR/versions.env" "$TESTBED_DIR"/tools/*/go.sum | sha256sum | cut -c1-12
 }
-TESTBED_CACHE=${INFERENCE_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/inference-operator}/testbed
+CACHE_ROOT=${INFERENCE_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/inference-operator}
+TESTBED_CACHE=$CACHE_ROOT/testbed
 TESTBED_BIN="$TESTBED_CACHE/$(testbed_key)/bin"
 STATE_DIR=${TESTBED_STATE_DIR:-$REPO_DIR/.testbed}
-ENGINE_CACHE=${INFERENCE_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/inference-operator}/engines
+ENGINE_CACHE=$CACHE_ROOT/engines

