@@ -24,7 +24,7 @@ from inference_operator.api.inference_deployment import Engine, InferenceDeploym
 from inference_operator.api.settings import DecisionSettings
 from inference_operator.api.timestamps import utc_now
 from inference_operator.controller.facts import DeploymentFacts, deployment_facts
-from inference_operator.controller.inference_deployment.status import Observation, compute_status
+from inference_operator.controller.inference_deployment.status import StatusInputs, compute_status
 from inference_operator.controller.plan import plan_serving
 from inference_operator.render.common import endpoint, serving_name
 from inference_operator.render.service import render_service
@@ -39,7 +39,7 @@ def floor_status(infd: InferenceDeployment, deployment: dict[str, Any]) -> dict[
     choice = choose_engine(infd, DecisionSettings(), None)
     facts: dict[Engine, DeploymentFacts | None] = {Engine.VLLM: deployment_facts(deployment), Engine.TENSORRT_LLM: None}
     plan = plan_serving(infd, choice.selected, None, facts, None)
-    observation = Observation(plan, facts, None, None, endpoint(infd), choice.status)
+    observation = StatusInputs(plan, facts, None, None, endpoint(infd), choice.status)
     return compute_status(infd, observation, {}, utc_now())
 
 

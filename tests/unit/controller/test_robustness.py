@@ -19,7 +19,7 @@ from inference_operator.api.inference_deployment import Engine, InferenceDeploym
 from inference_operator.api.settings import OperatorSettings
 from inference_operator.api.validation import format_validation_error
 from inference_operator.controller.inference_deployment.lifecycle import converged_objects as render_all
-from inference_operator.controller.inference_deployment.status import Observation, compute_status
+from inference_operator.controller.inference_deployment.status import StatusInputs, compute_status
 from inference_operator.controller.plan import plan_serving
 from inference_operator.kube.client import apply_patch_body
 from inference_operator.kube.errors import KubeError
@@ -119,7 +119,7 @@ def status_of(infd: InferenceDeployment) -> dict[str, Any]:
     choice = choose_engine(infd, SETTINGS.decision)
     blocker = trtllm_blocker(infd) if choice.selected is Engine.TENSORRT_LLM else None
     plan = plan_serving(infd, choice.selected, None, {e: None for e in Engine}, blocker)
-    obs = Observation(plan, {e: None for e in Engine}, None, None, endpoint(infd), choice.status)
+    obs = StatusInputs(plan, {e: None for e in Engine}, None, None, endpoint(infd), choice.status)
     return compute_status(infd, obs, {}, NOW)
 
 

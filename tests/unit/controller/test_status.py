@@ -6,7 +6,7 @@ from inference_operator.api.engine_build import BuildPhase
 from inference_operator.api.inference_deployment import Engine, EngineStatus
 from inference_operator.controller.conditions import Cond, merge_conditions, status_changed
 from inference_operator.controller.facts import BuildFacts, DeploymentFacts, build_facts, unschedulable_reason
-from inference_operator.controller.inference_deployment.status import Observation, compute_status, invalid_spec_status
+from inference_operator.controller.inference_deployment.status import StatusInputs, compute_status, invalid_spec_status
 from inference_operator.controller.plan import Action, Mode, Plan
 from tests.support.samples import load_sample
 
@@ -39,7 +39,7 @@ def status(
     previous: dict[str, object] | None = None,
     replicas: int = 1,
 ) -> dict[str, object]:
-    obs = Observation(plan, {VLLM: vllm, TRT: None}, build, unsched, "http://x.default.svc:8000/v1", ENGINE)
+    obs = StatusInputs(plan, {VLLM: vllm, TRT: None}, build, unsched, "http://x.default.svc:8000/v1", ENGINE)
     infd = INFD.model_copy(update={"spec": INFD.spec.model_copy(update={"replicas": replicas})})
     return compute_status(infd, obs, dict(previous or {}), "2026-01-01T00:00:00Z")
 

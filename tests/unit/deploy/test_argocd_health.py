@@ -14,7 +14,7 @@ import yaml
 from inference_operator.api.inference_deployment import Engine, EngineStatus
 from inference_operator.controller.engine_build.status import compute_build_status
 from inference_operator.controller.facts import DeploymentFacts
-from inference_operator.controller.inference_deployment.status import Observation, compute_status, invalid_spec_status
+from inference_operator.controller.inference_deployment.status import StatusInputs, compute_status, invalid_spec_status
 from inference_operator.controller.plan import Action, Mode, Plan
 from tests.support.argocd import DOCS, HEALTH_CHECKS, health
 from tests.support.samples import REPO_ROOT, load_sample
@@ -40,7 +40,7 @@ def infd_status(ready: int, desired: int = 1) -> dict[str, Any]:
         engine_build=None,
         progress_deadline_exceeded=False,
     )
-    obs = Observation(PLAN, {Engine.VLLM: facts, Engine.TENSORRT_LLM: None}, None, None, "http://x/v1", CHOICE)
+    obs = StatusInputs(PLAN, {Engine.VLLM: facts, Engine.TENSORRT_LLM: None}, None, None, "http://x/v1", CHOICE)
     spec = INFD.spec.model_copy(update={"replicas": desired})
     infd = INFD.model_copy(update={"spec": spec, "metadata": {**INFD.metadata, "generation": 1}})
     return compute_status(infd, obs, {}, NOW)

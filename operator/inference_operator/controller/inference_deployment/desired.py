@@ -30,7 +30,7 @@ from ...render.vllm import render_vllm_deployment
 from ..conditions import status_changed
 from ..facts import BuildFacts, build_facts, deployment_facts
 from ..plan import Action, Plan, plan_serving
-from .status import Observation, compute_status, invalid_spec_status
+from .status import StatusInputs, compute_status, invalid_spec_status
 
 KIND = "InferenceDeployment"
 
@@ -189,7 +189,7 @@ def status_update(
     """The status of the children as the writes left them, and the Events of what changed."""
     infd, previous = intent.infd, intent.previous
     facts = {e: deployment_facts(o) for e, o in after.items()}
-    obs = Observation(children.plan, facts, children.build, unschedulable, endpoint(infd), intent.choice.status)
+    obs = StatusInputs(children.plan, facts, children.build, unschedulable, endpoint(infd), intent.choice.status)
     status = compute_status(infd, obs, previous, now)
     changed = status_changed(previous, status)
     events, selection = _events(previous, status, intent.choice) if changed else ((), None)

@@ -29,7 +29,7 @@ def _engine_label(engine: Engine) -> str:
 
 
 @dataclass(frozen=True)
-class Observation:
+class StatusInputs:
     """Everything status needs to know about the world."""
 
     plan: Plan
@@ -40,7 +40,7 @@ class Observation:
     engine: EngineStatus
 
 
-def _phase_and_ready(infd: InferenceDeployment, obs: Observation, was_ready: bool) -> tuple[Phase, Cond]:
+def _phase_and_ready(infd: InferenceDeployment, obs: StatusInputs, was_ready: bool) -> tuple[Phase, Cond]:
     desired = infd.spec.replicas
     facts = obs.deployments.get(obs.plan.route)
     name = _engine_label(obs.plan.route)
@@ -77,7 +77,7 @@ def _phase_and_ready(infd: InferenceDeployment, obs: Observation, was_ready: boo
     return Phase.DEPLOYING, Cond(READY, False, "Deploying", msg + " Models take minutes to load.")
 
 
-def _progressing(obs: Observation) -> Cond:
+def _progressing(obs: StatusInputs) -> Cond:
     plan = obs.plan
     if plan.mode is Mode.INTERIM:
         return Cond(PROGRESSING, True, "EngineBuilding", "vLLM serves while the TensorRT-LLM engine compiles.")
@@ -110,7 +110,7 @@ def _build_condition(infd: InferenceDeployment, build: BuildFacts | None) -> Con
     )
 
 
-def compute_status(infd: InferenceDeployment, obs: Observation, previous: dict[str, Any], now: str) -> dict[str, Any]:
+def compute_status(infd: InferenceDeployment, obs: StatusInputs, previous: dict[str, Any], now: str) -> dict[str, Any]:
     """The status to write: everything but the conditions' timestamps comes from the arguments alone."""
     generation = int(infd.metadata.get("generation", 0))
     was_ready = previous.get("phase") in (Phase.READY.value, Phase.DEGRADED.value)
