@@ -29,9 +29,12 @@ manifests: venv testbed ## regenerate manifests/install.yaml (from the chart) an
 	$(BIN)/python hack/gen_argocd_cm.py
 
 .PHONY: lint
-lint: venv ## ruff and mypy --strict
+lint: venv ## ruff, mypy --strict, the layer contracts (import-linter) and the complexity gate (radon)
 	$(BIN)/ruff check operator tests $(wildcard bench)
 	$(BIN)/mypy --strict
+	$(BIN)/lint-imports
+	@over="$$($(BIN)/radon cc --min D --show-complexity operator tests $(wildcard bench))"; \
+	  if [ -n "$$over" ]; then echo "complexity above C (radon cc > 20):"; echo "$$over"; exit 1; fi
 
 .PHONY: unit
 unit: venv ## unit tests only (no cluster)

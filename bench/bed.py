@@ -1,4 +1,4 @@
-"""The bench's own test bed: the project's testbed/ scripts on other ports and another state dir.
+"""The bench's own test bed: the tests' PrivateTestbed (tests/support/private_testbed.py) in `.testbed-bench/bed`.
 
 Other sessions run e2e tests on the default test bed at the same time; a benchmark on it would measure them
 too, and its 2000 pods would crowd their nodes. So `make bench` starts a second control plane in
@@ -8,11 +8,12 @@ too, and its 2000 pods would crowd their nodes. So `make bench` starts a second 
 from __future__ import annotations
 
 import math
-import os
-import socket
-import subprocess
 from pathlib import Path
 from typing import Any
+
+from tests.support import testbed
+from tests.support.cluster import Cluster
+from tests.support.private_testbed import PrivateTestbed
 
 from .kube import Api, ApiError
 
@@ -23,66 +24,35 @@ STATE_DIR = WORK_DIR / "bed"
 BENCH_POOL = "bench"
 POOL_LABEL = "testbed.inference-operator.dev/pool"
 PODS_PER_NODE = 1100
-_PORT_VARIABLES = (
-    "TESTBED_ETCD_PORT",
-    "TESTBED_ETCD_PEER_PORT",
-    "TESTBED_APISERVER_PORT",
-    "TESTBED_KCM_PORT",
-    "TESTBED_SCHEDULER_PORT",
-    "TESTBED_KWOK_PORT",
-)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env() -> dict[str, str]:
-    env = {**os.environ, "TESTBED_STATE_DIR": str(STATE_DIR)}
-    for name in _PORT_VARIABLES:
-        env.setdefault(name, str(_free_port()))  # the default bed holds the usual ports
-    return env
-
-
-def _script(name: str, env: dict[str, str], timeout: float) -> str:
-    proc = subprocess.run(
-        ["bash", str(TESTBED / name)], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"testbed/{name} failed ({proc.returncode}):\n{(proc.stdout + proc.stderr)[-3000:]}")
-    return proc.stdout
+def _bed() -> PrivateTestbed:
+    # TESTBED_*_PORT already exported win; else free ones (the default bed holds the usual ports).
+    return PrivateTestbed(STATE_DIR, pod_run_ms=None, ports_from_env=True)
 
 
 def bin_dir() -> Path:
-    return Path(_script("bin-path.sh", dict(os.environ), 60).strip())
+    return testbed.bin_dir()
 
 
 def up() -> Path:
-    """Build (cached) and start the bench's test bed; returns its admin kubeconfig."""
-    env = _env()
-    _script("build.sh", env, 3600)
-    _script("up.sh", env, 300)
+    """Build (cached) and start the bench's test bed, with the CRDs; returns its admin kubeconfig."""
+    _bed().up(timeout=300)
     return STATE_DIR / "kubeconfig"
 
 
 def down() -> None:
-    _script("down.sh", {**os.environ, "TESTBED_STATE_DIR": str(STATE_DIR)}, 300)
+    _bed().down(timeout=300)
 
 
 def kubectl(kubeconfig: Path, *args: str) -> str:
-    cmd = [str(bin_dir() / "kubectl"), "--kubeconfig", str(kubeconfig), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"kubectl {' '.join(args)}: {proc.stderr.strip()}")
-    return proc.stdout
+    return Cluster(kubeconfig=kubeconfig, kubectl_bin=bin_dir() / "kubectl").kubectl(*args).stdout
 
 
 def install_crds(kubeconfig: Path) -> None:
-    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
-    for crd in ("inferencedeployments", "enginebuilds"):
-        kubectl(kubeconfig, "wait", "--for=condition=Established", f"crd/{crd}.inference-operator.dev", "--timeout=60s")
+    bed = _bed()
+    bed.cluster = Cluster(kubeconfig=kubeconfig, kubectl_bin=bin_dir() / "kubectl")
+    bed.install_crds()
 
 
 def bench_node(index: int) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import kopf
 
-from inference_operator.runner import configure
+from inference_operator.runtime.kopf_settings import configure
 
 from . import bed, report
 from .kube import Api, load_endpoint

@@ -21,14 +21,14 @@ from typing import Any
 
 from inference_operator.advisor.engine_choice import choose_engine
 from inference_operator.api.inference_deployment import Engine, InferenceDeployment
-from inference_operator.apply import utc_now
-from inference_operator.observed import DeploymentFacts, deployment_facts
-from inference_operator.plan import plan_serving
+from inference_operator.api.settings import DecisionSettings
+from inference_operator.api.timestamps import utc_now
+from inference_operator.controller.facts import DeploymentFacts, deployment_facts
+from inference_operator.controller.inference_deployment.status import StatusInputs, compute_status
+from inference_operator.controller.plan import plan_serving
 from inference_operator.render.common import endpoint, serving_name
 from inference_operator.render.service import render_service
 from inference_operator.render.vllm import render_vllm_deployment
-from inference_operator.settings import DecisionSettings
-from inference_operator.status import Observation, compute_status
 
 from .kube import Api, load_endpoint
 from .workload import deployment_path, infd_path, service_path
@@ -39,7 +39,7 @@ def floor_status(infd: InferenceDeployment, deployment: dict[str, Any]) -> dict[
     choice = choose_engine(infd, DecisionSettings(), None)
     facts: dict[Engine, DeploymentFacts | None] = {Engine.VLLM: deployment_facts(deployment), Engine.TENSORRT_LLM: None}
     plan = plan_serving(infd, choice.selected, None, facts, None)
-    observation = Observation(plan, facts, None, None, endpoint(infd), choice.status)
+    observation = StatusInputs(plan, facts, None, None, endpoint(infd), choice.status)
     return compute_status(infd, observation, {}, utc_now())
 
 

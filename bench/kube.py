@@ -118,7 +118,7 @@ class Api:
             return result
 
     async def apply(self, path: str, obj: dict[str, Any]) -> dict[str, Any]:
-        """Server-side apply with the operator's own field manager, as apply.py does."""
+        """Server-side apply with the operator's own field manager, as kube/client.py does."""
         query = {"fieldManager": FIELD_MANAGER, "force": "true"}
         return await self.request("PATCH", path, obj, "application/apply-patch+yaml", query)
 

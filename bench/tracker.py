@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from inference_operator.render.common import LABEL_DEPLOYMENT
+from inference_operator.api.labels import LABEL_DEPLOYMENT
 
 from .kube import Api
 from .workload import deployment_path, infd_path, service_path

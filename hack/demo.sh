@@ -12,13 +12,34 @@ bin=$(bash testbed/bin-path.sh)
 kubectl() { "$bin/kubectl" --kubeconfig "$state/kubeconfig" "$@"; }
 
 stop_operator() {
-  if [ -f "$pidfile" ]; then
-    pid=$(cat "$pidfile")
-    if kill -0 "$pid" 2>/dev/null && grep -q inference_operator "/proc/$pid/cmdline" 2>/dev/null; then
-      kill "$pid" && echo "demo: stopped the operator (pid $pid)"
+  # Only the operator this script started: the pid file's process, if it still is `inference-operator run`
+  # (or `python -m inference_operator...`, whatever the interpreter path) for this demo's namespace and
+  # kubeconfig. A pid reused by anything else is left alone.
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  if ours "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do  # the operator exits within 10 s of SIGTERM (docs/reliability.md)
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "demo: the operator (pid $pid) did not exit within 10 s of SIGTERM: SIGKILL" >&2
+      kill -KILL "$pid" 2>/dev/null || true
     fi
-    rm -f "$pidfile"
+    echo "demo: stopped the operator (pid $pid)"
+  elif kill -0 "$pid" 2>/dev/null; then
+    echo "demo: pid $pid is not the demo's operator: left alone"
   fi
+  rm -f "$pidfile"
+}
+
+ours() {
+  local cmdline environ
+  cmdline=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+  environ=$(tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null) || return 1
+  [[ $cmdline =~ inference[-_]operator ]] && [[ $cmdline == *" run "* ]] && [[ $cmdline == *" $ns"* ]] &&
+    grep -qxF "KUBECONFIG=$state/kubeconfig" <<<"$environ"
 }
 
 if [ "${1:-}" = "down" ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Renders manifests/install.yaml, the kustomize base's copy of the chart: CRDs, RBAC, Service and the operator
 # Deployment with the chart's defaults (every namespace, one replica), release "inference-operator" in the
-# namespace "inference-operator". tests/unit/test_chart.py fails when the committed file differs.
+# namespace "inference-operator". tests/unit/deploy/test_chart.py fails when the committed file differs.
 #   hack/gen-manifests.sh [OUTPUT]       (default manifests/install.yaml; helm: $HELM, PATH, or the test bed's)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -2,7 +2,7 @@
 
     python hack/gen_argocd_cm.py [OUTPUT]
 
-tests/unit/test_argocd_health.py fails when the committed file differs from what this writes.
+tests/unit/deploy/test_argocd_health.py fails when the committed file differs from what this writes.
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import testbed
-from tests.e2e.kube import Cluster, OperatorProcess
+from tests.support import testbed
+from tests.support.cluster import Cluster
+from tests.support.operator_process import OperatorProcess
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.kube import Cluster, OperatorProcess
-from tests.e2e.serving import H100, TRT, VLLM, event_reasons, served_by, wait_for, wait_served
+from tests.support.cluster import Cluster
+from tests.support.operator_process import OperatorProcess
+from tests.support.serving import H100, TRT, VLLM, event_reasons, served_by, wait_for, wait_served
 
 H100_PRICE = 49.24 / 8  # the article's CoreWeave 8xH100 at $49.24/h (advisor/cost.py)
 

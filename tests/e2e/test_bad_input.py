@@ -21,8 +21,9 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from tests.e2e.conftest import namespace_name
-from tests.e2e.kube import Cluster, OperatorProcess
-from tests.fuzz_specs import body, generated_specs, nasty_bodies
+from tests.support.cluster import Cluster
+from tests.support.fuzz_specs import body, generated_specs, nasty_bodies
+from tests.support.operator_process import OperatorProcess
 
 GROUP, VERSION, PLURAL = "inference-operator.dev", "v1alpha1", "inferencedeployments"
 GENERATED_VALID = 330

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.kube import REPO, Cluster
+from tests.support.cluster import REPO, Cluster
 
 N = 20
 POSITIVE = ("t_operator_s", "t_floor_s", "ratio", "operator_writes_per_resource", "floor_writes_per_resource")

@@ -1,7 +1,7 @@
 """Chaos on a real control plane of its own: killed operators, API server and etcd outages, failover, deletions
 mid-build, racing clients. Each test asserts convergence and that nothing was lost or duplicated.
 
-Everything here runs on a private test bed (tests/e2e/private_testbed.py): stopping kube-apiserver or etcd on the
+Everything here runs on a private test bed (tests/support/private_testbed.py): stopping kube-apiserver or etcd on the
 shared one would fail the tests of other sessions. Its Job pods run for BUILD_SECONDS, long enough to act while
 a build runs. docs/reliability.md lists the scenarios and the command that reproduces each.
 """
@@ -15,16 +15,17 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.e2e.kube import Cluster, OperatorProcess, wait_for
-from tests.e2e.private_testbed import PrivateTestbed, private_testbed
-from tests.helpers import SAMPLES_DIR
+from tests.support.cluster import Cluster, wait_for
+from tests.support.operator_process import OperatorProcess
+from tests.support.private_testbed import PrivateTestbed, private_testbed
+from tests.support.samples import SAMPLES_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BUILD_SECONDS = 10
@@ -33,7 +34,8 @@ CHAOS_PREFIX = "chaos"
 H100 = "NVIDIA-H100-80GB-HBM3"
 BUILD_LABEL = "inference-operator.dev/engine-build"
 OUTAGE_SECONDS = 20
-# "Within seconds" of the API answering again: the operator retries API calls at most 5 s apart (runner.py).
+# "Within seconds" of the API answering again: the operator retries API calls at most 5 s apart
+# (runtime/kopf_settings.py).
 RECOVERY_SECONDS = 15
 # The Deployments' own status needs kube-controller-manager back: after an API server restart RBAC denies it
 # for a while and its watches back off (about a minute on the test bed).
@@ -494,7 +496,25 @@ def test_deleting_a_namespace_mid_build_completes(bed: PrivateTestbed, op: Opera
 # --- racing clients ------------------------------------------------------------------------------------------
 
 
-def test_concurrent_edits_follow_the_last_write(bed: PrivateTestbed, op: OperatorProcess, ns: str) -> None:  # noqa: PLR0915
+def run_concurrently(works: Sequence[Callable[[], None]], timeout: float = 300) -> list[BaseException]:
+    """Run each in a thread of its own; the exceptions they raised (an assertion in a thread would vanish)."""
+    errors: list[BaseException] = []
+
+    def guarded(work: Callable[[], None]) -> None:
+        try:
+            work()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(work,)) for work in works]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return errors
+
+
+def test_concurrent_edits_follow_the_last_write(bed: PrivateTestbed, op: OperatorProcess, ns: str) -> None:
     """Two field managers apply over each other while a third client replaces with stale resourceVersions."""
     cluster = bed.cluster
     cluster.apply(vllm_body("m"), ns)
@@ -530,23 +550,9 @@ def test_concurrent_edits_follow_the_last_write(bed: PrivateTestbed, op: Operato
     refused = cluster.kubectl("replace", "-f", "-", input=json.dumps(stale), check=False)
     assert refused.returncode != 0 and "the object has been modified" in refused.stderr
 
-    errors: list[BaseException] = []
-
-    def client(work: Callable[[], None]) -> threading.Thread:
-        def run() -> None:
-            try:
-                work()
-            except BaseException as exc:  # surfaced below: an assertion in a thread would vanish
-                errors.append(exc)
-
-        return threading.Thread(target=run)
-
-    threads = [client(functools.partial(applier, f"client-{c}", 12)) for c in "ab"]
-    threads.append(client(functools.partial(replacer, 8)))
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
+    errors = run_concurrently(
+        [functools.partial(applier, f"client-{c}", 12) for c in "ab"] + [functools.partial(replacer, 8)]
+    )
     assert not errors, errors
     final = vllm_body("m")
     final["spec"]["replicas"] = 3

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.kube import Cluster, OperatorProcess, wait_for
-from tests.helpers import SAMPLES_DIR
+from tests.support.cluster import Cluster, wait_for
+from tests.support.operator_process import OperatorProcess
+from tests.support.samples import SAMPLES_DIR
 
 VLLM_SAMPLES = ["small-model", "llama-3-1-8b-h100", "llama-3-1-70b-h100-tp8", "cpu-small"]
 FAKE_TOKEN = "hf_e2e_fake_token_value_0123456789"

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chart import CHART, helm, of_kind, template_text
-from tests.e2e.install_support import (
+from tests.support.chart import CHART, helm, of_kind, template_text
+from tests.support.cluster import Cluster, wait_for
+from tests.support.install import (
     SAMPLE_FILE,
     admin_operator_paused,  # noqa: F401 - a fixture, used by name
     apply_docs,
@@ -25,8 +26,7 @@ from tests.e2e.install_support import (
     run_as,
     wait_phase,
 )
-from tests.e2e.kube import Cluster, wait_for
-from tests.helpers import REPO_ROOT
+from tests.support.samples import REPO_ROOT
 
 pytestmark = pytest.mark.usefixtures("admin_operator_paused")
 RESTRICTED = "pod-security.kubernetes.io/enforce=restricted"

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.argocd import health
-from tests.chart import CHART, helm, of_kind, one, template
-from tests.e2e.install_support import (
+from tests.support.argocd import health
+from tests.support.chart import CHART, helm, of_kind, one, template
+from tests.support.cluster import Cluster, wait_for
+from tests.support.install import (
     SAMPLE_FILE,
     TRTLLM_BODY,
     admin_operator_paused,  # noqa: F401 - a fixture, used by name
@@ -29,7 +30,7 @@ from tests.e2e.install_support import (
     run_as,
     wait_phase,
 )
-from tests.e2e.kube import Cluster, OperatorProcess, wait_for
+from tests.support.operator_process import OperatorProcess
 
 pytestmark = pytest.mark.usefixtures("admin_operator_paused")
 SAMPLE: dict[str, Any] = yaml.safe_load(SAMPLE_FILE.read_text())

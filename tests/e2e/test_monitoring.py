@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.kube import Cluster, OperatorProcess, free_port, wait_for
-from tests.helpers import REPO_ROOT, SAMPLES_DIR
+from tests.support.cluster import Cluster, free_port, wait_for
+from tests.support.operator_process import OperatorProcess
+from tests.support.samples import REPO_ROOT, SAMPLES_DIR
 
 PODMONITOR_CRD = "podmonitors.monitoring.coreos.com"
 

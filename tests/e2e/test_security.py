@@ -1,7 +1,7 @@
 """Security on the real control plane: Pod Security `restricted` admits every engine pod, and a Hugging Face
 token never leaves its Secret (not in status, Events, rendered children or the operator's log).
 
-See docs/security.md; tests/unit/test_security.py checks the same properties on every rendered sample.
+See docs/security.md; tests/unit/render/test_security.py checks the same properties on every rendered sample.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import json
 import uuid
 from typing import Any
 
-from tests.e2e.kube import Cluster, OperatorProcess, wait_for
+from tests.support.cluster import Cluster, wait_for
+from tests.support.operator_process import OperatorProcess
 
 H100 = "NVIDIA-H100-80GB-HBM3"
 TOKEN_KEY = "HF_TOKEN"

@@ -18,16 +18,15 @@ import yaml
 
 from inference_operator.api.engine_build import EngineBuild
 from inference_operator.api.inference_deployment import InferenceDeployment
-from inference_operator.engine_key import build_job_name, render_engine_build
+from inference_operator.api.labels import GPU_PRODUCT_LABEL, GPU_RESOURCE, LABEL_BUILD
+from inference_operator.api.settings import from_env
 from inference_operator.render.build_job import build_owner_reference, render_build_job
-from inference_operator.render.common import (
-    GPU_PRODUCT_LABEL,
-    GPU_RESOURCE,
-    LABEL_BUILD,
-)
-from inference_operator.settings import from_env
-from tests.e2e.kube import Cluster, OperatorProcess
-from tests.e2e.serving import (
+from inference_operator.render.engine_build import render_engine_build
+from inference_operator.render.engine_key import build_job_name
+from tests.support.cluster import Cluster
+from tests.support.operator_process import OperatorProcess
+from tests.support.samples import SAMPLES_DIR
+from tests.support.serving import (
     H100,
     TRT,
     VLLM,
@@ -40,7 +39,6 @@ from tests.e2e.serving import (
     wait_for,
     wait_served,
 )
-from tests.helpers import SAMPLES_DIR
 
 FAIL_SWITCH = "testbed.inference-operator.dev/fail"
 RUN_FOR = "testbed.inference-operator.dev/run-for"
@@ -154,6 +152,42 @@ def adopt(cluster: Cluster, namespace: str, job_name: str, eb_name: str) -> None
     cluster.kubectl("patch", "job", job_name, "-n", namespace, "--type=merge", "-p", patch)
 
 
+def assert_one_build_of_the_key(cluster: Cluster, namespace: str, eb_name: str, build_phases: list[str]) -> None:
+    # The build: one EngineBuild named after the key, Building then Succeeded, one Job on 8 H100s. The cut-over
+    # can land within one poll of the build's end, so the phase is read once more after the wait.
+    final_phase = eb_phase(cluster, eb_name, namespace)
+    if final_phase and build_phases[-1:] != [final_phase]:
+        build_phases.append(final_phase)
+    assert build_phases == sorted(build_phases, key=["Pending", "Building", "Succeeded"].index), build_phases
+    assert build_phases[-1] == "Succeeded"
+    assert [e["metadata"]["name"] for e in engine_builds(cluster, namespace)] == [eb_name]
+    eb_reasons = [r for _, r in event_reasons(cluster, namespace, eb_name)]
+    assert "BuildBuilding" in eb_reasons and "BuildSucceeded" in eb_reasons, eb_reasons
+    assert eb_reasons.index("BuildBuilding") < eb_reasons.index("BuildSucceeded")
+    jobs = build_jobs(cluster, namespace)
+    assert [j["metadata"]["name"] for j in jobs] == [build_job_name(eb_name)]
+    job = jobs[0]
+    assert job["metadata"]["ownerReferences"][0]["kind"] == "EngineBuild"
+    pod = job["spec"]["template"]["spec"]
+    assert pod["nodeSelector"][GPU_PRODUCT_LABEL] == H100
+    assert int(pod["containers"][0]["resources"]["limits"][GPU_RESOURCE]) == 8
+    assert job_complete(job)
+
+
+def assert_served_by_the_built_engine(
+    cluster: Cluster, namespace: str, name: str, eb_name: str, status: dict[str, Any]
+) -> None:
+    # Serving: status, the condition, the Deployment on the built engine; vLLM gone.
+    assert status["build"] == {"key": eb_name, "phase": "Succeeded", "message": status["build"]["message"]}
+    assert condition(status, "EngineBuilt")["status"] == "True"
+    assert condition(status, "Ready")["status"] == "True"
+    trt = cluster.get("deployment", f"{name}-trtllm", namespace)
+    assert trt is not None and cluster.get("deployment", f"{name}-vllm", namespace) is None
+    assert trt["spec"]["template"]["metadata"]["labels"][LABEL_BUILD] == eb_name
+    assert int(trt["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"][GPU_RESOURCE]) == 8
+    assert ("Normal", "CutOver") in event_reasons(cluster, namespace, name)
+
+
 # 1, 2, 4, 5: the 70B sample end to end
 
 
@@ -192,35 +226,8 @@ def test_70b_sample_serves_vllm_while_compiling_then_cuts_over_without_a_gap(
     assert interim, "status never showed vLLM active while the engine was building"
     assert interim[0]["build"]["key"] == eb_name
 
-    # The build: one EngineBuild named after the key, Building then Succeeded, one Job on 8 H100s. The cut-over
-    # can land within one poll of the build's end, so the phase is read once more after the wait.
-    final_phase = eb_phase(cluster, eb_name, namespace)
-    if final_phase and build_phases[-1:] != [final_phase]:
-        build_phases.append(final_phase)
-    assert build_phases == sorted(build_phases, key=["Pending", "Building", "Succeeded"].index), build_phases
-    assert build_phases[-1] == "Succeeded"
-    assert [e["metadata"]["name"] for e in engine_builds(cluster, namespace)] == [eb_name]
-    eb_reasons = [r for _, r in event_reasons(cluster, namespace, eb_name)]
-    assert "BuildBuilding" in eb_reasons and "BuildSucceeded" in eb_reasons, eb_reasons
-    assert eb_reasons.index("BuildBuilding") < eb_reasons.index("BuildSucceeded")
-    jobs = build_jobs(cluster, namespace)
-    assert [j["metadata"]["name"] for j in jobs] == [build_job_name(eb_name)]
-    job = jobs[0]
-    assert job["metadata"]["ownerReferences"][0]["kind"] == "EngineBuild"
-    pod = job["spec"]["template"]["spec"]
-    assert pod["nodeSelector"][GPU_PRODUCT_LABEL] == H100
-    assert int(pod["containers"][0]["resources"]["limits"][GPU_RESOURCE]) == 8
-    assert job_complete(job)
-
-    # Serving: status, the condition, the Deployment on the built engine; vLLM gone.
-    assert status["build"] == {"key": eb_name, "phase": "Succeeded", "message": status["build"]["message"]}
-    assert condition(status, "EngineBuilt")["status"] == "True"
-    assert condition(status, "Ready")["status"] == "True"
-    trt = cluster.get("deployment", f"{name}-trtllm", namespace)
-    assert trt is not None and cluster.get("deployment", f"{name}-vllm", namespace) is None
-    assert trt["spec"]["template"]["metadata"]["labels"][LABEL_BUILD] == eb_name
-    assert int(trt["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"][GPU_RESOURCE]) == 8
-    assert ("Normal", "CutOver") in event_reasons(cluster, namespace, name)
+    assert_one_build_of_the_key(cluster, namespace, eb_name, build_phases)
+    assert_served_by_the_built_engine(cluster, namespace, name, eb_name, status)
 
 
 # 1: sharing

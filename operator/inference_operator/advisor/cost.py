@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from ..api.inference_deployment import EngineCost, TrtllmBackend
+from .compile_time import compile_minutes
 
 HOURS_PER_DAY = 24
 DAYS_PER_MONTH = 30  # the article's own month: 100M tokens/month = 3.33M tokens/day
@@ -99,25 +100,6 @@ def engine_cost(tokens_per_month: int, tokens_per_gpu_hour: int, gpu_hourly_pric
         gpu_hours_per_month=gpu_hours,
         cost_per_month=gpu_hours * gpu_hourly_price,
     )
-
-
-# Compile time on H100 by model size, from the article's FAQ ("How long does TensorRT compilation take"):
-# 7B 5-10 min, 70B 30-60 min, 200B+ 2+ hours. We take each range's upper bound, so a payback estimate is never
-# optimistic, and the same size classes as the build deadline in engine_key.py: up to 13B 10 min, up to 80B
-# 60 min, up to 200B 120 min (the article's "2+ hours" floor), beyond that 120 min per 200B (405B: 243 min).
-_COMPILE_MINUTES_BY_SIZE: tuple[tuple[float, float], ...] = ((13, 10), (80, 60), (200, 120))
-_COMPILE_MINUTES_PER_200B = 120
-_COMPILE_MINUTES_UNKNOWN_SIZE = 60  # size not told: a 70B-class compile, the middle of the article's classes
-
-
-def compile_minutes(parameters_billions: float | None) -> float:
-    """Wall-clock minutes of one engine build for a model of this size (the article's H100 upper bounds)."""
-    if parameters_billions is None:
-        return _COMPILE_MINUTES_UNKNOWN_SIZE
-    for limit, minutes in _COMPILE_MINUTES_BY_SIZE:
-        if parameters_billions <= limit:
-            return minutes
-    return _COMPILE_MINUTES_PER_200B * parameters_billions / 200
 
 
 def compile_gpu_hours(parameters_billions: float | None, build_gpus: int, backend: TrtllmBackend) -> float:

@@ -36,7 +36,7 @@ from ..api.inference_deployment import (
     TrtllmBackend,
     WorkloadProfile,
 )
-from ..settings import DEFAULT_HIGH_TOKENS_PER_MONTH, DEFAULT_LOW_TOKENS_PER_MONTH, DecisionSettings
+from ..api.settings import DEFAULT_HIGH_TOKENS_PER_MONTH, DEFAULT_LOW_TOKENS_PER_MONTH, DecisionSettings
 from . import cost
 from .architectures import architecture_from_name, parameters_billions_from_name, trtllm_supports
 

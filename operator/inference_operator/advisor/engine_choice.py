@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api.inference_deployment import Engine, EnginePreference, EngineStatus, InferenceDeployment
-from ..settings import DecisionSettings
+from ..api.settings import DecisionSettings
 from .architectures import architecture_from_name, trtllm_supports
 from .decision import decide, decision_inputs_from
 

@@ -17,17 +17,18 @@ from typing import Any
 
 from .. import API_VERSION
 from ..api.engine_build import KIND, EngineBuild
-from ..engine_key import build_job_name, engine_build_labels, engine_cache_key, engine_dir
-from ..settings import StoreSettings
+from ..api.labels import GPU_RESOURCE
+from ..api.settings import StoreSettings
 from .build_recipe import ConvertInputs, convert_commands, profile_flags
 from .common import (
-    GPU_RESOURCE,
     SHM_PATH,
     container_security_context,
     gpu_scheduling,
     hf_token_env,
     pod_security_context,
 )
+from .engine_build import engine_build_labels
+from .engine_key import build_job_name, engine_cache_key, engine_dir
 
 CONTAINER_NAME = "build"
 STORE_VOLUME = "engine-store"

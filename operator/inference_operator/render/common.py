@@ -1,11 +1,12 @@
-"""What every rendered child shares: names, labels, owner references, security context, env, probes.
+"""What every rendered child shares: names, owner references, security context, env, scheduling.
+
+Label keys and values live in api/labels.py: handlers select by them too.
 
 Render functions are pure: (InferenceDeployment, observed facts) -> dict. No I/O, no clock, no randomness.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .. import API_VERSION
@@ -19,35 +20,25 @@ from ..api.inference_deployment import (
     RolloutSpec,
     RolloutStrategy,
 )
-
-LABEL_PREFIX = "inference-operator.dev"
-LABEL_DEPLOYMENT = f"{LABEL_PREFIX}/deployment"
-LABEL_ENGINE = f"{LABEL_PREFIX}/engine"
-LABEL_MODEL = f"{LABEL_PREFIX}/model"
-LABEL_BUILD = f"{LABEL_PREFIX}/engine-build"
-LABEL_NAME = "app.kubernetes.io/name"
-LABEL_INSTANCE = "app.kubernetes.io/instance"
-LABEL_COMPONENT = "app.kubernetes.io/component"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGED_BY = "inference-operator"
-
-COMPONENT_SERVING = "serving"
-COMPONENT_BUILD = "engine-build"
-COMPONENT_STORE = "engine-store"
-
-GPU_RESOURCE = "nvidia.com/gpu"
-GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+from ..api.labels import (
+    COMPONENT_SERVING,
+    GPU_PRODUCT_LABEL,
+    GPU_RESOURCE,
+    LABEL_COMPONENT,
+    LABEL_DEPLOYMENT,
+    LABEL_ENGINE,
+    LABEL_INSTANCE,
+    LABEL_MANAGED_BY,
+    LABEL_MODEL,
+    LABEL_NAME,
+    MANAGED_BY,
+    model_label_value,
+)
 
 # Engine pods run as this non-root user; HOME and the Hugging Face cache point at writable volumes.
 RUN_AS_USER = 1000
 MODEL_CACHE_PATH = "/data/model-cache"
 SHM_PATH = "/dev/shm"
-
-
-def model_label_value(model_name: str) -> str:
-    """A label-safe form of a Hugging Face repo id: meta-llama/Llama-3.1-8B -> meta-llama.Llama-3.1-8B."""
-    value = re.sub(r"[^A-Za-z0-9._-]", ".", model_name)[:63]
-    return value.strip("._-") or "model"
 
 
 def serving_name(infd: InferenceDeployment, engine: Engine) -> str:

@@ -2,7 +2,7 @@
 
 One PodMonitor per resource, named after it, selecting the serving pods of both engines (the component label
 keeps build Job pods out). Each engine gets its own endpoint because they serve Prometheus text on different
-paths (see engine_metrics): an endpoint keeps only its engine's pods, so nothing scrapes trtllm-serve's JSON.
+paths (see metrics/engines.py): an endpoint keeps only its engine's pods, so nothing scrapes trtllm-serve's JSON.
 
 Targets carry our pod labels through `podTargetLabels`. prometheus-operator turns each key into a target label
 by replacing every character outside [a-zA-Z0-9_] with `_` (sanitizeLabelName in its promcfg.go), so in
@@ -18,22 +18,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..api.inference_deployment import Engine, InferenceDeployment
-from ..engine_metrics import TRTLLM_PREFIX, TRTLLM_UNPREFIXED_SERIES_REGEX, metrics_path
-from .common import (
-    COMPONENT_SERVING,
-    LABEL_COMPONENT,
-    LABEL_DEPLOYMENT,
-    LABEL_ENGINE,
-    LABEL_MODEL,
-    common_labels,
-    object_meta,
-)
+from ..api.labels import COMPONENT_SERVING, LABEL_COMPONENT, LABEL_DEPLOYMENT, LABEL_ENGINE, LABEL_MODEL, PORT_NAME
+from ..metrics.engines import TRTLLM_PREFIX, TRTLLM_UNPREFIXED_SERIES_REGEX, metrics_path
+from .common import common_labels, object_meta
 from .trtllm import perf_metrics_enabled
 
 API_VERSION = "monitoring.coreos.com/v1"
 KIND = "PodMonitor"
-# Name of the engine container's HTTP port (OpenAI API and metrics); the serving pod templates must use it.
-SERVING_PORT_NAME = "http"
 COMPONENT_MONITORING = "monitoring"
 
 TARGET_LABEL_KEYS = (LABEL_DEPLOYMENT, LABEL_MODEL, LABEL_ENGINE)
@@ -56,7 +47,7 @@ def pod_monitor_selector(infd: InferenceDeployment) -> dict[str, str]:
 
 def _engine_endpoint(interval: str, engine: Engine) -> dict[str, Any]:
     endpoint: dict[str, Any] = {
-        "port": SERVING_PORT_NAME,
+        "port": PORT_NAME,
         "path": metrics_path(engine),
         "interval": interval,
         "relabelings": [

@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..api.inference_deployment import Engine, InferenceDeployment
-from .common import COMPONENT_SERVING, common_labels, object_meta, selector_labels, service_name
-
-# Every serving container names its port "http", so the Service need not know which engine listens.
-PORT_NAME = "http"
+from ..api.labels import COMPONENT_SERVING, PORT_NAME
+from .common import common_labels, object_meta, selector_labels, service_name
 
 
 def render_service(infd: InferenceDeployment, active: Engine) -> dict[str, Any]:

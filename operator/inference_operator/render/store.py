@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..api.inference_deployment import Engine
-from ..settings import StoreSettings
-from .common import COMPONENT_STORE, LABEL_COMPONENT, LABEL_ENGINE, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY
+from ..api.labels import COMPONENT_STORE, LABEL_COMPONENT, LABEL_ENGINE, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY
+from ..api.settings import StoreSettings
 
 
 def store_labels() -> dict[str, str]:

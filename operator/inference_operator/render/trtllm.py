@@ -17,35 +17,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..api.inference_deployment import DType, Engine, InferenceDeployment, TrtllmBackend
-from ..engine_key import engine_dir
-from ..settings import StoreSettings
-from .common import (
-    COMPONENT_SERVING,
-    LABEL_BUILD,
-    MODEL_CACHE_PATH,
-    SHM_PATH,
-    cache_env,
-    common_labels,
-    container_resources,
-    container_security_context,
-    deployment_strategy,
-    gpu_scheduling,
-    hf_token_env,
-    merge_env,
-    object_meta,
-    pod_security_context,
-    probe,
-    progress_deadline_seconds,
-    scrape_annotations,
-    selector_labels,
-    serving_name,
-    user_env,
-)
+from ..api.labels import LABEL_BUILD
+from ..api.settings import StoreSettings
+from .common import MODEL_CACHE_PATH, scrape_annotations
+from .engine_key import engine_dir
+from .serving import EngineServing, render_serving_deployment
 
 CONTAINER_NAME = "trtllm"
-PORT_NAME = "http"
-SHM_VOLUME = "dshm"
-CACHE_VOLUME = "model-cache"
 STORE_VOLUME = "engine-store"
 
 # trtllm-serve builds the LLM (loads engine or weights) before its HTTP server listens (launch_server in
@@ -54,11 +32,7 @@ STORE_VOLUME = "engine-store"
 # generation: too heavy for a probe every 10 s.
 HEALTH_PATH = "/health"
 
-# Same timing as the vLLM path: 10 s x 180 = 30 minutes to load a large engine or download a checkpoint.
-STARTUP_PROBE = {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 180}
-READINESS_PROBE = {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3}
-LIVENESS_PROBE = {"periodSeconds": 30, "timeoutSeconds": 10, "failureThreshold": 5}
-TERMINATION_GRACE_PERIOD_SECONDS = 120
+# Probe timings and the grace period are the skeleton's (serving.py), as for vLLM.
 
 # trtllm-serve's /metrics returns JSON iteration statistics, not Prometheus text; Prometheus metrics are
 # served at /prometheus/metrics only when the LLM runs with return_perf_metrics: true (openai_server.py,
@@ -151,82 +125,15 @@ def trtllm_command(infd: InferenceDeployment) -> list[str]:
     return ["bash", "-c", script, "trtllm-serve"]
 
 
-def _volumes(infd: InferenceDeployment, store: StoreSettings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """/dev/shm for NCCL/MPI between ranks, a writable cache, and for engines the store, read-only."""
-    volumes: list[dict[str, Any]] = [
-        {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": infd.spec.resources.shm_size}},
-        {"name": CACHE_VOLUME, "emptyDir": {}},
-    ]
-    mounts: list[dict[str, Any]] = [
-        {"name": SHM_VOLUME, "mountPath": SHM_PATH},
-        {"name": CACHE_VOLUME, "mountPath": MODEL_CACHE_PATH},
-    ]
-    if infd.spec.engine.tensorrt_llm.backend is TrtllmBackend.ENGINE:
-        # Read-only twice over: a server can never damage an engine other resources share.
-        claim = {"claimName": store.claim_name, "readOnly": True}
-        volumes.append({"name": STORE_VOLUME, "persistentVolumeClaim": claim})
-        mounts.append({"name": STORE_VOLUME, "mountPath": store.mount_path, "readOnly": True})
-    return volumes, mounts
-
-
-def _probes(infd: InferenceDeployment) -> dict[str, dict[str, Any]]:
-    overrides = infd.spec.serving.probes
-
-    def health_check(timing: dict[str, int]) -> dict[str, Any]:
-        # A fresh httpGet per probe: shared objects would become YAML anchors.
-        return {"httpGet": {"path": HEALTH_PATH, "port": PORT_NAME}} | timing
-
-    return {
-        "startupProbe": probe(health_check(STARTUP_PROBE), overrides.startup),
-        "readinessProbe": probe(health_check(READINESS_PROBE), overrides.readiness),
-        "livenessProbe": probe(health_check(LIVENESS_PROBE), overrides.liveness),
-    }
-
-
-def _container(
-    infd: InferenceDeployment,
-    engine_build_name: str | None,
-    store: StoreSettings,
-    probes: dict[str, dict[str, Any]],
-) -> dict[str, Any]:
-    spec = infd.spec
-    trt = spec.engine.tensorrt_llm
-    _, mounts = _volumes(infd, store)
-    env = merge_env(hf_token_env(spec.model.credentials) + cache_env(), user_env(trt.env))
-    return {
-        "name": CONTAINER_NAME,
-        "image": spec.trtllm_image,
-        "imagePullPolicy": "IfNotPresent",
-        "command": trtllm_command(infd),
-        "args": trtllm_args(infd, engine_build_name, store),
-        "env": env,
-        "ports": [{"name": PORT_NAME, "containerPort": spec.serving.port, "protocol": "TCP"}],
-        "resources": container_resources(spec.resources, spec.gpus_per_replica),
-        "volumeMounts": mounts,
-        **probes,
-        "securityContext": container_security_context(),
-    }
-
-
-def _pod_spec(infd: InferenceDeployment, store: StoreSettings, container: dict[str, Any]) -> dict[str, Any]:
-    spec = infd.spec
-    volumes, _ = _volumes(infd, store)
-    node_selector, tolerations = gpu_scheduling(spec.resources.gpu_product, spec.gpus_per_replica)
-    node_selector = node_selector | spec.resources.node_selector
-    tolerations = tolerations + [t.to_wire() for t in spec.resources.tolerations]
-    pod: dict[str, Any] = {
-        "automountServiceAccountToken": False,  # the server never talks to the API server
-        "enableServiceLinks": False,  # no *_PORT variables from the namespace's Services in the environment
-        "terminationGracePeriodSeconds": TERMINATION_GRACE_PERIOD_SECONDS,
-        "securityContext": pod_security_context(),
-        "containers": [container],
-        "volumes": volumes,
-    }
-    if node_selector:
-        pod["nodeSelector"] = node_selector
-    if tolerations:
-        pod["tolerations"] = tolerations
-    return pod
+def _store_volume(infd: InferenceDeployment, store: StoreSettings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """For the engine backend, the store, read-only twice over: a server can never damage a shared engine."""
+    if infd.spec.engine.tensorrt_llm.backend is not TrtllmBackend.ENGINE:
+        return [], []
+    claim = {"claimName": store.claim_name, "readOnly": True}
+    return (
+        [{"name": STORE_VOLUME, "persistentVolumeClaim": claim}],
+        [{"name": STORE_VOLUME, "mountPath": store.mount_path, "readOnly": True}],
+    )
 
 
 def trtllm_scrape_annotations(infd: InferenceDeployment) -> dict[str, str]:
@@ -236,35 +143,33 @@ def trtllm_scrape_annotations(infd: InferenceDeployment) -> dict[str, str]:
     return scrape_annotations(infd) | {"prometheus.io/path": PROMETHEUS_PATH}
 
 
+def trtllm_serving(infd: InferenceDeployment, engine_build_name: str | None, store: StoreSettings) -> EngineServing:
+    """What the TensorRT-LLM Deployment has of its own around the shared skeleton (serving.py)."""
+    spec = infd.spec
+    trt = spec.engine.tensorrt_llm
+    volumes, mounts = _store_volume(infd, store)
+    labels = {LABEL_BUILD: engine_build_name} if trt.backend is TrtllmBackend.ENGINE and engine_build_name else {}
+    return EngineServing(
+        engine=Engine.TENSORRT_LLM,
+        container_name=CONTAINER_NAME,
+        image=spec.trtllm_image,
+        command=trtllm_command(infd),
+        args=trtllm_args(infd, engine_build_name, store),
+        env=list(trt.env),
+        health_path=HEALTH_PATH,
+        volumes=volumes,
+        mounts=mounts,
+        labels=labels,
+        pod_annotations=trtllm_scrape_annotations(infd),
+    )
+
+
 def render_trtllm_deployment(
     infd: InferenceDeployment, engine_build_name: str | None, store: StoreSettings
 ) -> dict[str, Any]:
     """The apps/v1 Deployment serving the resource with trtllm-serve (engine_build_name: backend engine only).
 
     The pod template carries the EngineBuild's name as a label, so the operator can tell which engine a
-    Deployment serves (observed.py) and cut over only once the new engine's pods are Ready.
+    Deployment serves (controller/facts.py) and cut over only once the new engine's pods are Ready.
     """
-    spec = infd.spec
-    labels = common_labels(infd, Engine.TENSORRT_LLM, COMPONENT_SERVING)
-    if spec.engine.tensorrt_llm.backend is TrtllmBackend.ENGINE and engine_build_name:
-        labels[LABEL_BUILD] = engine_build_name
-    probes = _probes(infd)
-    template_metadata: dict[str, Any] = {"labels": dict(labels)}
-    annotations = trtllm_scrape_annotations(infd)
-    if annotations:
-        template_metadata["annotations"] = annotations
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": object_meta(infd, serving_name(infd, Engine.TENSORRT_LLM), labels),
-        "spec": {
-            "replicas": spec.replicas,
-            "selector": {"matchLabels": selector_labels(infd, Engine.TENSORRT_LLM)},
-            "strategy": deployment_strategy(spec.serving.rollout),
-            "progressDeadlineSeconds": progress_deadline_seconds(probes["startupProbe"]),
-            "template": {
-                "metadata": template_metadata,
-                "spec": _pod_spec(infd, store, _container(infd, engine_build_name, store, probes)),
-            },
-        },
-    }
+    return render_serving_deployment(infd, trtllm_serving(infd, engine_build_name, store))

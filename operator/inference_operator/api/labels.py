@@ -1,0 +1,37 @@
+"""Label keys and values on every object the operator makes, and the port name every engine serves on.
+
+They are part of the operator's API: handlers watch by them, dashboards and alerts group by them, and a
+user's NetworkPolicy may select by them. Pure constants.
+"""
+
+from __future__ import annotations
+
+import re
+
+LABEL_PREFIX = "inference-operator.dev"
+LABEL_DEPLOYMENT = f"{LABEL_PREFIX}/deployment"
+LABEL_ENGINE = f"{LABEL_PREFIX}/engine"
+LABEL_MODEL = f"{LABEL_PREFIX}/model"
+LABEL_BUILD = f"{LABEL_PREFIX}/engine-build"
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_INSTANCE = "app.kubernetes.io/instance"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "inference-operator"
+
+COMPONENT_SERVING = "serving"
+COMPONENT_BUILD = "engine-build"
+COMPONENT_STORE = "engine-store"
+
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+
+# Every serving container names its port this, so the Service and the PodMonitor need not know which engine
+# listens.
+PORT_NAME = "http"
+
+
+def model_label_value(model_name: str) -> str:
+    """A label-safe form of a Hugging Face repo id: meta-llama/Llama-3.1-8B -> meta-llama.Llama-3.1-8B."""
+    value = re.sub(r"[^A-Za-z0-9._-]", ".", model_name)[:63]
+    return value.strip("._-") or "model"

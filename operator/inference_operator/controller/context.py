@@ -1,0 +1,43 @@
+"""What every reconcile shares for the life of the operator process (kept in kopf's memo by the runtime)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from ..api.settings import OperatorSettings
+from ..kube.protocol import Client
+from ..metrics.fleet_gauges import Fleet
+
+MONITORING_API = "monitoring.coreos.com/v1"
+
+
+@dataclass
+class Context:
+    kube: Client
+    settings: OperatorSettings
+    fleet: Fleet = field(default_factory=Fleet)
+    # Whether the monitoring API is served; None: ask the API server at the next reconcile that needs it.
+    monitoring_api: bool | None = None
+    # EngineBuild (namespace, name) -> InferenceDeployments using it; rebuilt by the resume handlers at start.
+    _build_users: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    _users_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def monitoring_served(self) -> bool:
+        if self.monitoring_api is None:
+            self.monitoring_api = self.kube.served(MONITORING_API)
+        return self.monitoring_api
+
+    def users_of(self, namespace: str, build: str) -> list[str]:
+        with self._users_lock:
+            return sorted(self._build_users.get((namespace, build), set()))
+
+    def use_build(self, namespace: str, name: str, build: str | None) -> None:
+        """Record which EngineBuild a resource uses now (None: none); a build nobody uses is forgotten."""
+        with self._users_lock:
+            for key in [k for k in self._build_users if k[0] == namespace]:
+                self._build_users[key].discard(name)
+                if not self._build_users[key]:
+                    del self._build_users[key]
+            if build is not None:
+                self._build_users.setdefault((namespace, build), set()).add(name)

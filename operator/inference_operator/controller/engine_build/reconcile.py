@@ -1,0 +1,48 @@
+"""One level-based reconcile of an EngineBuild: observe (it and its Job) -> desired (Job, status) -> act.
+
+A finished result is recorded once and for good. The runtime runs this from its work queue, like the
+InferenceDeployment reconcile, and counts every outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ...api.timestamps import utc_now
+from ...metrics import operator as metrics
+from ...render.engine_key import build_job_name
+from ..context import Context
+from . import desired
+
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+
+def reconcile_engine_build(ctx: Context, namespace: str, name: str, logger: Logger) -> str | None:
+    """Converge one EngineBuild; returns its phase (None when it no longer exists)."""
+    # observe
+    body = ctx.kube.get(desired.KIND, namespace, name)
+    if body is None:
+        ctx.fleet.build(namespace, name, None)
+        metrics.forget_build(namespace, name)
+        return None
+    build = desired.parse(body)
+    previous = body.get("status") or {}
+    job = ctx.kube.get("Job", namespace, build_job_name(name))
+    # desired, then act: the Job first, the status from the Job as created
+    wanted = desired.job_to_create(build, job, previous, ctx.settings)
+    if wanted is not None:
+        job = ctx.kube.create_if_absent(wanted)
+        logger.info("build job %s created for engine %s", wanted["metadata"]["name"], name)
+    update = desired.build_update(build, job, previous, ctx.settings, utc_now())
+    if update.changed:
+        ctx.kube.patch_status(desired.KIND, namespace, name, update.status, previous)
+    if update.event is not None:
+        ctx.kube.event(body, *update.event)
+    if update.finished_seconds is not None:
+        metrics.observe_build_duration(update.finished_seconds)
+    ctx.fleet.build(namespace, name, update.phase)
+    metrics.set_build_state(
+        namespace, name, update.phase, started_at=update.started_at, expected_seconds=update.expected_seconds
+    )
+    return update.phase

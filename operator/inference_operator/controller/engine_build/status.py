@@ -1,0 +1,103 @@
+"""Status of an EngineBuild: a pure function of its build Job as observed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...api.engine_build import BuildPhase, EngineBuild
+from ...api.timestamps import parse_time
+from ..conditions import Cond, merge_conditions
+
+FINISHED = (BuildPhase.SUCCEEDED.value, BuildPhase.FAILED.value)
+
+
+def _job_failure(job: dict[str, Any]) -> tuple[str, str] | None:
+    """(reason, message) of a Job that failed for good: BackoffLimitExceeded, DeadlineExceeded, ..."""
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Failed" and cond.get("status") == "True":
+            return str(cond.get("reason") or "Failed"), str(cond.get("message") or "")
+    return None
+
+
+def _job_complete(job: dict[str, Any]) -> bool:
+    return any(
+        c.get("type") == "Complete" and c.get("status") == "True"
+        for c in (job.get("status") or {}).get("conditions") or []
+    )
+
+
+def _attempts(job_status: dict[str, Any]) -> int:
+    return int(job_status.get("failed", 0)) + int(job_status.get("succeeded", 0)) + int(job_status.get("active", 0))
+
+
+def _job_phase(
+    job: dict[str, Any] | None, job_name: str, engine_path: str, attempts: int
+) -> tuple[BuildPhase, str, Cond]:
+    """(phase, message, Succeeded condition) of the build as its Job shows it."""
+    if job is None:
+        message = "Creating the build Job."
+        return BuildPhase.PENDING, message, Cond("Succeeded", None, "Pending", message)
+    job_status = job.get("status") or {}
+    failure = _job_failure(job)
+    if _job_complete(job):
+        message = f"Engine written to {engine_path}."
+        return BuildPhase.SUCCEEDED, message, Cond("Succeeded", True, "EngineBuilt", message)
+    if failure is not None:
+        reason, detail = failure
+        message = f"Build Job {job_name} failed ({reason}): {detail or 'see the Job pods logs'}."
+        return BuildPhase.FAILED, message, Cond("Succeeded", False, reason, message)
+    if int(job_status.get("active", 0)) > 0 or job_status.get("startTime"):
+        message = f"Build Job {job_name} is compiling (attempt {max(1, attempts)})."
+        return BuildPhase.BUILDING, message, Cond("Succeeded", None, "Building", message)
+    message = f"Build Job {job_name} waits for a GPU node."
+    return BuildPhase.PENDING, message, Cond("Succeeded", None, "Pending", message)
+
+
+def _finish_times(job: dict[str, Any] | None, phase: BuildPhase, status: dict[str, Any]) -> None:
+    """completionTime and durationSeconds of a finished build (a failed Job has no completionTime of its own)."""
+    if job is None or phase not in (BuildPhase.SUCCEEDED, BuildPhase.FAILED):
+        return
+    job_status = job.get("status") or {}
+    finished = job_status.get("completionTime")
+    if phase is BuildPhase.FAILED:
+        finished = finished or _last_condition_time(job)
+    if not finished:
+        return
+    status["completionTime"] = finished
+    begin, end = parse_time(job_status.get("startTime")), parse_time(finished)
+    if begin and end:
+        status["durationSeconds"] = max(0, int((end - begin).total_seconds()))
+
+
+def compute_build_status(
+    build: EngineBuild,
+    job: dict[str, Any] | None,
+    job_name: str,
+    engine_path: str,
+    previous: dict[str, Any],
+    now: str,
+) -> dict[str, Any]:
+    """Phase, times and message of a build. A finished result is final: it never goes back to Building."""
+    generation = int(build.metadata.get("generation", 0))
+    if job is None and previous.get("phase") in FINISHED:
+        # The Job was cleaned up after its result was recorded: the result stands.
+        return {k: v for k, v in previous.items() if k != "kopf"}
+    status: dict[str, Any] = {"observedGeneration": generation, "jobName": job_name}
+    job_status = (job or {}).get("status") or {}
+    status["attempts"] = _attempts(job_status)
+    if job_status.get("startTime"):
+        status["startTime"] = job_status["startTime"]
+    phase, message, cond = _job_phase(job, job_name, engine_path, status["attempts"])
+    if phase is BuildPhase.SUCCEEDED:
+        status["enginePath"] = engine_path
+    status["phase"] = phase.value
+    status["message"] = message
+    _finish_times(job, phase, status)
+    status["conditions"] = merge_conditions(previous.get("conditions") or [], [cond], generation, now)
+    return status
+
+
+def _last_condition_time(job: dict[str, Any]) -> str | None:
+    times = [c.get("lastTransitionTime") for c in (job.get("status") or {}).get("conditions") or []]
+    found = [t for t in times if t]
+    return max(found) if found else None

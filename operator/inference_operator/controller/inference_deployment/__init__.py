@@ -1,0 +1,1 @@
+"""The InferenceDeployment reconcile: observe.py -> desired.py (with status.py) -> act.py, glued in reconcile.py."""

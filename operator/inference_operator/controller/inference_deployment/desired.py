@@ -1,0 +1,235 @@
+"""The desired state of one InferenceDeployment from what observe read: choice, plan, objects, status, events.
+
+Pure: no I/O, no clock (`now` is handed in). Two steps, because the status describes the children as the writes
+left them: `children` (what to write, in act.py's order) and `status_update` (status and Events, from the write
+responses). `inference-operator render` runs the same two functions (lifecycle.py), so it cannot drift from
+the operator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from ...advisor.engine_choice import EXPLICIT, EngineChoice, choose_engine, trtllm_blocker
+from ...api.engine_build import BuildPhase
+from ...api.errors import InvalidSpec
+from ...api.inference_deployment import Engine, InferenceDeployment, Phase, TrtllmBackend
+from ...api.labels import LABEL_ENGINE
+from ...api.settings import OperatorSettings
+from ...api.validation import format_validation_error
+from ...render.common import endpoint, selector_labels
+from ...render.engine_build import render_engine_build
+from ...render.podmonitor import render_pod_monitor
+from ...render.service import render_service
+from ...render.store import render_engine_store
+from ...render.trtllm import render_trtllm_deployment
+from ...render.vllm import render_vllm_deployment
+from ..conditions import status_changed
+from ..facts import BuildFacts, build_facts, deployment_facts
+from ..plan import Action, Plan, plan_serving
+from .status import StatusInputs, compute_status, invalid_spec_status
+
+KIND = "InferenceDeployment"
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What the spec asks for before any child is read: the engine and, to compile one, its EngineBuild."""
+
+    body: dict[str, Any]
+    infd: InferenceDeployment
+    choice: EngineChoice
+    blocker: str | None  # why TensorRT-LLM cannot serve this model at all, when it is the choice
+    store: dict[str, Any] | None  # the engine store PVC, when an engine is compiled
+    engine_build: dict[str, Any] | None  # the EngineBuild wanted (created if absent, never applied over)
+
+    @property
+    def previous(self) -> dict[str, Any]:
+        status: dict[str, Any] = self.body.get("status") or {}
+        return status
+
+
+@dataclass(frozen=True)
+class World:
+    """The children as observe read them (None: absent)."""
+
+    deployments: dict[Engine, dict[str, Any] | None]
+    service: dict[str, Any] | None
+    build: dict[str, Any] | None = None
+    monitoring_api: bool = False
+    pod_monitor: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class DeploymentWrite:
+    engine: Engine
+    action: Action
+    manifest: dict[str, Any] | None  # for APPLY
+    observed: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Children:
+    """The writes, in act.py's order: Service, Deployments applied, Deployments deleted, PodMonitor."""
+
+    plan: Plan
+    build: BuildFacts | None
+    service: dict[str, Any]
+    observed_service: dict[str, Any] | None
+    deployments: tuple[DeploymentWrite, ...]
+    pod_monitor: dict[str, Any] | None = None  # to apply
+    observed_pod_monitor: dict[str, Any] | None = None
+    delete_pod_monitor: bool = False
+    # The Service would route elsewhere than now: traffic moves only on fresh reads, never on a cached body
+    # that may lag a pod's readiness.
+    fresh_read_needed: bool = False
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal or Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    status: dict[str, Any]
+    changed: bool
+    events: tuple[Event, ...] = ()
+    selection: tuple[str, str] | None = None  # (engine, reason code) of a new decision, for the metric
+    phase: str = ""
+    active: str | None = None
+    ready: bool = False
+
+
+def parse(body: dict[str, Any]) -> InferenceDeployment:
+    content = {k: v for k, v in body.items() if k != "status"}
+    try:
+        return InferenceDeployment.model_validate(content)
+    except ValidationError as exc:
+        raise InvalidSpec(format_validation_error(exc)) from None
+
+
+def intent(body: dict[str, Any], settings: OperatorSettings) -> Intent:
+    """The engine choice and what it needs; InvalidSpec when the spec cannot be served as written."""
+    return intent_for(parse(body), settings, body)
+
+
+def intent_for(infd: InferenceDeployment, settings: OperatorSettings, body: dict[str, Any] | None = None) -> Intent:
+    """`intent` of a parsed resource; `body` (the object as stored) carries the status of earlier decisions."""
+    body = body if body is not None else {"metadata": infd.metadata}
+    previous = body.get("status") or {}
+    choice = choose_engine(infd, settings.decision, previous.get("engine"))
+    trt = choice.selected is Engine.TENSORRT_LLM
+    blocker = trtllm_blocker(infd) if trt else None
+    store = engine_build = None
+    if trt and blocker is None and infd.spec.engine.tensorrt_llm.backend is TrtllmBackend.ENGINE:
+        store = render_engine_store(infd.metadata["namespace"], settings.store)
+        engine_build = render_engine_build(infd, settings.store)  # EngineKeyError (an InvalidSpec) without a GPU
+    return Intent(body, infd, choice, blocker, store, engine_build)
+
+
+def _deployment_manifest(intent: Intent, engine: Engine, plan: Plan, settings: OperatorSettings) -> dict[str, Any]:
+    if engine is Engine.VLLM:
+        return render_vllm_deployment(intent.infd)
+    return render_trtllm_deployment(intent.infd, plan.trtllm_build, settings.store)
+
+
+def children(intent: Intent, world: World, settings: OperatorSettings) -> Children:
+    """What to write for the world as observed."""
+    infd = intent.infd
+    build = None
+    if intent.engine_build is not None:
+        build = build_facts(world.build if world.build is not None else intent.engine_build)
+    facts = {e: deployment_facts(world.deployments.get(e)) for e in Engine}
+    plan = plan_serving(infd, intent.choice.selected, build, facts, intent.blocker)
+    writes = tuple(
+        DeploymentWrite(
+            engine,
+            action,
+            _deployment_manifest(intent, engine, plan, settings) if action is Action.APPLY else None,
+            world.deployments.get(engine),
+        )
+        for engine, action in ((Engine.VLLM, plan.vllm), (Engine.TENSORRT_LLM, plan.trtllm))
+    )
+    routed = ((world.service or {}).get("spec") or {}).get("selector", {}).get(LABEL_ENGINE)
+    monitor = world.monitoring_api and infd.spec.monitoring.enabled
+    return Children(
+        plan=plan,
+        build=build,
+        service=render_service(infd, plan.route),
+        observed_service=world.service,
+        deployments=writes,
+        pod_monitor=render_pod_monitor(infd) if monitor else None,
+        observed_pod_monitor=world.pod_monitor,
+        delete_pod_monitor=world.monitoring_api and not monitor and world.pod_monitor is not None,
+        fresh_read_needed=world.service is not None and routed != plan.route.value,
+    )
+
+
+def pending_pods_selector(intent: Intent, children: Children, after: dict[Engine, dict[str, Any] | None]) -> str | None:
+    """The label selector of the routed engine's pods when fewer are Ready than wanted: ask why (the scheduler)."""
+    routed = deployment_facts(after.get(children.plan.route))
+    if routed is None or routed.ready >= intent.infd.spec.replicas:
+        return None
+    return ",".join(f"{k}={v}" for k, v in selector_labels(intent.infd, children.plan.route).items())
+
+
+def status_update(
+    intent: Intent,
+    children: Children,
+    after: dict[Engine, dict[str, Any] | None],
+    unschedulable: str | None,
+    now: str,
+) -> StatusUpdate:
+    """The status of the children as the writes left them, and the Events of what changed."""
+    infd, previous = intent.infd, intent.previous
+    facts = {e: deployment_facts(o) for e, o in after.items()}
+    obs = StatusInputs(children.plan, facts, children.build, unschedulable, endpoint(infd), intent.choice.status)
+    status = compute_status(infd, obs, previous, now)
+    changed = status_changed(previous, status)
+    events, selection = _events(previous, status, intent.choice) if changed else ((), None)
+    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status["conditions"])
+    return StatusUpdate(status, changed, events, selection, str(status["phase"]), status["engine"].get("active"), ready)
+
+
+def invalid_spec_update(body: dict[str, Any], message: str, now: str) -> StatusUpdate:
+    """Nothing runs until the spec is fixed: say so once (status and one Warning Event)."""
+    previous = body.get("status") or {}
+    status = invalid_spec_status(int(body["metadata"].get("generation", 0)), message, previous, now)
+    changed = status_changed(previous, status)
+    events = (Event("Warning", "InvalidSpec", message),) if changed else ()
+    return StatusUpdate(status, changed, events, phase=Phase.FAILED.value)
+
+
+def _events(
+    previous: dict[str, Any], new: dict[str, Any], choice: EngineChoice
+) -> tuple[tuple[Event, ...], tuple[str, str] | None]:
+    """One Event per phase change and per decision the operator makes (an explicit preference is no decision,
+    and the first engine to serve is no cut-over)."""
+    events: list[Event] = []
+    selection = None
+    prev_engine, new_engine = previous.get("engine") or {}, new.get("engine") or {}
+    if prev_engine.get("decisionHash") != new_engine.get("decisionHash"):
+        if choice.reason_code != EXPLICIT:
+            events.append(Event("Normal", "EngineSelected", f"Selected {choice.selected.value}: {choice.reason}"))
+        selection = (choice.selected.value, choice.reason_code)
+    before, active = prev_engine.get("active"), new_engine.get("active")
+    if before and active and before != active:
+        events.append(Event("Normal", "CutOver", f"The Service now routes to {active}."))
+    events += _build_events(previous.get("build") or {}, new.get("build") or {})
+    if previous.get("phase") != new.get("phase"):
+        kind = "Warning" if new["phase"] in ("Failed", "Degraded") else "Normal"
+        events.append(Event(kind, new["phase"], new.get("message") or new["phase"]))
+    return tuple(events), selection
+
+
+def _build_events(previous: dict[str, Any], new: dict[str, Any]) -> list[Event]:
+    if not new or previous.get("phase") == new.get("phase"):
+        return []
+    kind = "Warning" if new.get("phase") == BuildPhase.FAILED.value else "Normal"
+    return [Event(kind, f"EngineBuild{new['phase']}", f"Engine build {new['key']}: {new.get('message', '')}")]

@@ -1,0 +1,50 @@
+"""Reads of one InferenceDeployment's reconcile: the resource, its children, why its pods wait. I/O only."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ...api.inference_deployment import Engine
+from ...render.common import service_name, serving_name
+from ..context import Context
+from ..facts import unschedulable_reason
+from .desired import KIND, Intent, World
+
+
+def read_body(ctx: Context, namespace: str, name: str) -> dict[str, Any] | None:
+    """The resource (from the watch-fed cache); None when it is gone or going."""
+    body = ctx.kube.get(KIND, namespace, name)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return None
+    return body
+
+
+def read_world(ctx: Context, intent: Intent) -> World:
+    """The children as they are: EngineBuild, serving Deployments, Service, PodMonitor (if its API is served)."""
+    infd = intent.infd
+    ns = infd.metadata["namespace"]
+    build = None
+    if intent.engine_build is not None:
+        build = ctx.kube.get("EngineBuild", ns, intent.engine_build["metadata"]["name"])
+    monitoring = ctx.monitoring_served()
+    return World(
+        deployments={e: ctx.kube.get("Deployment", ns, serving_name(infd, e)) for e in Engine},
+        service=ctx.kube.get("Service", ns, service_name(infd)),
+        build=build,
+        monitoring_api=monitoring,
+        pod_monitor=ctx.kube.get("PodMonitor", ns, infd.metadata["name"]) if monitoring else None,
+    )
+
+
+def reread_deployments(ctx: Context, intent: Intent, world: World) -> World:
+    """The serving Deployments read afresh from the API server (not the cache), before traffic moves."""
+    infd = intent.infd
+    ns = infd.metadata["namespace"]
+    fresh = {e: ctx.kube.get("Deployment", ns, serving_name(infd, e), fresh=True) for e in Engine}
+    return dataclasses.replace(world, deployments=fresh)
+
+
+def unschedulable(ctx: Context, namespace: str, selector: str) -> str | None:
+    """The scheduler's message for the first of these pods it could not place, if any."""
+    return unschedulable_reason(ctx.kube.list("Pod", namespace, selector))

@@ -1,0 +1,71 @@
+"""One level-based reconcile of an InferenceDeployment: observe -> desired -> act, twice over.
+
+First the children (observe.read_world, desired.children, act.write_children), then the status of the children
+as the writes left them (desired.status_update, act.write_status). The runtime calls this from its work queue,
+which never runs two reconciles of one resource at once, and counts every outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ...api.errors import InvalidSpec
+from ...api.timestamps import utc_now
+from ...kube.errors import KubeError
+from ..context import Context
+from . import act, desired, observe
+
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+# The API server echoes the offending value in its message, and a value can be a megabyte long.
+REFUSAL_MESSAGE_MAX = 1000
+
+
+def reconcile_inference_deployment(ctx: Context, namespace: str, name: str, logger: Logger) -> str | None:
+    """Converge one InferenceDeployment; returns its phase (None when it no longer exists)."""
+    body = observe.read_body(ctx, namespace, name)
+    if body is None:
+        ctx.use_build(namespace, name, None)
+        ctx.fleet.resource(namespace, name, None, None, False)
+        return None
+    try:
+        return _converge_or_refuse(ctx, body, logger)
+    except InvalidSpec as exc:
+        act.write_status(ctx.kube, body, desired.invalid_spec_update(body, str(exc), utc_now()))
+        raise
+
+
+def _converge_or_refuse(ctx: Context, body: dict[str, Any], logger: Logger) -> str:
+    """_converge; a child the API server refuses as invalid is the spec's fault, reported once, not retried."""
+    try:
+        return _converge(ctx, body, logger)
+    except KubeError as exc:
+        if not exc.rejected:
+            raise
+        detail = exc.message if len(exc.message) <= REFUSAL_MESSAGE_MAX else exc.message[:REFUSAL_MESSAGE_MAX] + "..."
+        raise InvalidSpec(f"The API server refused an object made from this spec: {detail}") from None
+
+
+def _converge(ctx: Context, body: dict[str, Any], logger: Logger) -> str:
+    intent = desired.intent(body, ctx.settings)
+    ns, name = intent.infd.metadata["namespace"], intent.infd.metadata["name"]
+    world = observe.read_world(ctx, intent)
+    if intent.engine_build is not None:
+        world = act.ensure_build(ctx.kube, intent, world, logger)
+    ctx.use_build(ns, name, intent.engine_build["metadata"]["name"] if intent.engine_build else None)
+
+    children = desired.children(intent, world, ctx.settings)
+    if children.fresh_read_needed:
+        world = observe.reread_deployments(ctx, intent, world)
+        children = desired.children(intent, world, ctx.settings)
+    written = act.write_children(ctx.kube, children)
+    if written.monitoring_gone:
+        ctx.monitoring_api = None  # the monitoring CRDs were removed: ask again next time, serve on regardless
+
+    selector = desired.pending_pods_selector(intent, children, written.deployments)
+    pending = observe.unschedulable(ctx, ns, selector) if selector else None
+    update = desired.status_update(intent, children, written.deployments, pending, utc_now())
+    act.write_status(ctx.kube, body, update)
+    ctx.fleet.resource(ns, name, update.phase, update.active, update.ready)
+    return update.phase

@@ -1,0 +1,158 @@
+"""Status of an InferenceDeployment: pure functions from (spec, plan, observed children) to phase + conditions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ...api.engine_build import BuildPhase
+from ...api.inference_deployment import (
+    BuildStatus,
+    Engine,
+    EngineStatus,
+    InferenceDeployment,
+    Phase,
+    TrtllmBackend,
+)
+from ..conditions import Cond, merge_conditions
+from ..facts import BuildFacts, DeploymentFacts
+from ..plan import Mode, Plan
+
+READY = "Ready"
+PROGRESSING = "Progressing"
+DEGRADED = "Degraded"
+ENGINE_BUILT = "EngineBuilt"
+
+
+def _engine_label(engine: Engine) -> str:
+    return "vLLM" if engine is Engine.VLLM else "TensorRT-LLM"
+
+
+@dataclass(frozen=True)
+class StatusInputs:
+    """Everything status needs to know about the world."""
+
+    plan: Plan
+    deployments: dict[Engine, DeploymentFacts | None]
+    build: BuildFacts | None
+    unschedulable: str | None
+    endpoint: str
+    engine: EngineStatus
+
+
+def _phase_and_ready(infd: InferenceDeployment, obs: StatusInputs, was_ready: bool) -> tuple[Phase, Cond]:
+    desired = infd.spec.replicas
+    facts = obs.deployments.get(obs.plan.route)
+    name = _engine_label(obs.plan.route)
+    if desired == 0:
+        return Phase.SUSPENDED, Cond(READY, False, "Suspended", "spec.replicas is 0: no engine pods run.")
+    if obs.plan.mode is Mode.UNAVAILABLE:
+        msg = (
+            f"TensorRT-LLM cannot serve: {obs.plan.detail}. Set spec.engine.fallback to vllm to serve with vLLM "
+            "meanwhile, or fix the cause."
+        )
+        return Phase.FAILED, Cond(READY, False, "EngineUnavailable", msg)
+    if obs.plan.mode is Mode.INTERIM and facts is None:
+        return Phase.DEPLOYING, Cond(READY, False, "EngineBuilding", "Waiting for the TensorRT-LLM engine build.")
+    ready = facts.ready if facts else 0
+    if facts is not None and ready >= desired:
+        if obs.plan.mode is Mode.FALLBACK:
+            return Phase.DEGRADED, Cond(
+                READY, True, "ServingFallback", f"vLLM serves as the fallback: {obs.plan.detail}."
+            )
+        if obs.plan.mode is Mode.OLD_ENGINE and obs.plan.detail:
+            return Phase.DEGRADED, Cond(
+                READY, True, "ServingPreviousEngine", f"The previous engine serves: {obs.plan.detail}."
+            )
+        return Phase.READY, Cond(READY, True, "Serving", f"{name} serves {ready}/{desired} replicas at {obs.endpoint}.")
+    if obs.unschedulable:
+        msg = f"{name} pods cannot be scheduled: {obs.unschedulable}"
+        return (Phase.DEGRADED if ready else Phase.PENDING), Cond(READY, False, "Unschedulable", msg)
+    if facts is not None and facts.progress_deadline_exceeded:
+        msg = f"{name} Deployment {facts.name} exceeded its progress deadline with {ready}/{desired} Ready."
+        return Phase.DEGRADED, Cond(READY, False, "ProgressDeadlineExceeded", msg)
+    msg = f"{name} has {ready}/{desired} replicas Ready."
+    if ready and was_ready:
+        return Phase.DEGRADED, Cond(READY, False, "ReplicasUnavailable", msg)
+    return Phase.DEPLOYING, Cond(READY, False, "Deploying", msg + " Models take minutes to load.")
+
+
+def _progressing(obs: StatusInputs) -> Cond:
+    plan = obs.plan
+    if plan.mode is Mode.INTERIM:
+        return Cond(PROGRESSING, True, "EngineBuilding", "vLLM serves while the TensorRT-LLM engine compiles.")
+    if plan.mode is Mode.OLD_ENGINE and not plan.detail:
+        return Cond(PROGRESSING, True, "EngineBuilding", "The previous engine serves while the new one compiles.")
+    others = [f for e, f in obs.deployments.items() if e is not plan.route and f is not None]
+    facts = obs.deployments.get(plan.route)
+    if facts is not None and not facts.rolled_out:
+        return Cond(PROGRESSING, True, "RollingOut", f"Deployment {facts.name} is rolling out.")
+    if others:
+        return Cond(PROGRESSING, True, "CuttingOver", f"Switching traffic to {_engine_label(plan.route)}.")
+    return Cond(PROGRESSING, False, "Stable", "Nothing to roll out.")
+
+
+def _build_condition(infd: InferenceDeployment, build: BuildFacts | None) -> Cond | None:
+    trt = infd.spec.engine.tensorrt_llm
+    if build is None or trt.backend is TrtllmBackend.PYTORCH:
+        return None
+    if build.phase is BuildPhase.SUCCEEDED:
+        return Cond(ENGINE_BUILT, True, "Succeeded", f"Engine {build.name} is built and cached.")
+    if build.phase is BuildPhase.FAILED:
+        # The Job's own reason (BackoffLimitExceeded, DeadlineExceeded) tells retry-worthy from hopeless.
+        reason = build.reason or "BuildFailed"
+        return Cond(ENGINE_BUILT, False, reason, build.message or f"Engine build {build.name} failed.")
+    return Cond(
+        ENGINE_BUILT,
+        None,
+        build.phase.value,
+        build.message or f"Engine build {build.name} is {build.phase.value.lower()}.",
+    )
+
+
+def compute_status(infd: InferenceDeployment, obs: StatusInputs, previous: dict[str, Any], now: str) -> dict[str, Any]:
+    """The status to write: everything but the conditions' timestamps comes from the arguments alone."""
+    generation = int(infd.metadata.get("generation", 0))
+    was_ready = previous.get("phase") in (Phase.READY.value, Phase.DEGRADED.value)
+    phase, ready = _phase_and_ready(infd, obs, was_ready)
+    conds = [ready, _progressing(obs)]
+    degraded = phase is Phase.DEGRADED
+    conds.append(
+        Cond(DEGRADED, degraded, ready.reason if degraded else "AsExpected", ready.message if degraded else "")
+    )
+    built = _build_condition(infd, obs.build)
+    if built is not None:
+        conds.append(built)
+    facts = obs.deployments.get(obs.plan.route)
+    status: dict[str, Any] = {
+        "observedGeneration": generation,
+        "phase": phase.value,
+        "message": ready.message,
+        "endpoint": obs.endpoint,
+        "replicas": facts.replicas if facts else 0,
+        "readyReplicas": facts.ready if facts else 0,
+        "engine": EngineStatus.model_validate(
+            {**obs.engine.to_wire(), "active": obs.plan.route.value if facts and facts.serving else None}
+        ).to_wire(),
+        "conditions": merge_conditions(previous.get("conditions") or [], conds, generation, now),
+    }
+    if obs.build is not None:
+        status["build"] = BuildStatus(
+            key=obs.build.name, phase=obs.build.phase.value, message=obs.build.message
+        ).to_wire()
+    return status
+
+
+def invalid_spec_status(generation: int, message: str, previous: dict[str, Any], now: str) -> dict[str, Any]:
+    """Status of a resource whose spec the operator cannot use: nothing runs until it is fixed."""
+    conds = [
+        Cond(READY, False, "InvalidSpec", message),
+        Cond(PROGRESSING, False, "InvalidSpec", "Fix the spec; nothing is rolled out until then."),
+        Cond(DEGRADED, True, "InvalidSpec", message),
+    ]
+    return {
+        "observedGeneration": generation,
+        "phase": Phase.FAILED.value,
+        "message": message,
+        "conditions": merge_conditions(previous.get("conditions") or [], conds, generation, now),
+    }

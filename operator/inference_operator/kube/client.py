@@ -1,0 +1,303 @@
+"""The API client: the only code that talks to the API server. Reads (through the cache), server-side apply,
+create-if-absent, deletes, status patches, Events; every write with one field manager.
+
+The controller sees it through `kube.protocol.Client`, so unit tests run the reconcile on an in-memory fake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+from .. import FIELD_MANAGER, GROUP, VERSION
+from ..api.timestamps import utc_now
+from ..metrics import operator as metrics
+from .cache import ObjectCache
+from .errors import KubeError, NotFound
+
+# kind -> (API path prefix, plural)
+_KINDS: dict[str, tuple[str, str]] = {
+    "Deployment": ("apis/apps/v1", "deployments"),
+    "Service": ("api/v1", "services"),
+    "Job": ("apis/batch/v1", "jobs"),
+    "Pod": ("api/v1", "pods"),
+    "PersistentVolumeClaim": ("api/v1", "persistentvolumeclaims"),
+    "Event": ("api/v1", "events"),
+    "PodMonitor": ("apis/monitoring.coreos.com/v1", "podmonitors"),
+    "InferenceDeployment": (f"apis/{GROUP}/{VERSION}", "inferencedeployments"),
+    "EngineBuild": (f"apis/{GROUP}/{VERSION}", "enginebuilds"),
+}
+# Kinds kopf watches for the operator (runtime/handlers.py feeds their events to the cache): reads come from memory.
+CACHED_KINDS = frozenset({"InferenceDeployment", "Deployment"})
+# Objects the operator applied and remembers (about three per InferenceDeployment).
+APPLIED_MAX = 50_000
+
+
+def error_from(exc: ApiException) -> KubeError:
+    message = exc.reason or ""
+    reason = ""
+    try:
+        body = json.loads(exc.body or "{}")
+        message = body.get("message", message)
+        reason = body.get("reason", "")
+    except (ValueError, TypeError):
+        pass
+    cls = NotFound if exc.status == 404 else KubeError
+    return cls(int(exc.status or 0), reason, message)
+
+
+def _marker(obj: dict[str, Any]) -> str:
+    """What changes when someone else edits the object: the generation where the kind has a spec generation."""
+    meta = obj.get("metadata", {})
+    if obj.get("kind") in ("Deployment", "Job") and "generation" in meta:
+        return f"g{meta['generation']}"
+    return f"rv{meta.get('resourceVersion', '')}"
+
+
+# JSON is YAML, which is how the API server reads an apply patch, except for two things: a character beyond
+# U+FFFF written as a JSON surrogate pair (YAML wants one \U escape) and a raw DEL (YAML refuses it).
+_SURROGATE_PAIR = re.compile(r"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
+_LONE_SURROGATE = re.compile(r"(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}")
+
+
+def _astral(match: re.Match[str]) -> str:
+    code = 0x10000 + ((int(match[2], 16) - 0xD800) << 10) + (int(match[3], 16) - 0xDC00)
+    return f"{match[1]}\\U{code:08x}"
+
+
+def apply_patch_body(obj: dict[str, Any]) -> bytes:
+    """The body of a server-side apply: JSON that YAML parsers read back unchanged, whatever the user wrote."""
+    text = json.dumps(obj, allow_nan=False).replace("\x7f", "\\u007f")
+    text = _SURROGATE_PAIR.sub(_astral, text)
+    return _LONE_SURROGATE.sub(lambda match: f"{match[1]}\\ufffd", text).encode("ascii")
+
+
+def content_hash(obj: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Kube:
+    """A thin client over the official `kubernetes` package's transport."""
+
+    api: kubernetes.client.ApiClient
+    # (kind, namespace, name) -> (uid, hash of what we applied, the object's generation or resourceVersion right
+    # after): a re-apply of the same content onto an object nobody changed since is skipped, so child events cost
+    # no writes. Forgotten on delete; least recently applied first out beyond APPLIED_MAX (a miss costs one apply).
+    _applied: OrderedDict[tuple[str, str, str], tuple[str, str, str]] = field(default_factory=OrderedDict)
+    _applied_lock: threading.Lock = field(default_factory=threading.Lock)
+    cache: ObjectCache = field(default_factory=ObjectCache)
+
+    @classmethod
+    def from_environment(cls, connections: int = 10) -> Kube:
+        try:
+            kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+        except kubernetes.config.ConfigException:
+            kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
+        config = kubernetes.client.Configuration.get_default_copy()
+        # One pooled connection per worker thread: with fewer, urllib3 drops connections and handshakes TLS anew.
+        config.connection_pool_maxsize = connections
+        return cls(kubernetes.client.ApiClient(config))
+
+    def _url(
+        self,
+        kind: str,
+        namespace: str | None,
+        name: str | None = None,
+        sub: str | None = None,
+        query: dict[str, str] | None = None,
+    ) -> str:
+        prefix, plural = _KINDS[kind]
+        path = f"/{prefix}"
+        if namespace is not None:
+            path += f"/namespaces/{quote(namespace)}"
+        path += f"/{plural}"
+        if name is not None:
+            path += f"/{quote(name)}"
+        if sub is not None:
+            path += f"/{sub}"
+        host = str(self.api.configuration.host).rstrip("/")
+        return host + path + (("?" + urlencode(query)) if query else "")
+
+    def _call(self, method: str, url: str, body: Any = None, content_type: str = "application/json") -> Any:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        self.api.update_params_for_auth(headers, None, ["BearerToken"], url, method, body)
+        try:
+            # The transport serializes dict bodies as JSON itself; apply patches come as bytes (apply_patch_body).
+            response = self.api.call_api(method, url, header_params=headers, body=body, _request_timeout=(5, 30))
+            raw = response.read()  # type: ignore[no-untyped-call]
+        except ApiException as exc:
+            raise error_from(exc) from None
+        except OSError as exc:  # connection refused/reset: the API server is away
+            raise KubeError(0, "Unreachable", str(exc)) from None
+        if response.status >= 400:
+            raise error_from(
+                ApiException(status=response.status, reason=response.reason, body=raw.decode(errors="replace"))
+            )
+        return json.loads(raw) if raw else None
+
+    # Reads
+
+    def get(self, kind: str, namespace: str, name: str, fresh: bool = False) -> dict[str, Any] | None:
+        """The object, from the cache for the watched kinds (a miss asks the API server), else from the server.
+
+        `fresh` skips the cache (and refreshes it) for decisions that must not act on a lagging body.
+        """
+        cached = kind in CACHED_KINDS
+        if cached and not fresh:
+            known, obj = self.cache.lookup((kind, namespace, name))
+            if known:
+                return obj
+        try:
+            result: dict[str, Any] = self._call("GET", self._url(kind, namespace, name))
+        except NotFound:
+            if cached:
+                self.cache.missing((kind, namespace, name))
+            return None
+        if cached:
+            self.cache.put(result)
+        return result
+
+    def observe(self, obj: dict[str, Any], deleted: bool = False) -> dict[str, Any] | None:
+        """A watch event's body (kopf's): remembered for reads; returns the body known before, if any."""
+        if deleted:
+            meta = obj.get("metadata") or {}
+            self.forget_applied(str(obj.get("kind", "")), str(meta.get("namespace", "")), str(meta.get("name", "")))
+        return self.cache.swap(obj, deleted)
+
+    def forget_applied(self, kind: str, namespace: str, name: str) -> None:
+        with self._applied_lock:
+            self._applied.pop((kind, namespace, name), None)
+
+    @property
+    def applied_count(self) -> int:
+        with self._applied_lock:
+            return len(self._applied)
+
+    def list(self, kind: str, namespace: str | None, label_selector: str) -> list[dict[str, Any]]:
+        result = self._call("GET", self._url(kind, namespace, query={"labelSelector": label_selector}))
+        items: list[dict[str, Any]] = result.get("items", [])
+        return items
+
+    def served(self, group_version: str) -> bool:
+        """Whether the API server serves an API group version, e.g. monitoring.coreos.com/v1."""
+        host = str(self.api.configuration.host).rstrip("/")
+        try:
+            self._call("GET", f"{host}/apis/{group_version}")
+        except NotFound:
+            return False
+        return True
+
+    # Writes
+
+    def apply(self, obj: dict[str, Any], observed: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Server-side apply with our field manager; skipped when `observed` is exactly what we last applied."""
+        digest = content_hash(obj)
+        meta = obj["metadata"]
+        key = (str(obj["kind"]), str(meta.get("namespace", "")), str(meta["name"]))
+        if observed is not None:
+            with self._applied_lock:
+                remembered = self._applied.get(key)
+            if remembered == (observed["metadata"].get("uid", ""), digest, _marker(observed)):
+                return observed
+        url = self._url(
+            obj["kind"],
+            meta.get("namespace"),
+            meta["name"],
+            query={"fieldManager": FIELD_MANAGER, "force": "true"},
+        )
+        result: dict[str, Any] = self._call("PATCH", url, apply_patch_body(obj), "application/apply-patch+yaml")
+        metrics.record_api_write("apply", obj["kind"])
+        with self._applied_lock:
+            self._applied[key] = (result["metadata"]["uid"], digest, _marker(result))
+            self._applied.move_to_end(key)
+            while len(self._applied) > APPLIED_MAX:
+                self._applied.popitem(last=False)
+        if obj["kind"] in CACHED_KINDS:
+            self.cache.put(result)
+        return result
+
+    def create_if_absent(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Create; if the name is taken, return what is there. Atomic by name: never two of one key."""
+        meta = obj["metadata"]
+        url = self._url(obj["kind"], meta.get("namespace"), query={"fieldManager": FIELD_MANAGER})
+        try:
+            created: dict[str, Any] = self._call("POST", url, obj)
+            metrics.record_api_write("create", obj["kind"])
+            return created
+        except KubeError as exc:
+            if exc.status != 409:
+                raise
+        existing = self.get(obj["kind"], meta["namespace"], meta["name"])
+        if existing is None:
+            raise KubeError(409, "Conflict", f"{obj['kind']} {meta['name']} exists and vanished; retry")
+        return existing
+
+    def delete(self, kind: str, namespace: str, name: str) -> bool:
+        """Delete with background propagation; False when it was already gone."""
+        try:
+            self._call("DELETE", self._url(kind, namespace, name), {"propagationPolicy": "Background"})
+        except NotFound:
+            return False
+        finally:
+            self.cache.forget((kind, namespace, name))  # gone or going: the next read asks the server
+            self.forget_applied(kind, namespace, name)
+        metrics.record_api_write("delete", kind)
+        return True
+
+    def patch_status(self, kind: str, namespace: str, name: str, new: dict[str, Any], previous: dict[str, Any]) -> None:
+        """Merge-patch the status subresource; keys the operator no longer sets are removed."""
+        patch: dict[str, Any] = dict(new)
+        for key in previous:
+            if key not in new and key != "kopf":
+                patch[key] = None
+        result = self._call(
+            "PATCH",
+            self._url(kind, namespace, name, "status"),
+            {"status": patch},
+            "application/merge-patch+json",
+        )
+        metrics.record_api_write("patch", kind)
+        if kind in CACHED_KINDS and isinstance(result, dict):
+            self.cache.put(result)  # the next reconcile compares with this status, not the one before it
+
+    def event(self, involved: dict[str, Any], event_type: str, reason: str, message: str) -> None:
+        """Record a core/v1 Event on an object (what `kubectl describe` shows). Best effort."""
+        meta = involved["metadata"]
+        now = utc_now()
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": involved["apiVersion"],
+                "kind": involved["kind"],
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "type": event_type,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": FIELD_MANAGER},
+            "reportingComponent": FIELD_MANAGER,
+            "reportingInstance": FIELD_MANAGER,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            self._call("POST", self._url("Event", meta["namespace"]), body)
+            metrics.record_api_write("create", "Event")
+        except KubeError:
+            pass  # an Event lost is not worth failing a reconcile for

@@ -1,0 +1,38 @@
+"""What the controller needs of an API client. `kube.client.Kube` is the real one; tests use an in-memory fake
+(tests/support/fake_kube.py) that keeps objects in a dict and answers the same way.
+
+Failures are `kube.errors.KubeError` (NotFound for a 404 where the method does not say otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Client(Protocol):
+    def get(self, kind: str, namespace: str, name: str, fresh: bool = False) -> dict[str, Any] | None:
+        """The object, or None when it does not exist; `fresh` never answers from a cache."""
+
+    def list(self, kind: str, namespace: str | None, label_selector: str) -> list[dict[str, Any]]: ...
+
+    def served(self, group_version: str) -> bool:
+        """Whether the API server serves an API group version, e.g. monitoring.coreos.com/v1."""
+
+    def observe(self, obj: dict[str, Any], deleted: bool = False) -> dict[str, Any] | None:
+        """A watch event's body, remembered for reads; returns the body known before, if any."""
+
+    def apply(self, obj: dict[str, Any], observed: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Server-side apply; returns the object as the server now has it."""
+
+    def create_if_absent(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Create, or return what already has the name: never two of one name."""
+
+    def delete(self, kind: str, namespace: str, name: str) -> bool:
+        """Delete; False when it was already gone."""
+
+    def patch_status(
+        self, kind: str, namespace: str, name: str, new: dict[str, Any], previous: dict[str, Any]
+    ) -> None: ...
+
+    def event(self, involved: dict[str, Any], event_type: str, reason: str, message: str) -> None:
+        """Record a core/v1 Event on an object. Best effort: never raises."""

@@ -1,0 +1,121 @@
+"""The EngineBuild an InferenceDeployment needs: its spec, labels, deadline and the object itself. Pure.
+
+The key and the names derived from it are in engine_key.py; the Job compiling the engine in build_job.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import API_VERSION
+from ..advisor.architectures import architecture_from_name, parameters_billions_from_name
+from ..advisor.compile_time import compile_minutes
+from ..api.engine_build import KIND, EngineBuildSpec
+from ..api.errors import InvalidSpec
+from ..api.inference_deployment import Engine, InferenceDeployment
+from ..api.labels import (
+    COMPONENT_BUILD,
+    LABEL_BUILD,
+    LABEL_COMPONENT,
+    LABEL_ENGINE,
+    LABEL_MANAGED_BY,
+    LABEL_MODEL,
+    LABEL_NAME,
+    MANAGED_BY,
+    model_label_value,
+)
+from ..api.settings import StoreSettings
+from .engine_key import engine_build_name
+
+# The deadline is 3x the compile-time upper bound (download and conversion included), >= 1 hour
+# (advisor/compile_time.py has the table).
+DEADLINE_FACTOR = 3
+MIN_DEADLINE_SECONDS = 3600
+MAX_DEADLINE_SECONDS = 172800  # the API's maximum for spec.engine.tensorrtLLM.buildDeadlineSeconds
+
+
+class EngineKeyError(InvalidSpec):
+    """The resource cannot have a TensorRT-LLM engine as specified; the message names the field."""
+
+
+def parameters_billions(infd: InferenceDeployment) -> float | None:
+    """spec.model.parametersBillions, else the size written in the model's name (70B, 0.5B, 8x7B -> 56)."""
+    if infd.spec.model.parameters_billions is not None:
+        return infd.spec.model.parameters_billions
+    return parameters_billions_from_name(infd.spec.model.name)
+
+
+def build_deadline_seconds(infd: InferenceDeployment) -> int:
+    """The build Job's activeDeadlineSeconds: the override, else 3x the compile-time upper bound on H100.
+
+    <=13B: 10 min -> 1 h (the floor); <=80B: 60 min -> 3 h; <=200B: 120 min -> 6 h; larger: 120 min per 200B.
+    """
+    override = infd.spec.engine.tensorrt_llm.build_deadline_seconds
+    if override is not None:
+        return override
+    seconds = int(DEADLINE_FACTOR * compile_minutes(parameters_billions(infd)) * 60)
+    return min(MAX_DEADLINE_SECONDS, max(MIN_DEADLINE_SECONDS, seconds))
+
+
+def engine_build_spec(infd: InferenceDeployment, store: StoreSettings) -> EngineBuildSpec:
+    """The EngineBuild spec the resource needs (credentials and deadline come along, not in the key)."""
+    spec = infd.spec
+    trt = spec.engine.tensorrt_llm
+    if spec.resources.gpu_product is None:
+        raise EngineKeyError(
+            "spec.resources.gpuProduct is required for TensorRT-LLM: an engine runs only on the GPU product "
+            "it was built on"
+        )
+    return EngineBuildSpec(
+        model=spec.model.name,
+        revision=spec.model.revision,
+        dtype=spec.precision.dtype,
+        quantization=spec.precision.quantization,
+        tensor=spec.parallelism.tensor,
+        pipeline=spec.parallelism.pipeline,
+        max_batch_size=trt.max_batch_size,
+        max_input_len=trt.max_input_len,
+        max_seq_len=trt.max_seq_len,
+        profile=trt.build_profile,
+        image=spec.trtllm_image,
+        gpu_product=spec.resources.gpu_product,
+        architecture=spec.model.architecture or architecture_from_name(spec.model.name),
+        extra_build_args=list(trt.extra_build_args),
+        credentials=spec.model.credentials,
+        deadline_seconds=build_deadline_seconds(infd),
+        backoff_limit=trt.build_backoff_limit,
+        store_claim=store.claim_name,
+    )
+
+
+def engine_build_labels(spec: EngineBuildSpec, name: str) -> dict[str, str]:
+    """Labels of an EngineBuild and its Job. No deployment label: an engine is shared by several resources."""
+    return {
+        LABEL_NAME: Engine.TENSORRT_LLM.value,
+        LABEL_COMPONENT: COMPONENT_BUILD,
+        LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_ENGINE: Engine.TENSORRT_LLM.value,
+        LABEL_MODEL: model_label_value(spec.model),
+        LABEL_BUILD: name,
+    }
+
+
+def render_engine_build(infd: InferenceDeployment, store: StoreSettings) -> dict[str, Any]:
+    """The EngineBuild object. No ownerReferences: an engine outlives every resource that uses it.
+
+    Its spec also carries this resource's credentials, deadline and backoff; a second resource with the same
+    key reuses the existing EngineBuild as it is (create if absent, never apply over it: its spec is
+    immutable).
+    """
+    spec = engine_build_spec(infd, store)
+    name = engine_build_name(spec)
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {
+            "name": name,
+            "namespace": infd.metadata["namespace"],
+            "labels": engine_build_labels(spec, name),
+        },
+        "spec": spec.to_wire(),
+    }

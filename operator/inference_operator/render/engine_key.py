@@ -1,0 +1,71 @@
+"""The engine cache key and the names that follow from it (EngineBuild, Job, store directory). Pure.
+
+The key is a short hash of everything that changes a compiled engine's bytes. Resources with the same key
+share one EngineBuild (named after the key), one Job and one engine; any other change never rebuilds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from ..api.engine_build import EngineBuildSpec
+from .build_recipe import RECIPE_VERSION
+
+KEY_LENGTH = 12  # hex digits of sha256: 48 bits, no collision at any realistic number of engines
+
+# The EngineBuildSpec fields that change the engine's bytes. Not credentials, deadline, backoff or the store
+# claim: they change how a build runs, not what it produces. Not architecture: it follows from the model.
+KEY_FIELDS: tuple[str, ...] = (
+    "model",
+    "revision",
+    "dtype",
+    "quantization",
+    "tensor",
+    "pipeline",
+    "max_batch_size",
+    "max_input_len",
+    "max_seq_len",
+    "profile",
+    "image",
+    "gpu_product",
+    "extra_build_args",
+)
+
+# Job names carry "-build" and must stay a 63-character label value (batch.kubernetes.io/job-name).
+BUILD_JOB_SUFFIX = "-build"
+BUILD_NAME_MAX_LENGTH = 63 - len(BUILD_JOB_SUFFIX)
+
+def engine_cache_key(spec: EngineBuildSpec) -> str:
+    """Short stable hash of the engine-relevant fields (canonical JSON, sorted keys, sha256)."""
+    data: dict[str, Any] = spec.model_dump(mode="json", include=set(KEY_FIELDS))
+    data["recipe"] = RECIPE_VERSION
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:KEY_LENGTH]
+
+
+def model_slug(model_name: str) -> str:
+    """meta-llama/Llama-3.1-70B-Instruct -> llama-3-1-70b-instruct (DNS-1123 characters only)."""
+    repo = model_name.rsplit("/", 1)[-1].lower()
+    return re.sub(r"[^a-z0-9]+", "-", repo).strip("-")
+
+
+def engine_build_name(spec: EngineBuildSpec) -> str:
+    """<model slug>-<key>: deterministic, readable, a DNS-1123 label short enough for the Job's name."""
+    key = engine_cache_key(spec)
+    slug = model_slug(spec.model)[: BUILD_NAME_MAX_LENGTH - len(key) - 1].rstrip("-")
+    return f"{slug}-{key}" if slug else f"engine-{key}"
+
+
+def build_job_name(build_name: str) -> str:
+    """The build Job of an EngineBuild: the key is in the name, so a Job can never have a twin."""
+    return f"{build_name}{BUILD_JOB_SUFFIX}"
+
+
+def engine_dir(mount_path: str, build_name: str) -> str:
+    """Directory of one build in the store: engine/, tokenizer/ and the COMPLETE marker live here."""
+    return f"{mount_path.rstrip('/')}/{build_name}"
+
+

@@ -1,0 +1,161 @@
+"""The serving Deployment skeleton both engines share: probes, container, pod spec, volumes, strategy. Pure.
+
+vllm.py and trtllm.py each say only what differs (image, command, arguments, env, extra volumes, labels,
+scrape annotations) as an `EngineServing`; `render_serving_deployment` builds the same Deployment around it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..api.inference_deployment import Engine, EnvVar, InferenceDeployment
+from ..api.labels import COMPONENT_SERVING, PORT_NAME
+from .common import (
+    MODEL_CACHE_PATH,
+    SHM_PATH,
+    cache_env,
+    common_labels,
+    container_resources,
+    container_security_context,
+    deployment_strategy,
+    gpu_scheduling,
+    hf_token_env,
+    merge_env,
+    object_meta,
+    pod_security_context,
+    probe,
+    progress_deadline_seconds,
+    selector_labels,
+    serving_name,
+    user_env,
+)
+
+SHM_VOLUME = "dshm"
+CACHE_VOLUME = "model-cache"
+
+# 10 s x 180 = 30 minutes to download and load a large checkpoint (or engine) before Kubernetes gives up.
+STARTUP_PROBE = {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 180}
+READINESS_PROBE = {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3}
+# Mild: 5 misses 30 s apart before a restart, so a saturated event loop is not taken for a dead engine.
+LIVENESS_PROBE = {"periodSeconds": 30, "timeoutSeconds": 10, "failureThreshold": 5}
+
+# Streaming completions keep running after the pod leaves the Service's endpoints; give them time to finish.
+TERMINATION_GRACE_PERIOD_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class EngineServing:
+    """What one engine's serving Deployment has of its own; everything else is the skeleton's."""
+
+    engine: Engine
+    container_name: str
+    image: str
+    command: list[str]
+    args: list[str]
+    env: list[EnvVar]
+    health_path: str
+    volumes: list[dict[str, Any]] = field(default_factory=list)  # beyond /dev/shm and the model cache
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # beyond common_labels
+    pod_annotations: dict[str, str] = field(default_factory=dict)
+
+
+def _volumes(infd: InferenceDeployment, engine: EngineServing) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """/dev/shm for NCCL and PyTorch workers (counts against the memory limit), the model cache, the engine's."""
+    volumes = [
+        {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": infd.spec.resources.shm_size}},
+        {"name": CACHE_VOLUME, "emptyDir": {}},
+        *(dict(v) for v in engine.volumes),
+    ]
+    mounts = [
+        {"name": SHM_VOLUME, "mountPath": SHM_PATH},
+        {"name": CACHE_VOLUME, "mountPath": MODEL_CACHE_PATH},
+        *(dict(m) for m in engine.mounts),
+    ]
+    return volumes, mounts
+
+
+def _probes(infd: InferenceDeployment, health_path: str) -> dict[str, dict[str, Any]]:
+    overrides = infd.spec.serving.probes
+
+    def health_check(timing: dict[str, int]) -> dict[str, Any]:
+        # A fresh httpGet per probe: shared objects would become YAML anchors.
+        return {"httpGet": {"path": health_path, "port": PORT_NAME}} | timing
+
+    return {
+        "startupProbe": probe(health_check(STARTUP_PROBE), overrides.startup),
+        "readinessProbe": probe(health_check(READINESS_PROBE), overrides.readiness),
+        "livenessProbe": probe(health_check(LIVENESS_PROBE), overrides.liveness),
+    }
+
+
+def _container(
+    infd: InferenceDeployment, engine: EngineServing, mounts: list[dict[str, Any]], probes: dict[str, Any]
+) -> dict[str, Any]:
+    spec = infd.spec
+    env = merge_env(hf_token_env(spec.model.credentials) + cache_env(), user_env(engine.env))
+    return {
+        "name": engine.container_name,
+        "image": engine.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": list(engine.command),
+        "args": list(engine.args),
+        "env": env,
+        "ports": [{"name": PORT_NAME, "containerPort": spec.serving.port, "protocol": "TCP"}],
+        "resources": container_resources(spec.resources, spec.gpus_per_replica),
+        "volumeMounts": mounts,
+        **probes,
+        "securityContext": container_security_context(),
+    }
+
+
+def _pod_spec(infd: InferenceDeployment, container: dict[str, Any], volumes: list[dict[str, Any]]) -> dict[str, Any]:
+    spec = infd.spec
+    node_selector, tolerations = gpu_scheduling(spec.resources.gpu_product, spec.gpus_per_replica)
+    node_selector = node_selector | spec.resources.node_selector
+    tolerations = tolerations + [t.to_wire() for t in spec.resources.tolerations]
+    # CPU mode keeps the restricted profile too: vLLM only warns when NUMA syscalls are denied (vllm#24016).
+    pod: dict[str, Any] = {
+        # The engine never talks to the API server.
+        "automountServiceAccountToken": False,
+        # No *_PORT variables from the namespace's Services: a Service named "vllm" would inject
+        # VLLM_PORT=tcp://..., which vLLM reads as its own setting.
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": TERMINATION_GRACE_PERIOD_SECONDS,
+        "securityContext": pod_security_context(),
+        "containers": [container],
+        "volumes": volumes,
+    }
+    if node_selector:
+        pod["nodeSelector"] = node_selector
+    if tolerations:
+        pod["tolerations"] = tolerations
+    return pod
+
+
+def render_serving_deployment(infd: InferenceDeployment, engine: EngineServing) -> dict[str, Any]:
+    """The apps/v1 Deployment serving the resource's model with one engine."""
+    spec = infd.spec
+    labels = common_labels(infd, engine.engine, COMPONENT_SERVING) | engine.labels
+    probes = _probes(infd, engine.health_path)
+    volumes, mounts = _volumes(infd, engine)
+    # Copies, not shared references: YAML dumpers turn a shared object into an anchor and alias.
+    template_metadata: dict[str, Any] = {"labels": dict(labels)}
+    if engine.pod_annotations:
+        template_metadata["annotations"] = dict(engine.pod_annotations)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": object_meta(infd, serving_name(infd, engine.engine), labels),
+        "spec": {
+            "replicas": spec.replicas,
+            "selector": {"matchLabels": selector_labels(infd, engine.engine)},
+            "strategy": deployment_strategy(spec.serving.rollout),
+            "progressDeadlineSeconds": progress_deadline_seconds(probes["startupProbe"]),
+            "template": {
+                "metadata": template_metadata,
+                "spec": _pod_spec(infd, _container(infd, engine, mounts, probes), volumes),
+            },
+        },
+    }

@@ -1,0 +1,130 @@
+"""kopf handlers: each names what triggered it and hands a key to the work queue (reconciler.py). Thin.
+
+Both kinds go through the queue: the handlers are async and only hand it a key, so kopf's per-object workers
+never wait for a thread while holding watch events. The operator's state comes from kopf's memo.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from .. import GROUP, VERSION
+from ..api.labels import (
+    COMPONENT_BUILD,
+    COMPONENT_SERVING,
+    LABEL_BUILD,
+    LABEL_COMPONENT,
+    LABEL_DEPLOYMENT,
+    LABEL_MANAGED_BY,
+    MANAGED_BY,
+)
+from ..controller.facts import deployment_facts
+from .reconciler import ENGINE_BUILD, INFERENCE_DEPLOYMENT, state_of
+
+INFD = (GROUP, VERSION, "inferencedeployments")
+EB = (GROUP, VERSION, "enginebuilds")
+SERVING = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT_SERVING}
+BUILD = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT_BUILD}
+
+
+def _label(body: kopf.Body, key: str) -> str | None:
+    value = body.get("metadata", {}).get("labels", {}).get(key)
+    return str(value) if value else None
+
+
+@kopf.on.event(*INFD)
+async def on_inference_deployment_event(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """Every event of the watch kopf keeps anyway feeds the cache, so reconciles read no InferenceDeployment.
+
+    async: it runs in kopf's loop, before the change handlers of the same event, and costs no thread.
+    """
+    state_of(memo).ctx.kube.observe(dict(body), deleted=type == "DELETED")
+
+
+@kopf.on.resume(*INFD)
+@kopf.on.create(*INFD)
+@kopf.on.update(*INFD, field="spec")
+async def on_inference_deployment(
+    name: str, namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any
+) -> None:
+    await state_of(memo).reconcile(INFERENCE_DEPLOYMENT, namespace, name, logger)
+
+
+@kopf.on.event("apps", "v1", "deployments", labels=SERVING)
+async def on_serving_deployment(
+    body: kopf.Body, type: str | None, namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any
+) -> None:
+    """Most events are the echo of the operator's own apply or status fields nothing reads: those cost no
+    reconcile. A change of spec (generation), of readiness, or a deletion does, so drift is still put right."""
+    state = state_of(memo)
+    deleted = type == "DELETED"
+    before = state.ctx.kube.observe(dict(body), deleted)
+    parent = _label(body, LABEL_DEPLOYMENT)
+    if parent and (deleted or deployment_facts(before) != deployment_facts(dict(body))):
+        state.trigger(INFERENCE_DEPLOYMENT, namespace, parent, logger)
+
+
+def _unschedulable(body: kopf.Body, **_: Any) -> bool:
+    conditions = body.get("status", {}).get("conditions") or []
+    return any(c.get("type") == "PodScheduled" and c.get("reason") == "Unschedulable" for c in conditions)
+
+
+@kopf.on.event("", "v1", "pods", labels=SERVING, when=_unschedulable)
+async def on_unschedulable_pod(
+    body: kopf.Body, namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any
+) -> None:
+    """The scheduler's verdict lands on the pod, not on the Deployment: surface it in the parent's status."""
+    parent = _label(body, LABEL_DEPLOYMENT)
+    if parent:
+        state_of(memo).trigger(INFERENCE_DEPLOYMENT, namespace, parent, logger)
+
+
+@kopf.on.resume(*EB)
+@kopf.on.create(*EB)
+async def on_engine_build(name: str, namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any) -> None:
+    await state_of(memo).reconcile(ENGINE_BUILD, namespace, name, logger)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=BUILD)
+async def on_build_job(body: kopf.Body, namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any) -> None:
+    build = _label(body, LABEL_BUILD)
+    if build:
+        state_of(memo).trigger(ENGINE_BUILD, namespace, build, logger)
+
+
+def _finished(body: kopf.Body, **_: Any) -> bool:
+    return body.get("status", {}).get("phase") in ("Succeeded", "Failed")
+
+
+@kopf.on.event(*EB, when=_finished)
+async def on_build_finished(name: str, namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any) -> None:
+    """A build finished or failed: every InferenceDeployment using it moves on (cut-over or fallback)."""
+    state = state_of(memo)
+    for user in state.ctx.users_of(namespace or "", name):
+        state.trigger(INFERENCE_DEPLOYMENT, namespace, user, logger)
+
+
+def _is_pod_monitor_crd(name: str, **_: Any) -> bool:
+    return name == "podmonitors.monitoring.coreos.com"
+
+
+@kopf.on.event("apiextensions.k8s.io", "v1", "customresourcedefinitions", when=_is_pod_monitor_crd)
+async def on_monitoring_crd(body: kopf.Body, type: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any) -> None:
+    """Scraping is wired up when the monitoring API appears later, without a restart.
+
+    The CRD's own Established condition is trusted: API discovery can lag it by a moment, and no later event
+    would come to look again. Every known resource is queued, not reconciled here.
+    """
+    conditions = body.get("status", {}).get("conditions") or []
+    established = type != "DELETED" and any(
+        c.get("type") == "Established" and c.get("status") == "True" for c in conditions
+    )
+    state = state_of(memo)
+    if state.ctx.monitoring_api or not established:
+        return
+    state.ctx.monitoring_api = True
+    logger.info("the monitoring.coreos.com/v1 API is now served: creating PodMonitors")
+    for namespace, name in state.ctx.fleet.known():
+        state.trigger(INFERENCE_DEPLOYMENT, namespace, name, logger)

@@ -1,0 +1,58 @@
+"""The EngineBuild reconcile on an in-memory client: one Job per key, the result recorded once and for good."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from inference_operator.api.errors import InvalidSpec
+from inference_operator.api.settings import OperatorSettings
+from inference_operator.controller.context import Context
+from inference_operator.controller.engine_build.reconcile import reconcile_engine_build
+from inference_operator.render.engine_build import render_engine_build
+from inference_operator.render.engine_key import build_job_name
+from tests.support.fake_kube import FakeKube
+from tests.support.samples import TEST_NAMESPACE as NS
+from tests.support.samples import load_sample
+
+LOG = logging.getLogger("test")
+
+
+def setup() -> tuple[Context, FakeKube, str]:
+    fake = FakeKube()
+    settings = OperatorSettings()
+    build = fake.put(render_engine_build(load_sample("llama-3-1-70b-h100-trtllm"), settings.store))
+    return Context(kube=fake, settings=settings), fake, str(build["metadata"]["name"])
+
+
+def test_one_job_and_a_final_result() -> None:
+    ctx, fake, name = setup()
+    assert reconcile_engine_build(ctx, NS, name, LOG) == "Pending"
+    assert reconcile_engine_build(ctx, NS, name, LOG) == "Pending"
+    assert [w for w in fake.writes if w[0] == "create"] == [("create", "Job", build_job_name(name))]
+    fake.cluster_finish_job(NS, build_job_name(name), succeeded=True)
+    assert reconcile_engine_build(ctx, NS, name, LOG) == "Succeeded"
+    status = fake.body("EngineBuild", NS, name)["status"]
+    assert status["durationSeconds"] == 600 and status["enginePath"].endswith(f"/{name}/engine")
+    del fake.objects[("Job", NS, build_job_name(name))]  # cleaned up after the result was recorded
+    assert reconcile_engine_build(ctx, NS, name, LOG) == "Succeeded"
+    assert not fake.get("Job", NS, build_job_name(name)), "a finished build was started again"
+    assert [r for _, r, _ in fake.events] == ["BuildPending", "BuildSucceeded"]
+
+
+def test_a_failed_build_is_a_warning() -> None:
+    ctx, fake, name = setup()
+    reconcile_engine_build(ctx, NS, name, LOG)
+    fake.cluster_finish_job(NS, build_job_name(name), succeeded=False)
+    assert reconcile_engine_build(ctx, NS, name, LOG) == "Failed"
+    assert fake.events[-1][:2] == ("Warning", "BuildFailed")
+
+
+def test_a_gone_build_is_forgotten_and_an_unusable_one_is_an_invalid_spec() -> None:
+    ctx, fake, name = setup()
+    fake.body("EngineBuild", NS, name)["spec"]["tensor"] = 0
+    with pytest.raises(InvalidSpec, match=r"spec\.tensor"):
+        reconcile_engine_build(ctx, NS, name, LOG)
+    del fake.objects[("EngineBuild", NS, name)]
+    assert reconcile_engine_build(ctx, NS, name, LOG) is None
