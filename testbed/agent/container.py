@@ -115,6 +115,8 @@ class Container:
                 start_new_session=True,  # its own process group: a stop reaches its children too
                 env={"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")},
             )
+        if self.started_mono:
+            self.restart_count += 1  # counted when the restart happens, as the kubelet counts
         self.started_mono = time.monotonic()
         self.state = {"running": {"startedAt": now_iso()}}
         self.probes = new_probes(self.spec, self.started_mono)
@@ -167,7 +169,6 @@ class Container:
         delay = backoff_delay(self.backoff_restarts)
         self.backoff_restarts += 1
         self.last_state = dict(self.state)
-        self.restart_count += 1
         self.restart_at = time.monotonic() + delay
         if delay:
             message = f"back-off {delay:.0f}s restarting failed container={self.name} pod={pod_label}"

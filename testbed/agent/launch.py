@@ -40,6 +40,29 @@ def mount(source: str, target: str, fstype: str | None, flags: int, data: str | 
         raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
 
 
+def in_root(root: str, path: str) -> str:
+    """`path` inside the new root, its symlinks resolved within the root (as runc's securejoin does): /var/run
+    -> /run must lead to <root>/run, never to the host's /run."""
+    parts = [p for p in path.split("/") if p]
+    resolved: list[str] = []
+    for _ in range(64):
+        if not parts:
+            return root + "/" + "/".join(resolved)
+        part = parts.pop(0)
+        if part == "..":
+            resolved = resolved[:-1]
+            continue
+        here = root + "/" + "/".join([*resolved, part])
+        if os.path.islink(here):
+            link = os.readlink(here)
+            if link.startswith("/"):
+                resolved = []
+            parts = [p for p in link.split("/") if p] + parts
+        elif part != ".":
+            resolved.append(part)
+    raise OSError(40, f"too many symlinks in {path}")
+
+
 def bind(source: str, target: str, read_only: bool = False) -> None:
     if Path(source).is_dir():
         Path(target).mkdir(parents=True, exist_ok=True)
@@ -66,7 +89,7 @@ def build_root(root: str, expose: list[str]) -> None:
     mount("tmpfs", f"{root}/dev/shm", "tmpfs", 0, "mode=1777")
     for path in expose:
         if path.split("/")[1] in HIDDEN and os.path.exists(path):
-            bind(path, root + path)
+            bind(path, in_root(root, path))
 
 
 def main(spec_path: str) -> int:
@@ -75,9 +98,9 @@ def main(spec_path: str) -> int:
     try:
         build_root(root, spec["expose"])
         for m in sorted(spec["mounts"], key=lambda m: len(m["target"])):
-            bind(m["source"], root + m["target"], m["readOnly"])
+            bind(m["source"], in_root(root, m["target"]), m["readOnly"])
         workdir = spec["workingDir"] or "/"
-        Path(root + workdir).mkdir(parents=True, exist_ok=True)
+        Path(in_root(root, workdir)).mkdir(parents=True, exist_ok=True)
         os.chroot(root)
         os.chdir(workdir)
         os.setgroups(spec["groups"])
