@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts the test bed: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and the kwok controller as
-# local processes on 127.0.0.1, then the simulated nodes and the default StorageClass. State, pids and logs go
-# to $STATE_DIR (.testbed in the repo); the admin kubeconfig is always $STATE_DIR/kubeconfig.
+# local processes on 127.0.0.1, then the simulated nodes and the default StorageClass, then the node agent
+# (testbed/agent) whose nodes local-cpu-0 and local-gpu-0 run their pods as real processes (docs/testbed.md).
+# State, pids and logs go to $STATE_DIR (.testbed in the repo); the admin kubeconfig is always
+# $STATE_DIR/kubeconfig.
 # Idempotent: when the test bed is already up and healthy it says so and exits. See testbed/README.md.
 set -euo pipefail
 # shellcheck source=lib.sh

@@ -50,6 +50,7 @@ class Agent:
             "root_dir": state / "agent" / "rootfs",
         }
         self.workers: dict[str, PodWorker] = {}
+        self.removed: set[str] = set()  # uids whose worker ended: a late event must not start them again
         self.lock = threading.Lock()
         self.stopping = threading.Event()
 
@@ -106,14 +107,17 @@ class Agent:
     def dispatch(self, node: str, kind: str, pod: dict[str, Any]) -> None:
         uid = pod["metadata"]["uid"]
         with self.lock:
-            self.workers = {u: w for u, w in self.workers.items() if w.is_alive()}
+            for u, w in list(self.workers.items()):
+                if not w.is_alive():
+                    self.removed.add(u)
+                    del self.workers[u]
             worker = self.workers.get(uid)
             if kind == "DELETED":
                 if worker:
                     worker.deleted()
                 return
             if worker is None:
-                if self.stopping.is_set():
+                if self.stopping.is_set() or uid in self.removed:
                     return
                 gpu = node == "local-gpu-0"
                 context = Node(node, gpu, self.api, self.network, self.images, **self.dirs)

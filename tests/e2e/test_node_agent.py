@@ -164,6 +164,44 @@ def test_an_unmapped_image_waits_with_a_clear_reason(cluster: Cluster, namespace
     assert cluster.status("pod", "unmapped", namespace)["phase"] == "Pending"
 
 
+def test_stand_in_gpus_run_only_stand_ins(cluster: Cluster, namespace: str) -> None:
+    gpu = {"limits": {"nvidia.com/gpu": "1"}}
+    real = pod("real-on-gpu", ["sleep", "100"], pool="local-gpu", container={"resources": gpu})
+    cluster.apply(real, namespace)
+    probe = {"httpGet": {"path": "/health", "port": 8000}, "periodSeconds": 1, "failureThreshold": 60}
+    standin = pod(
+        "trt",
+        ["trtllm-serve"],
+        pool="local-gpu",
+        container={
+            "image": "nvcr.io/nvidia/tensorrt-llm/release:1.2.1",
+            "args": ["serve", "tiny", "--host", "0.0.0.0", "--port", "8000", "--backend", "pytorch"],
+            "env": [{"name": "STANDIN_READY_DELAY", "value": "3"}],
+            "resources": gpu,
+            "startupProbe": probe,
+            "readinessProbe": {**probe, "failureThreshold": 3},
+        },
+        securityContext={"runAsUser": 1000, "runAsGroup": 1000},
+    )
+    cluster.apply(standin, namespace)
+
+    def waiting_reason() -> str:
+        state: dict[str, Any] = container_status(cluster, "real-on-gpu", namespace).get("state", {})
+        return str(state.get("waiting", {}).get("reason", ""))
+
+    wait_for("GpuIsStandIn", lambda: waiting_reason() == "GpuIsStandIn", timeout=60)
+    wait_for(
+        "the stand-in Ready",
+        lambda: (cluster.condition("pod", "trt", namespace, "Ready") or {}).get("status") == "True",
+        60,
+    )
+    status = cluster.status("pod", "trt", namespace)
+    assert (cluster.get("pod", "trt", namespace) or {})["spec"]["nodeName"] == "local-gpu-0"
+    code, _, body = http_get(f"http://{status['podIP']}:8000/v1/models")
+    assert code == 200 and '"tiny"' in body
+    assert "STAND-IN" in pod_log(namespace, "trt")
+
+
 def test_a_crashing_container_backs_off(cluster: Cluster, namespace: str) -> None:
     cluster.apply(pod("crash", ["sh", "-c", "echo crashing; exit 3"]), namespace)
 
