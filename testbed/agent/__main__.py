@@ -24,7 +24,7 @@ from kubernetes.client.exceptions import ApiException
 
 from agent.images import ImageTable
 from agent.kubeapi import Api
-from agent.network import Names, Network, default_subnet
+from agent.network import Names, Network, free_subnet
 from agent.nodes import Nodes
 from agent.pod import Node, PodWorker
 
@@ -37,8 +37,9 @@ class Agent:
     def __init__(self, args: argparse.Namespace) -> None:
         api_client = config.new_client_from_config(config_file=args.kubeconfig)  # type: ignore[no-untyped-call]
         self.api = Api(api_client)
-        subnet = ipaddress.IPv4Network(args.subnet) if args.subnet else default_subnet(args.instance)
-        self.network = Network(Names(args.instance), subnet)
+        names = Names(args.instance)
+        subnet = ipaddress.IPv4Network(args.subnet) if args.subnet else free_subnet(args.instance, names.bridge)
+        self.network = Network(names, subnet)
         state = Path(args.state_dir)
         variables = {**os.environ, "AGENT_DIR": str(AGENT_DIR)}
         self.images = ImageTable(Path(args.images), variables)

@@ -32,6 +32,26 @@ def default_subnet(instance: int) -> ipaddress.IPv4Network:
     return ipaddress.IPv4Network(f"10.{192 + index // 256}.{index % 256}.0/24")
 
 
+def used_networks() -> list[tuple[str, ipaddress.IPv4Interface]]:
+    """(interface, address) of every IPv4 address on this machine."""
+    out = []
+    for line in run("ip", "-o", "-4", "addr").stdout.splitlines():
+        fields = line.split()
+        out.append((fields[1], ipaddress.IPv4Interface(fields[3])))
+    return out
+
+
+def free_subnet(instance: int, bridge: str) -> ipaddress.IPv4Network:
+    """The instance's /24, or the next one no interface (but this instance's own bridge) uses yet: two test beds
+    whose ports map to the same /24 still get two."""
+    used = [addr.network for name, addr in used_networks() if name != bridge]
+    for step in range(2048):
+        candidate = default_subnet(instance + step)
+        if not any(candidate.overlaps(net) for net in used):
+            return candidate
+    raise RuntimeError("no free /24 left in 10.192.0.0/13 for the pods; set TESTBED_POD_SUBNET")
+
+
 @dataclass(frozen=True)
 class Names:
     instance: int
@@ -80,13 +100,9 @@ class Network:
     def setup(self) -> None:
         """Removes what a previous run of this instance left, checks the subnet is free, creates the bridge."""
         self.teardown()
-        for line in run("ip", "-o", "-4", "addr").stdout.splitlines():
-            addr = ipaddress.IPv4Interface(line.split()[3])
-            if addr.ip in self.subnet or self.subnet.subnet_of(addr.network):
-                raise RuntimeError(
-                    f"the pod subnet {self.subnet} overlaps {addr} on {line.split()[1]}; "
-                    "set TESTBED_POD_SUBNET to a free /24"
-                )
+        for name, addr in used_networks():
+            if self.subnet.overlaps(addr.network):
+                raise RuntimeError(f"the pod subnet {self.subnet} overlaps {addr} on {name}; set TESTBED_POD_SUBNET")
         br = self.names.bridge
         run("ip", "link", "add", br, "type", "bridge")
         run("ip", "addr", "add", f"{self.gateway}/{self.subnet.prefixlen}", "dev", br)
