@@ -101,6 +101,7 @@ def test_http_server_becomes_ready_by_its_probe_and_its_endpoint_is_reachable(cl
         ["sh", "-c", script],
         container={
             "ports": [{"name": "http", "containerPort": 8000}],
+            "startupProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 1, "failureThreshold": 60},
             "readinessProbe": probe,
             "volumeMounts": [{"name": "srv", "mountPath": "/srv"}],
         },
@@ -266,11 +267,19 @@ def test_delete_honours_the_grace_period(cluster: Cluster, namespace: str) -> No
         "def term(*_):\n"
         "    print('got SIGTERM', flush=True); time.sleep(3); print('cleaned up', flush=True); sys.exit(0)\n"
         "signal.signal(signal.SIGTERM, term)\n"
+        "open('/tmp/ready', 'w').close()\n"
         "print('serving', flush=True)\n"
         "while True: time.sleep(1)\n"
     )
-    cluster.apply(pod("graceful", ["python3", "-c", script], terminationGracePeriodSeconds=20), namespace)
+    # An exec probe runs inside the container's namespaces: /tmp is the container's own.
+    exec_probe = {"exec": {"command": ["test", "-f", "/tmp/ready"]}, "periodSeconds": 1}
+    spec = pod("graceful", ["python3", "-c", script], container={"readinessProbe": exec_probe})
+    spec["spec"]["terminationGracePeriodSeconds"] = 20
+    cluster.apply(spec, namespace)
     wait_for("serving", lambda: "serving" in pod_log(namespace, "graceful"), timeout=60)
+    ready = lambda: (cluster.condition("pod", "graceful", namespace, "Ready") or {}).get("status") == "True"  # noqa: E731
+    wait_for("Ready by the exec probe", ready, timeout=60)
+    assert not Path("/tmp/ready").exists()  # the host's /tmp is not the pod's
     pid = pid_of(cluster, "graceful", namespace)
     started = time.monotonic()
     cluster.kubectl("delete", "pod", "graceful", "-n", namespace, "--wait=false")
