@@ -10,8 +10,20 @@ source "$TESTBED_DIR/procs.sh"
 lock_testbed
 
 start=$SECONDS
+instance=$(cat "$STATE_DIR/apiserver-port" 2>/dev/null || echo "${TESTBED_APISERVER_PORT:-26443}")
 stop_all_components
-rm -rf "$STATE_DIR/etcd" "$STATE_DIR/pki" "$STATE_DIR/logs" "$STATE_DIR/pids" "$STATE_DIR/run" \
+# The node agent removes its pods' processes, namespaces, bridge and mounts when it stops; check that it did.
+leftovers=$(agent_leftovers "$instance")
+if [ -n "$leftovers" ]; then
+  echo "testbed: the node agent left behind (removing it now):"
+  echo "$leftovers" | sed 's/^/  /'
+  clean_agent_leftovers "$instance"
+  leftovers=$(agent_leftovers "$instance")
+  [ -z "$leftovers" ] || { echo "testbed: still there after cleanup:" >&2; echo "$leftovers" >&2; }
+else
+  echo "testbed: the node agent left nothing behind (no process, netns, bridge or mount)"
+fi
+rm -rf "$STATE_DIR/etcd" "$STATE_DIR/pki" "$STATE_DIR/logs" "$STATE_DIR/pids" "$STATE_DIR/run" "$STATE_DIR/agent" \
   "$STATE_DIR/kubeconfigs" "$STATE_DIR/kubeconfig" "$STATE_DIR/apiserver-port"
 # The state dir itself goes when nothing else (a demo's files, say) was put there.
 rmdir "$STATE_DIR" 2>/dev/null || true

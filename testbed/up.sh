@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts the test bed: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and the kwok controller as
-# local processes on 127.0.0.1, then the simulated nodes and the default StorageClass. State, pids and logs go
-# to $STATE_DIR (.testbed in the repo); the admin kubeconfig is always $STATE_DIR/kubeconfig.
+# local processes on 127.0.0.1, then the simulated nodes and the default StorageClass, then the node agent
+# (testbed/agent) whose nodes local-cpu-0 and local-gpu-0 run their pods as real processes (docs/testbed.md).
+# State, pids and logs go to $STATE_DIR (.testbed in the repo); the admin kubeconfig is always
+# $STATE_DIR/kubeconfig.
 # Idempotent: when the test bed is already up and healthy it says so and exits. See testbed/README.md.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -41,15 +43,20 @@ curl_ok() {  # URL [CURL-ARGS...]
 }
 
 # --- preconditions -----------------------------------------------------------------------------------------
-for b in "${TESTBED_COMPONENTS[@]}" kubectl; do
+for b in "${TESTBED_BINARIES[@]}" kubectl; do
   if [ ! -x "$TESTBED_BIN/$b" ]; then
     echo "testbed: $b is not built in $TESTBED_BIN; run 'make testbed' (testbed/build.sh) first" >&2
     exit 1
   fi
 done
-for tool in openssl curl setsid flock; do
+for tool in openssl curl setsid flock ip nsenter; do
   command -v "$tool" >/dev/null 2>&1 || { echo "testbed: $tool is needed (apt-get install $tool)" >&2; exit 1; }
 done
+if [ "$(id -u)" -ne 0 ]; then
+  echo "testbed: the node agent (testbed/agent) needs root: network namespaces, bind mounts, setuid" >&2
+  exit 1
+fi
+[ -x "$AGENT_PYTHON" ] || { echo "testbed: $AGENT_PYTHON is missing; run 'make venv' first" >&2; exit 1; }
 for v in POD_READY_MS POD_RUN_MS; do
   [[ ${!v} =~ ^[0-9]+$ ]] || { echo "testbed: TESTBED_$v must be a number of milliseconds" >&2; exit 1; }
 done
@@ -91,7 +98,9 @@ on_exit() {
 }
 trap on_exit EXIT
 
+clean_agent_leftovers "$APISERVER_PORT"  # a node agent of this state dir that was killed leaves its netns
 rm -rf "$STATE_DIR/etcd" "$PKI" "$STATE_DIR/logs" "$STATE_DIR/pids" "$STATE_DIR/run" "$STATE_DIR/kubeconfigs" \
+  "$STATE_DIR/agent" \
   "$KUBECONFIG_PATH"
 mkdir -p "$STATE_DIR" "$PKI" "$STATE_DIR/logs" "$STATE_DIR/pids" "$STATE_DIR/run" "$STATE_DIR/kubeconfigs"
 echo "$APISERVER_PORT" >"$STATE_DIR/apiserver-port"
@@ -219,6 +228,7 @@ wait_for() {
   shift
   until "$@" >/dev/null 2>&1; do
     for c in "${TESTBED_COMPONENTS[@]}"; do
+      [ -f "$(pid_file "$c")" ] || continue  # not started yet
       our_pid "$c" >/dev/null || { echo "testbed: $c exited while waiting for $what" >&2; return 1; }
     done
     if (($(date +%s%3N) - start_ms > TIMEOUT * 1000)); then
@@ -248,6 +258,17 @@ nodes_ready() {
 }
 wait_for "the nodes to be Ready" nodes_ready
 
+# The nodes whose pods are real processes: the project's node agent registers and runs them (testbed/agent).
+say "starting the node agent (nodes local-cpu-0, local-gpu-0)"
+start_component node-agent -m agent --kubeconfig "$STATE_DIR/kubeconfigs/admin" --state-dir "$STATE_DIR" \
+  --instance "$APISERVER_PORT"
+agent_nodes_ready() {
+  [ "$(kc get nodes -l type=local-process \
+    -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' |
+    grep -c '^True$')" -eq 2 ]
+}
+wait_for "the node agent's nodes to be Ready" agent_nodes_ready
+
 trap - EXIT
 say "up; export KUBECONFIG=$KUBECONFIG_PATH  (kubectl: $TESTBED_BIN/kubectl)"
-kc get nodes -L nvidia.com/gpu.product,nvidia.com/gpu.count
+kc get nodes -L nvidia.com/gpu.product,nvidia.com/gpu.count,testbed.inference-operator.dev/pool
