@@ -22,6 +22,11 @@ import json
 import sys
 from typing import Any, NoReturn
 
+import torch
+from vllm.entrypoints.launchers.cli_args import make_arg_parser, validate_parsed_serve_args
+from vllm.model_executor.layers.quantization import QUANTIZATION_METHODS, get_quantization_config
+from vllm.utils.argparse_utils import FlexibleArgumentParser
+
 DTYPES = {"half": "float16", "float16": "float16", "bfloat16": "bfloat16", "float": "float32", "float32": "float32"}
 
 
@@ -29,28 +34,22 @@ class ArgvError(Exception):
     pass
 
 
+class RaisingParser(FlexibleArgumentParser):  # type: ignore[misc]
+    """vLLM's parser, raising instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ArgvError(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise ArgvError(message or f"exited with {status}")
+
+
 def _parser() -> argparse.ArgumentParser:
-    from vllm.entrypoints.launchers.cli_args import make_arg_parser
-    from vllm.utils.argparse_utils import FlexibleArgumentParser
-
-    class RaisingParser(FlexibleArgumentParser):  # type: ignore[misc]
-        """vLLM's parser, raising instead of printing usage and exiting."""
-
-        def error(self, message: str) -> NoReturn:
-            raise ArgvError(message)
-
-        def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-            raise ArgvError(message or f"exited with {status}")
-
     parsed: argparse.ArgumentParser = make_arg_parser(RaisingParser(prog="vllm serve"))
     return parsed
 
 
 def _value_errors(args: argparse.Namespace) -> list[str]:
-    import torch
-    from vllm.entrypoints.launchers.cli_args import validate_parsed_serve_args
-    from vllm.model_executor.layers.quantization import QUANTIZATION_METHODS, get_quantization_config
-
     errors: list[str] = []
     if not args.model_tag:
         errors.append("no model (the positional model_tag)")
@@ -99,7 +98,11 @@ def _items(data: Any) -> list[tuple[str, Any]]:
 
 def main(path: str) -> int:
     try:
-        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
         items = _items(json.loads(text))
     except (OSError, ValueError) as exc:
         print(f"check_args: {exc}", file=sys.stderr)
