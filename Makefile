@@ -50,10 +50,11 @@ testbed-down: ## stop the embedded control plane and remove its data
 	bash testbed/down.sh
 
 .PHONY: engine
-engine: ## the test bed's real engine: vLLM's CPU build, the generated model, the Hub mirror (cached; docs/testbed-engine.md)
+engine: ## the test bed's real parts: vLLM's CPU build, the generated model, the Hub mirror, Prometheus (cached; docs/testbed-engine.md)
 	bash testbed/engine/install.sh
 	bash testbed/model/build.sh
 	bash testbed/hub/install.sh
+	bash testbed/prometheus/build.sh
 
 .PHONY: test
 test: lint testbed engine ## every test: lint, unit and e2e on the embedded control plane

@@ -21,3 +21,6 @@ MODEL_DIR="$MODEL_CACHE/model"      # the model as files (what `vllm serve DIR` 
 MODEL_MIRRORS="$MODEL_CACHE/mirrors" # olah's mirrors-path: <it>/models/inference-operator/tiny-llama is a git repo
 HUB_PORT=${TESTBED_HUB_PORT:-20280}
 PROMETHEUS_PORT=${TESTBED_PROMETHEUS_PORT:-20290}
+# Prometheus built with Kubernetes discovery (prometheus/build.sh), keyed by its pinned modules and build script.
+PROMETHEUS_BUILT="$CACHE_ROOT/prometheus/$(cat "$TESTBED_DIR/prometheus/tools/go.mod" "$TESTBED_DIR/prometheus/tools/go.sum" \
+  "$TESTBED_DIR/prometheus/build.sh" | sha256sum | cut -c1-12)/prometheus"

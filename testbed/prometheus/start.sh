@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts a real Prometheus (Debian's /usr/bin/prometheus) on 127.0.0.1:$TESTBED_PROMETHEUS_PORT (default
+# Starts a real Prometheus (built by build.sh: Debian's has no Kubernetes discovery) on 127.0.0.1:$TESTBED_PROMETHEUS_PORT (default
 # 20290) that finds pods through the test bed's API server (kubernetes_sd_configs, role pod) and scrapes the
 # annotated ones (prometheus.io/scrape, /port, /path) at their pod IPs — only on the process nodes, whose pods
 # are real processes on loopback addresses. kwok's pods have addresses nothing listens on: never scraped.
@@ -16,14 +16,14 @@ source "$(dirname "$0")/../lib.sh"
 source "$TESTBED_DIR/engine/env.sh"
 source "$TESTBED_DIR/prometheus/procs.sh"
 
-PROMETHEUS=${PROMETHEUS_BIN:-/usr/bin/prometheus}
+PROMETHEUS=${PROMETHEUS_BIN:-$PROMETHEUS_BUILT}
 NODES=${TESTBED_PROCESS_NODES:-local-cpu-0 local-gpu-0}
 INTERVAL=${TESTBED_PROMETHEUS_SCRAPE_INTERVAL:-2s}
 PKI=$STATE_DIR/pki
 DIR=$STATE_DIR/prometheus
 RULES=$REPO_DIR/charts/inference-operator/files/prometheus-rules.yaml
 
-[ -x "$PROMETHEUS" ] || { echo "prometheus: $PROMETHEUS is missing; run hack/install-system-deps.sh" >&2; exit 1; }
+[ -x "$PROMETHEUS" ] || { echo "prometheus: $PROMETHEUS is not built; run testbed/prometheus/build.sh (make engine)" >&2; exit 1; }
 [[ $PROMETHEUS_PORT =~ ^[0-9]+$ ]] || { echo "prometheus: TESTBED_PROMETHEUS_PORT must be a port number" >&2; exit 1; }
 [[ $NODES =~ ^[a-z0-9.\ -]+$ ]] || { echo "prometheus: TESTBED_PROCESS_NODES must be node names" >&2; exit 1; }
 for f in "$PKI/ca.crt" "$PKI/ca.key" "$STATE_DIR/kubeconfig" "$STATE_DIR/apiserver-port"; do
@@ -119,7 +119,6 @@ scrape_configs:
       - source_labels: [__meta_kubernetes_pod_node_name]
         target_label: node
 YAML
-"${PROMTOOL_BIN:-promtool}" check config "$DIR/prometheus.yml" >/dev/null
 
 rm -f "$PROMETHEUS_PID_FILE"
 # shellcheck disable=SC2016  # $$ and $@ are expanded by the inner shell
