@@ -8,11 +8,13 @@ source "$TESTBED_DIR/prometheus/procs.sh"
 if pid=$(prometheus_pid); then
   echo "prometheus: stopping (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
+  # Gone, or exited and not yet reaped (a zombie), counts as stopped.
+  alive() { [ -d "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]; }
   for _ in $(seq 100); do
-    [ -d "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] || break
+    alive || break
     sleep 0.1
   done
-  if [ -d "/proc/$pid" ]; then
+  if alive; then
     echo "prometheus: did not stop in 10s; killing it"
     kill -KILL "$pid" 2>/dev/null || true
   fi
