@@ -52,8 +52,15 @@ testbed-up: testbed ## start the embedded control plane (kubeconfig: .testbed/ku
 testbed-down: ## stop the embedded control plane and remove its data
 	bash testbed/down.sh
 
+.PHONY: engine
+engine: ## the test bed's real parts: vLLM's CPU build, the generated model, the Hub mirror, Prometheus (cached; docs/testbed-engine.md)
+	bash testbed/engine/install.sh
+	bash testbed/model/build.sh
+	bash testbed/hub/install.sh
+	bash testbed/prometheus/build.sh
+
 .PHONY: test
-test: lint testbed ## every test: lint, unit and e2e on the embedded control plane
+test: lint testbed engine ## every test: lint, unit and e2e on the embedded control plane
 	$(BIN)/pytest tests; code=$$?; \
 	  if [ $$code -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$code
 

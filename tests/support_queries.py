@@ -1,0 +1,98 @@
+"""Every vLLM query of the shipped dashboard and every vLLM alert expression, ready to send to Prometheus.
+
+An e2e test sends each one after some traffic and fails on one that returns nothing. Dashboard variables are
+filled in: $namespace and $deployment with the resource under test, $__rate_interval with a window that
+covers a few scrapes. (A module of its own while tests/ helpers are being reorganised; it belongs in
+tests/support/queries.py.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD = REPO_ROOT / "charts" / "inference-operator" / "files" / "dashboard.json"
+RULES = REPO_ROOT / "charts" / "inference-operator" / "files" / "prometheus-rules.yaml"
+# A vLLM series: `vllm:` followed by a metric name (vllm/v1/metrics/loggers.py names them all so).
+VLLM_SERIES = re.compile(r"\bvllm:[a-zA-Z_][a-zA-Z0-9_]*")
+_VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+# A trailing comparison with a number (`... > 10`): an alert returns series only while it fires.
+_THRESHOLD = re.compile(r"\s*(?:==|!=|>=|<=|>|<)\s*(?:bool\s+)?-?[0-9.eE+]+\s*$")
+
+
+@dataclass(frozen=True)
+class EngineQuery:
+    source: str  # "dashboard" or "alert"
+    title: str  # the panel title (with the target's refId) or the alert name
+    expr: str  # PromQL with the dashboard's variables filled in
+
+    @property
+    def signal(self) -> str:
+        """The expression without a trailing threshold: what must return series once vLLM is scraped (the
+        full alert expression returns some only while the alert fires)."""
+        return without_threshold(self.expr)
+
+
+def without_threshold(expr: str) -> str:
+    return _THRESHOLD.sub("", expr.strip())
+
+
+def _panels(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found = []
+    for panel in panels:
+        found.append(panel)
+        found += _panels(panel.get("panels", []))  # collapsed rows keep their panels inside
+    return found
+
+
+def fill_variables(expr: str, values: dict[str, str]) -> str:
+    """Replaces $name and ${name}; a variable without a value is an error naming it."""
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        if name not in values:
+            raise KeyError(f"dashboard variable ${name} has no value (in {expr!r})")
+        return values[name]
+
+    return _VARIABLE.sub(one, expr)
+
+
+def dashboard_vllm_queries(
+    namespace: str, deployment: str, rate_interval: str = "1m", path: Path = DASHBOARD
+) -> list[EngineQuery]:
+    dashboard = json.loads(path.read_text())
+    values = {"namespace": namespace, "deployment": deployment, "__rate_interval": rate_interval}
+    queries = []
+    for panel in _panels(dashboard.get("panels", [])):
+        for target in panel.get("targets", []):
+            expr = target.get("expr", "")
+            if VLLM_SERIES.search(expr):
+                title = f"{panel.get('title', '?')} [{target.get('refId', '?')}]"
+                queries.append(EngineQuery("dashboard", title, fill_variables(expr, values)))
+    return queries
+
+
+def alert_vllm_expressions(path: Path = RULES) -> list[EngineQuery]:
+    rules = yaml.safe_load(path.read_text())
+    return [
+        EngineQuery("alert", rule.get("alert") or rule.get("record", "?"), rule["expr"].strip())
+        for group in rules["groups"]
+        for rule in group["rules"]
+        if VLLM_SERIES.search(rule["expr"])
+    ]
+
+
+def vllm_queries(namespace: str, deployment: str, rate_interval: str = "1m") -> list[EngineQuery]:
+    """Every dashboard query and alert expression that reads a vLLM series."""
+    return dashboard_vllm_queries(namespace, deployment, rate_interval) + alert_vllm_expressions()
+
+
+def vllm_series(query: EngineQuery) -> list[str]:
+    """The vLLM metric names a query reads, e.g. ["vllm:kv_cache_usage_perc"]."""
+    return sorted(set(VLLM_SERIES.findall(query.expr)))
