@@ -29,9 +29,12 @@ manifests: venv testbed ## regenerate manifests/install.yaml (from the chart) an
 	$(BIN)/python hack/gen_argocd_cm.py
 
 .PHONY: lint
-lint: venv ## ruff and mypy --strict
-	$(BIN)/ruff check operator tests $(wildcard bench)
+lint: venv testbed ## ruff, mypy --strict, helm lint (each ci/ values file), kube-score (lint/kube-score-accepted.yaml)
+	$(BIN)/ruff check operator tests $(wildcard bench) hack/kube_score_lint.py
 	$(BIN)/mypy --strict
+	$(BIN)/mypy --strict hack/kube_score_lint.py
+	bash hack/lint-chart.sh
+	$(BIN)/python hack/kube_score_lint.py
 
 .PHONY: unit
 unit: venv ## unit tests only (no cluster)
