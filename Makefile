@@ -29,12 +29,15 @@ manifests: venv testbed ## regenerate manifests/install.yaml (from the chart) an
 	$(BIN)/python hack/gen_argocd_cm.py
 
 .PHONY: lint
-lint: venv ## ruff, mypy --strict, the layer contracts (import-linter) and the complexity gate (radon)
-	$(BIN)/ruff check operator tests $(wildcard bench)
+lint: venv testbed ## ruff, mypy --strict, layer contracts (import-linter), complexity (radon), helm lint (each ci/ values file), kube-score (lint/kube-score-accepted.yaml)
+	$(BIN)/ruff check operator tests $(wildcard bench) testbed/agent hack/kube_score_lint.py
 	$(BIN)/mypy --strict
+	$(BIN)/mypy --strict hack/kube_score_lint.py
 	$(BIN)/lint-imports
-	@over="$$($(BIN)/radon cc --min D --show-complexity operator tests $(wildcard bench))"; \
+	@over="$$($(BIN)/radon cc --min D --show-complexity operator tests $(wildcard bench) testbed/agent)"; \
 	  if [ -n "$$over" ]; then echo "complexity above C (radon cc > 20):"; echo "$$over"; exit 1; fi
+	bash hack/lint-chart.sh
+	$(BIN)/python hack/kube_score_lint.py
 
 .PHONY: unit
 unit: venv ## unit tests only (no cluster)

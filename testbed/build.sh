@@ -8,7 +8,7 @@ command -v go >/dev/null 2>&1 || {
   echo "testbed: Go is not installed; install Go 1.26 or newer (it builds the control plane from modules)" >&2
   exit 1
 }
-mkdir -p "$TESTBED_BIN"
+mkdir -p "$TESTBED_BIN" "$CHECKS_BIN"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 start_all=$SECONDS
 build_date=$(date -u -d "@$(git -C "$REPO_DIR" log -1 --format=%ct 2>/dev/null || echo 0)" +%Y-%m-%dT%H:%M:%SZ)
@@ -20,16 +20,16 @@ fetch() {  # module dir: download its dependencies, with a clear message when th
   fi
 }
 
-build() {  # tool-module binary-name package ldflags
-  local mod=$1 name=$2 pkg=$3 ldflags=${4:-}
-  if [ -x "$TESTBED_BIN/$name" ]; then
+build() {  # tool-module binary-name package ldflags [output-dir]
+  local mod=$1 name=$2 pkg=$3 ldflags=${4:-} out=${5:-$TESTBED_BIN}
+  if [ -x "$out/$name" ]; then
     echo "testbed: $name already built"
     return
   fi
   local t0=$SECONDS
   echo "testbed: building $name ($pkg) ..."
-  (cd "$TESTBED_DIR/tools/$mod" && go build -trimpath -ldflags "-s -w $ldflags" -o "$TESTBED_BIN/$name.tmp" "$pkg")
-  mv "$TESTBED_BIN/$name.tmp" "$TESTBED_BIN/$name"
+  (cd "$TESTBED_DIR/tools/$mod" && go build -trimpath -ldflags "-s -w $ldflags" -o "$out/$name.tmp" "$pkg")
+  mv "$out/$name.tmp" "$out/$name"
   echo "testbed: built $name in $((SECONDS - t0))s"
 }
 
@@ -41,7 +41,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 
 mkdir -p "$TESTBED_CACHE"
-for m in kubernetes etcd kwok helm; do fetch "$m"; done
+for m in $CONTROL_PLANE_MODULES $CHECK_MODULES; do fetch "$m"; done
 build etcd etcd go.etcd.io/etcd/server/v3
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
 build kubernetes kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$k8s_ldflags"
@@ -50,4 +50,10 @@ build kubernetes kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "$k8s_ldfla
 build kubernetes kubectl k8s.io/kubernetes/cmd/kubectl "$k8s_ldflags"
 build helm helm helm.sh/helm/v3/cmd/helm \
   "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+# The checkers (tests/support/gitops_tools.py, `make lint`): kstatus and argolua are ours, built on the pinned libraries.
+build kstatus kstatus . "" "$CHECKS_BIN"
+build argolua argolua . "" "$CHECKS_BIN"
+ks_version=$(cd "$TESTBED_DIR/tools/kube-score" && go list -m -f '{{.Version}}' github.com/zegl/kube-score)
+build kube-score kube-score github.com/zegl/kube-score/cmd/kube-score "-X main.version=$ks_version" "$CHECKS_BIN"
+echo "testbed: checkers ready in $CHECKS_BIN"
 echo "testbed: binaries ready in $TESTBED_BIN ($((SECONDS - start_all))s)"

@@ -4,11 +4,23 @@ TESTBED_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$TESTBED_DIR/.." && pwd)
 # shellcheck source=versions.env
 source "$TESTBED_DIR/versions.env"
+# The control plane's modules, listed (not globbed) so that adding a checker module leaves this key alone.
+CONTROL_PLANE_MODULES="etcd helm kubernetes kwok"
+# The checkers (kstatus, argolua, kube-score): small and quick to build, keyed by their own modules and sources.
+CHECK_MODULES="argolua kstatus kube-score"
 testbed_key() {
-  cat "$TESTBED_DIR/versions.env" "$TESTBED_DIR"/tools/*/go.sum | sha256sum | cut -c1-12
+  local m
+  { cat "$TESTBED_DIR/versions.env"; for m in $CONTROL_PLANE_MODULES; do cat "$TESTBED_DIR/tools/$m/go.sum"; done; } \
+    | sha256sum | cut -c1-12
+}
+checks_key() {
+  local m
+  for m in $CHECK_MODULES; do cat "$TESTBED_DIR/tools/$m"/go.mod "$TESTBED_DIR/tools/$m"/go.sum "$TESTBED_DIR/tools/$m"/*.go; done \
+    | sha256sum | cut -c1-12
 }
 CACHE_ROOT=${INFERENCE_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/inference-operator}
 TESTBED_CACHE=$CACHE_ROOT/testbed
 TESTBED_BIN="$TESTBED_CACHE/$(testbed_key)/bin"
+CHECKS_BIN="$TESTBED_CACHE/checks-$(checks_key)/bin"
 STATE_DIR=${TESTBED_STATE_DIR:-$REPO_DIR/.testbed}
 ENGINE_CACHE=$CACHE_ROOT/engines

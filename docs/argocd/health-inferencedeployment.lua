@@ -14,18 +14,41 @@ if generation ~= nil and (observed == nil or observed < generation) then
   hs.message = "Waiting for the operator to observe generation " .. tostring(generation)
   return hs
 end
+-- The condition of this type with status "True", if any.
+local function trueCondition(conditionType)
+  for _, condition in ipairs(obj.status.conditions or {}) do
+    if condition.type == conditionType and condition.status == "True" then
+      return condition
+    end
+  end
+  return nil
+end
 local phase = obj.status.phase
 local message = obj.status.message
 if message == nil or message == "" then
   message = "Phase " .. phase
 end
 hs.message = message
-if phase == "Ready" then
+-- Stalled (only a spec change can help) wins; Reconciling, or Progressing while phase is Ready (the old pods
+-- still serve during a rollout), is Progressing: a sync waits for the rollout instead of passing at once.
+local stalled = trueCondition("Stalled")
+local rolling = trueCondition("Reconciling") or trueCondition("Progressing")
+if stalled ~= nil then
+  hs.status = "Degraded"
+  if stalled.message ~= nil and stalled.message ~= "" then
+    hs.message = stalled.message
+  end
+elseif phase == "Degraded" or phase == "Failed" then
+  hs.status = "Degraded"
+elseif phase == "Ready" and rolling ~= nil then
+  hs.status = "Progressing"
+  if rolling.message ~= nil and rolling.message ~= "" then
+    hs.message = rolling.message
+  end
+elseif phase == "Ready" then
   hs.status = "Healthy"
 elseif phase == "Deploying" or phase == "Pending" then
   hs.status = "Progressing"
-elseif phase == "Degraded" or phase == "Failed" then
-  hs.status = "Degraded"
 elseif phase == "Suspended" then
   hs.status = "Suspended"
 else

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints where the real-engine parts of the test bed are, as KEY=VALUE lines (tests/support_engine.py reads
+# Prints where the real-engine parts of the test bed are, as KEY=VALUE lines (tests/support/engine.py reads
 # them, so Python and the scripts never disagree): the engine venv, the model, the Hub mirror, Prometheus.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"

@@ -2,7 +2,7 @@
 
 olah parses its own command line (`olah.server.init()`, the code behind `olah-cli`); the only addition is an
 ASGI wrapper that appends one JSON line per HTTP request to $HUB_ACCESS_LOG: method, path, status and the
-bytes of body sent. Tests read it to count what the mirror served (tests/support_engine.py: hub_access_log).
+bytes of body sent. Tests read it to count what the mirror served (tests/support/engine.py: hub_access_log).
 Run with olah's venv: python serve.py --config FILE --log-path DIR
 """
 

@@ -13,9 +13,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests import testbed
-from tests.e2e.kube import Cluster, wait_for
-from tests.e2e.private_testbed import private_testbed
+from tests.support import testbed
+from tests.support.cluster import Cluster, wait_for
+from tests.support.private_testbed import private_testbed
 
 POOL = "testbed.inference-operator.dev/pool"
 TOLERATIONS = [

@@ -107,7 +107,7 @@ def test_probes_and_ports() -> None:
     assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"metrics": 8080, "health": 8081}
     for probe in ("livenessProbe", "readinessProbe"):
         assert c[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
-    assert c["resources"]["requests"] == {"cpu": "100m", "memory": "256Mi"}
+    assert c["resources"]["requests"] == {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "128Mi"}
 
 
 def test_env_is_what_the_operator_reads(tmp_path: Path) -> None:

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.fuzz_specs import body, generated_specs
-from tests.helpers import SAMPLES_DIR
-from tests.support_engine import ArgvVerdict, check_vllm_args
+from tests.support.engine import ArgvVerdict, check_vllm_args
+from tests.support.fuzz_specs import body, generated_specs
+from tests.support.samples import SAMPLES_DIR
 
 CLI = Path(sys.executable).with_name("inference-operator")
 VLLM_COMMAND = ["vllm", "serve"]

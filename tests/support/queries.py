@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = REPO_ROOT / "charts" / "inference-operator" / "files" / "dashboard.json"
 RULES = REPO_ROOT / "charts" / "inference-operator" / "files" / "prometheus-rules.yaml"
 # A vLLM series: `vllm:` followed by a metric name (vllm/v1/metrics/loggers.py names them all so).

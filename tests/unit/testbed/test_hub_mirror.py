@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support_engine import TESTBED, engine_paths, engine_python, hub_access_log, hub_traffic
+from tests.support.engine import TESTBED, engine_paths, engine_python, hub_access_log, hub_traffic
 
 DOWNLOAD = """
 import json, sys

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support_queries import (
+from tests.support.queries import (
     DASHBOARD,
     alert_vllm_expressions,
     dashboard_vllm_queries,
