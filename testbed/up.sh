@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts the test bed: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and the kwok controller as
 # local processes on 127.0.0.1, then the simulated nodes and the default StorageClass, then the node agent
-# (testbed/agent) whose nodes local-cpu-0 and local-gpu-0 run their pods as real processes (docs/testbed.md).
+# (testbed/agent) whose nodes local-cpu-0 and local-gpu-0 run their pods as real processes (docs/testbed.md), then
+# the Hub mirror and Prometheus when `make engine` installed them (docs/testbed-engine.md).
 # State, pids and logs go to $STATE_DIR (.testbed in the repo); the admin kubeconfig is always
 # $STATE_DIR/kubeconfig.
 # Idempotent: when the test bed is already up and healthy it says so and exits. See testbed/README.md.
@@ -74,6 +75,8 @@ if [ ${#running_components[@]} -eq ${#TESTBED_COMPONENTS[@]} ] && [ -f "$KUBECON
 fi
 if [ ${#running_components[@]} -gt 0 ]; then
   say "partly up (running: ${running_components[*]}); stopping it to start afresh"
+  bash "$TESTBED_DIR/prometheus/stop.sh" || true
+  bash "$TESTBED_DIR/hub/stop.sh" || true
   stop_all_components
 fi
 
@@ -93,6 +96,8 @@ on_exit() {
   for c in "${TESTBED_COMPONENTS[@]}"; do
     [ -f "$(log_file "$c")" ] && { echo "--- $c ---" >&2; tail -n 15 "$(log_file "$c")" >&2; }
   done
+  bash "$TESTBED_DIR/prometheus/stop.sh" >&2 || true
+  bash "$TESTBED_DIR/hub/stop.sh" >&2 || true
   stop_all_components >&2
   echo "testbed: logs kept in $STATE_DIR/logs" >&2
 }
@@ -268,6 +273,19 @@ agent_nodes_ready() {
     grep -c '^True$')" -eq 2 ]
 }
 wait_for "the node agent's nodes to be Ready" agent_nodes_ready
+
+# The real engine's neighbours (docs/testbed-engine.md): the Hub mirror pods download the model from, and a real
+# Prometheus scraping them. Both need `make engine`; without it the kwok part of the test bed still works, and
+# the tests that need them fail saying so.
+# shellcheck source=engine/env.sh
+source "$TESTBED_DIR/engine/env.sh"
+if [ -f "$HUB_VENV/.complete" ] && [ -f "$MODEL_CACHE/.complete" ] && [ -x "$PROMETHEUS_BUILT" ]; then
+  say "starting the Hub mirror and Prometheus"
+  bash "$TESTBED_DIR/hub/start.sh"
+  bash "$TESTBED_DIR/prometheus/start.sh"
+else
+  say "the Hub mirror and Prometheus are not installed (make engine): not started"
+fi
 
 trap - EXIT
 say "up; export KUBECONFIG=$KUBECONFIG_PATH  (kubectl: $TESTBED_BIN/kubectl)"

@@ -59,6 +59,8 @@ class Agent:
         for d in self.dirs.values():
             d.mkdir(parents=True, exist_ok=True)
         self.network.setup()
+        # The host's address on the pods' bridge: what pods reach the host's own servers at (the Hub mirror).
+        (Path(self.dirs["pods_dir"]).parent / "gateway").write_text(f"{self.network.gateway}\n")
         self.nodes.register()
         threading.Thread(target=self.heartbeats, name="heartbeat", daemon=True).start()
         for name in self.nodes.names:

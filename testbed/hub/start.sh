@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Starts the test bed's Hub mirror: olah on 127.0.0.1:$TESTBED_HUB_PORT (default 20280), offline, serving the
+# Starts the test bed's Hub mirror: olah on $TESTBED_HUB_PORT (default 20280), offline, serving the
 # generated model as the git repo inference-operator/tiny-llama (../model/build.sh). Pods reach it with
-# HF_ENDPOINT=http://127.0.0.1:PORT, the way production pods reach a company's mirror.
+# HF_ENDPOINT=http://<the host's address on the pods' bridge>:PORT (the operator's INFOP_HF_ENDPOINT setting), the
+# way production pods reach a company's mirror.
 # pid: $STATE_DIR/pids/hub.pid, log: $STATE_DIR/logs/hub.log, one JSON line per request:
 # $STATE_DIR/hub/access.jsonl, the endpoint URL: $STATE_DIR/hub/endpoint. Idempotent. Stop with stop.sh.
 set -euo pipefail
@@ -17,17 +18,22 @@ if pid=$(hub_pid); then
   echo "hub: already running (pid $pid) at $(<"$STATE_DIR/hub/endpoint")"
   exit 0
 fi
-if (exec 3<>"/dev/tcp/127.0.0.1/$HUB_PORT") 2>/dev/null; then
-  echo "hub: port $HUB_PORT on 127.0.0.1 is taken by another process; set TESTBED_HUB_PORT to a free port" >&2
+mkdir -p "$STATE_DIR/pids" "$STATE_DIR/logs" "$STATE_DIR/run" "$STATE_DIR/hub/cache" "$STATE_DIR/hub/logs"
+# With the node agent up, olah listens on the host's address on the pods' bridge (agent/gateway): pods in their
+# network namespaces reach the host only there, and nothing outside the machine routes to it. Alone (the unit
+# tests), on loopback.
+HUB_HOST=$(cat "$STATE_DIR/agent/gateway" 2>/dev/null || echo 127.0.0.1)
+[[ $HUB_HOST =~ ^[0-9.]+$ ]] || { echo "hub: $STATE_DIR/agent/gateway does not hold an IPv4 address" >&2; exit 1; }
+endpoint="http://$HUB_HOST:$HUB_PORT"
+if (exec 3<>"/dev/tcp/$HUB_HOST/$HUB_PORT") 2>/dev/null; then
+  echo "hub: port $HUB_PORT on $HUB_HOST is taken by another process; set TESTBED_HUB_PORT to a free port" >&2
   exit 1
 fi
-mkdir -p "$STATE_DIR/pids" "$STATE_DIR/logs" "$STATE_DIR/run" "$STATE_DIR/hub/cache" "$STATE_DIR/hub/logs"
-endpoint="http://127.0.0.1:$HUB_PORT"
 # offline: olah never asks upstream. hf-netloc points at the discard port on loopback as well, so a code
 # path that ignored `offline` would fail at once instead of waiting for huggingface.co.
 cat >"$STATE_DIR/run/hub.toml" <<TOML
 [basic]
-host = "127.0.0.1"
+host = "$HUB_HOST"
 port = $HUB_PORT
 repos-path = "$STATE_DIR/hub/cache"
 mirrors-path = ["$MODEL_MIRRORS"]
@@ -35,8 +41,8 @@ hf-scheme = "http"
 hf-netloc = "127.0.0.1:9"
 hf-lfs-netloc = "127.0.0.1:9"
 mirror-scheme = "http"
-mirror-netloc = "127.0.0.1:$HUB_PORT"
-mirror-lfs-netloc = "127.0.0.1:$HUB_PORT"
+mirror-netloc = "$HUB_HOST:$HUB_PORT"
+mirror-lfs-netloc = "$HUB_HOST:$HUB_PORT"
 
 [accessibility]
 offline = true

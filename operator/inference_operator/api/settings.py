@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 # The article's break-even points: below 100M tokens a month vLLM's simplicity wins, above 1B TensorRT-LLM's
 # efficiency justifies the compile (shared/reference, "Cost Analysis for Different Scenarios").
@@ -40,6 +41,9 @@ class OperatorSettings:
     decision: DecisionSettings = field(default_factory=DecisionSettings)
     metrics_port: int = 8080
     health_port: int = 8081
+    # A Hugging Face-compatible Hub mirror every engine pod and build Job downloads from (HF_ENDPOINT), as
+    # companies point vLLM and huggingface_hub at theirs. None: the public Hub. A resource's own env wins.
+    hub_endpoint: str | None = None
 
 
 class SettingsError(ValueError):
@@ -57,6 +61,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 0:
         raise SettingsError(f"{name} must not be negative, got {value}")
     return value
+
+
+def _hub_endpoint(env: Mapping[str, str]) -> str | None:
+    raw = env.get("INFOP_HF_ENDPOINT", "").strip()
+    if not raw:
+        return None
+    parsed = urlsplit(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query or parsed.fragment:
+        raise SettingsError(f"INFOP_HF_ENDPOINT must be an http(s) URL such as https://hub.example.com, got {raw!r}")
+    return raw.rstrip("/")
 
 
 def from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
@@ -82,4 +96,5 @@ def from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
         decision=decision,
         metrics_port=_int(env, "INFOP_METRICS_PORT", 8080),
         health_port=_int(env, "INFOP_HEALTH_PORT", 8081),
+        hub_endpoint=_hub_endpoint(env),
     )

@@ -25,6 +25,8 @@ from .common import (
     container_security_context,
     gpu_scheduling,
     hf_token_env,
+    hub_env,
+    identity_env,
     pod_security_context,
 )
 from .engine_build import engine_build_labels
@@ -152,10 +154,12 @@ def build_script(build: EngineBuild, mount_path: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _container(build: EngineBuild, mount_path: str) -> dict[str, Any]:
+def _container(build: EngineBuild, mount_path: str, hub_endpoint: str | None) -> dict[str, Any]:
     spec = build.spec
     env = [
         *hf_token_env(spec.credentials),
+        *hub_env(hub_endpoint),
+        *identity_env(),
         # HOME and the Hub cache (also ModelOpt's calibration dataset) on scratch: the image's HOME is root's.
         {"name": "HOME", "value": f"{SCRATCH_PATH}/home"},
         {"name": "HF_HOME", "value": f"{SCRATCH_PATH}/huggingface"},
@@ -176,7 +180,9 @@ def _container(build: EngineBuild, mount_path: str) -> dict[str, Any]:
     }
 
 
-def render_build_job(build: EngineBuild, store: StoreSettings | None = None) -> dict[str, Any]:
+def render_build_job(
+    build: EngineBuild, store: StoreSettings | None = None, hub_endpoint: str | None = None
+) -> dict[str, Any]:
     """The batch/v1 Job compiling one engine on the GPU product it will serve on.
 
     ttlSecondsAfterFinished is left unset: the operator records the result in the EngineBuild's status first,
@@ -195,7 +201,7 @@ def render_build_job(build: EngineBuild, store: StoreSettings | None = None) -> 
         "securityContext": pod_security_context(),
         "nodeSelector": node_selector,
         "tolerations": tolerations,
-        "containers": [_container(build, mount_path)],
+        "containers": [_container(build, mount_path, hub_endpoint)],
         "volumes": [
             {"name": STORE_VOLUME, "persistentVolumeClaim": {"claimName": spec.store_claim}},
             {"name": SCRATCH_VOLUME, "emptyDir": {}},

@@ -141,6 +141,22 @@ def cache_env() -> list[dict[str, Any]]:
     ]
 
 
+# Engine processes run as RUN_AS_USER, which the images' /etc/passwd does not name: Python's getpass.getuser()
+# (torch's compile caches, vLLM's usage stats and tempdir naming call it) reads LOGNAME/USER first and raises
+# without them (KeyError: 'getpwuid(): uid not found: 1000').
+ENGINE_USER = "engine"
+
+
+def identity_env() -> list[dict[str, Any]]:
+    """A user name for a uid the image does not know, so getpass.getuser() answers instead of raising."""
+    return [{"name": "USER", "value": ENGINE_USER}, {"name": "LOGNAME", "value": ENGINE_USER}]
+
+
+def hub_env(hub_endpoint: str | None) -> list[dict[str, Any]]:
+    """HF_ENDPOINT: the Hub mirror huggingface_hub (vLLM's and the build's downloads) asks, when one is set."""
+    return [] if hub_endpoint is None else [{"name": "HF_ENDPOINT", "value": hub_endpoint}]
+
+
 def user_env(env: list[EnvVar]) -> list[dict[str, Any]]:
     return [e.to_wire() for e in env]
 

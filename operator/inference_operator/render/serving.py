@@ -21,6 +21,8 @@ from .common import (
     deployment_strategy,
     gpu_scheduling,
     hf_token_env,
+    hub_env,
+    identity_env,
     merge_env,
     object_meta,
     pod_security_context,
@@ -91,10 +93,15 @@ def _probes(infd: InferenceDeployment, health_path: str) -> dict[str, dict[str, 
 
 
 def _container(
-    infd: InferenceDeployment, engine: EngineServing, mounts: list[dict[str, Any]], probes: dict[str, Any]
+    infd: InferenceDeployment,
+    engine: EngineServing,
+    mounts: list[dict[str, Any]],
+    probes: dict[str, Any],
+    hub_endpoint: str | None,
 ) -> dict[str, Any]:
     spec = infd.spec
-    env = merge_env(hf_token_env(spec.model.credentials) + cache_env(), user_env(engine.env))
+    operator_env = hf_token_env(spec.model.credentials) + hub_env(hub_endpoint) + cache_env() + identity_env()
+    env = merge_env(operator_env, user_env(engine.env))
     return {
         "name": engine.container_name,
         "image": engine.image,
@@ -134,8 +141,11 @@ def _pod_spec(infd: InferenceDeployment, container: dict[str, Any], volumes: lis
     return pod
 
 
-def render_serving_deployment(infd: InferenceDeployment, engine: EngineServing) -> dict[str, Any]:
-    """The apps/v1 Deployment serving the resource's model with one engine."""
+def render_serving_deployment(
+    infd: InferenceDeployment, engine: EngineServing, hub_endpoint: str | None = None
+) -> dict[str, Any]:
+    """The apps/v1 Deployment serving the resource's model with one engine (hub_endpoint: the operator's
+    INFOP_HF_ENDPOINT setting)."""
     spec = infd.spec
     labels = common_labels(infd, engine.engine, COMPONENT_SERVING) | engine.labels
     probes = _probes(infd, engine.health_path)
@@ -155,7 +165,7 @@ def render_serving_deployment(infd: InferenceDeployment, engine: EngineServing) 
             "progressDeadlineSeconds": progress_deadline_seconds(probes["startupProbe"]),
             "template": {
                 "metadata": template_metadata,
-                "spec": _pod_spec(infd, _container(infd, engine, mounts, probes), volumes),
+                "spec": _pod_spec(infd, _container(infd, engine, mounts, probes, hub_endpoint), volumes),
             },
         },
     }

@@ -165,11 +165,11 @@ def trtllm_serving(infd: InferenceDeployment, engine_build_name: str | None, sto
 
 
 def render_trtllm_deployment(
-    infd: InferenceDeployment, engine_build_name: str | None, store: StoreSettings
+    infd: InferenceDeployment, engine_build_name: str | None, store: StoreSettings, hub_endpoint: str | None = None
 ) -> dict[str, Any]:
     """The apps/v1 Deployment serving the resource with trtllm-serve (engine_build_name: backend engine only).
 
     The pod template carries the EngineBuild's name as a label, so the operator can tell which engine a
     Deployment serves (controller/facts.py) and cut over only once the new engine's pods are Ready.
     """
-    return render_serving_deployment(infd, trtllm_serving(infd, engine_build_name, store))
+    return render_serving_deployment(infd, trtllm_serving(infd, engine_build_name, store), hub_endpoint)

@@ -89,6 +89,6 @@ def vllm_serving(infd: InferenceDeployment) -> EngineServing:
     )
 
 
-def render_vllm_deployment(infd: InferenceDeployment) -> dict[str, Any]:
+def render_vllm_deployment(infd: InferenceDeployment, hub_endpoint: str | None = None) -> dict[str, Any]:
     """The apps/v1 Deployment serving the resource's model with vLLM."""
-    return render_serving_deployment(infd, vllm_serving(infd))
+    return render_serving_deployment(infd, vllm_serving(infd), hub_endpoint)

@@ -254,3 +254,14 @@ def test_failed_build_leaves_no_marker_and_no_engine(tmp_path: Path) -> None:
     # The next attempt starts from a clean .partial and succeeds.
     assert run_build(tmp_path, build_script(build, str(store))).returncode == 0
     assert (out / "COMPLETE").exists()
+
+
+def test_build_job_downloads_through_the_hub_setting_as_a_named_user() -> None:
+    env = render_build_job(created_build(infd_with()), None, "http://hub.internal")["spec"]["template"]["spec"][
+        "containers"
+    ][0]["env"]
+    values = {e["name"]: e.get("value") for e in env}
+    assert values["HF_ENDPOINT"] == "http://hub.internal"
+    assert values["USER"] == values["LOGNAME"] == "engine"
+    plain = render_build_job(created_build(infd_with()))["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert "HF_ENDPOINT" not in {e["name"] for e in plain}

@@ -206,3 +206,30 @@ def test_service_targets_the_named_port_of_the_active_engine() -> None:
     assert render_service(infd, Engine.TENSORRT_LLM)["spec"]["selector"]["inference-operator.dev/engine"] == (
         "tensorrt-llm"
     )
+
+
+def env_value(env: list[dict[str, Any]], name: str) -> str | None:
+    values = [e.get("value") for e in env if e["name"] == name]
+    assert len(values) <= 1, f"{name} twice in {env}"
+    return values[0] if values else None
+
+
+@pytest.mark.parametrize("name", sample_names())
+def test_engine_user_has_a_name_getpass_can_return(name: str) -> None:
+    """Engine pods run as uid 1000, which the images' /etc/passwd lacks; getpass.getuser() then needs LOGNAME or
+    USER, or it raises (issue 13). The agent's real-process nodes reproduce that passwd (tests/e2e)."""
+    env = container(render_vllm_deployment(load_sample(name)))["env"]
+    assert env_value(env, "USER") and env_value(env, "LOGNAME")
+
+
+def test_hub_endpoint_setting_reaches_the_pod_and_the_resource_env_wins() -> None:
+    infd = load_sample("small-model")
+    assert env_value(container(render_vllm_deployment(infd))["env"], "HF_ENDPOINT") is None
+    env = container(render_vllm_deployment(infd, "http://hub.internal:8090"))["env"]
+    assert env_value(env, "HF_ENDPOINT") == "http://hub.internal:8090"
+    body = sample_body("small-model")
+    body["spec"]["engine"]["vllm"] = {"env": [{"name": "HF_ENDPOINT", "value": "http://team-hub"}]}
+    own = InferenceDeployment.model_validate(body)
+    assert env_value(container(render_vllm_deployment(own, "http://hub.internal:8090"))["env"], "HF_ENDPOINT") == (
+        "http://team-hub"
+    )

@@ -135,8 +135,8 @@ def intent_for(infd: InferenceDeployment, settings: OperatorSettings, body: dict
 
 def _deployment_manifest(intent: Intent, engine: Engine, plan: Plan, settings: OperatorSettings) -> dict[str, Any]:
     if engine is Engine.VLLM:
-        return render_vllm_deployment(intent.infd)
-    return render_trtllm_deployment(intent.infd, plan.trtllm_build, settings.store)
+        return render_vllm_deployment(intent.infd, settings.hub_endpoint)
+    return render_trtllm_deployment(intent.infd, plan.trtllm_build, settings.store, settings.hub_endpoint)
 
 
 def children(intent: Intent, world: World, settings: OperatorSettings) -> Children:

@@ -1,0 +1,31 @@
+"""The operator's settings from its environment: defaults, the Hub mirror, and one-line errors naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from inference_operator.api.settings import SettingsError, from_env
+
+
+def test_defaults_have_no_hub_mirror() -> None:
+    assert from_env({}).hub_endpoint is None
+    assert from_env({"INFOP_HF_ENDPOINT": "  "}).hub_endpoint is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("http://hub.internal:8090", "http://hub.internal:8090"),
+        ("https://hf.example.com/mirror/", "https://hf.example.com/mirror"),
+    ],
+)
+def test_hub_endpoint_is_kept_without_a_trailing_slash(raw: str, expected: str) -> None:
+    assert from_env({"INFOP_HF_ENDPOINT": raw}).hub_endpoint == expected
+
+
+@pytest.mark.parametrize("raw", ["hub.internal", "ftp://hub", "http://", "http://hub?x=1", "http://hub#top"])
+def test_a_bad_hub_endpoint_is_refused_naming_the_variable(raw: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        from_env({"INFOP_HF_ENDPOINT": raw})
+    message = str(err.value)
+    assert message.startswith("INFOP_HF_ENDPOINT must be an http(s) URL") and "\n" not in message
