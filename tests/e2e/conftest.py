@@ -46,8 +46,13 @@ SESSION_PREFIX = f"e2e{uuid.uuid4().hex[:4]}"
 
 @pytest.fixture(scope="session")
 def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    """One operator process for the session, watching this session's namespaces."""
-    proc = OperatorProcess(cluster, tmp_path_factory.mktemp("operator"), args=("--namespace", f"{SESSION_PREFIX}-*"))
+    """One operator process for the session, watching this session's namespaces. Set up as a platform team sets
+    it up with a company Hub mirror: INFOP_HF_ENDPOINT names the test bed's (testbed/hub), when it runs."""
+    hub = testbed.state_dir() / "hub" / "endpoint"
+    extra_env = {"INFOP_HF_ENDPOINT": hub.read_text().strip()} if hub.is_file() else {}
+    proc = OperatorProcess(
+        cluster, tmp_path_factory.mktemp("operator"), extra_env=extra_env, args=("--namespace", f"{SESSION_PREFIX}-*")
+    )
     proc.start()
     yield proc
     proc.stop()
