@@ -62,10 +62,20 @@ engine: ## the test bed's real parts: vLLM's CPU build, the generated model, the
 	bash testbed/hub/install.sh
 	bash testbed/prometheus/build.sh
 
+.PHONY: prepare
+prepare: venv ## everything the tests need, built once and cached: `testbed` and `engine`, downloads beside builds
+	bash hack/prepare.sh
+
+# One tier after the other, each timed; both run even when the first fails, and either failing fails the target.
+# pytest's exit code 5 (no test collected) is a failure too.
 .PHONY: test
-test: lint testbed engine ## every test: lint, unit and e2e on the embedded control plane
-	$(BIN)/pytest tests; code=$$?; \
-	  if [ $$code -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$code
+test: prepare lint ## every test: lint, unit and e2e on the embedded control plane (real vLLM on its process nodes)
+	@code=0; for tier in unit e2e; do \
+	  if [ $$tier = unit ]; then mark='not e2e'; else mark=e2e; fi; \
+	  start=$$(date +%s); $(BIN)/pytest -m "$$mark" tests; rc=$$?; \
+	  echo "test: $$tier tier: exit $$rc in $$(( $$(date +%s) - start ))s"; \
+	  if [ $$rc -ne 0 ]; then code=1; fi; \
+	done; exit $$code
 
 .PHONY: chaos
 chaos: venv testbed ## the chaos tests alone, on a private test bed (also part of `make test`; docs/reliability.md)

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests need when they are missing (a fresh machine has none of them):
-# openssl (test-bed certificates) and Debian's prometheus (promtool for rule checks, a real server for e2e).
+# openssl (test-bed certificates), iproute2 and util-linux (the node agent's network namespaces: ip, nsenter),
+# curl, git (the generated model is published as a git repository) and Debian's prometheus (promtool for rule
+# checks; the e2e server is built with Kubernetes discovery, which Debian's lacks: testbed/prometheus/build.sh).
 set -euo pipefail
 missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v git >/dev/null 2>&1 || missing+=(git)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-system-deps: need ${missing[*]}; run as root or install them: apt-get install ${missing[*]}" >&2
