@@ -20,7 +20,7 @@ flock -w 1800 8 || { echo "prometheus: another build holds the lock" >&2; exit 1
 [ -x "$PROMETHEUS_BUILT" ] && exit 0
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 start=$SECONDS
-version=$(awk '$1 == "github.com/prometheus/prometheus" {print $2}' "$TESTBED_DIR/prometheus/tools/go.mod")
+version=$(cd "$TESTBED_DIR/prometheus/tools" && go list -m -f '{{.Version}}' github.com/prometheus/prometheus)
 echo "prometheus: building github.com/prometheus/prometheus/cmd/prometheus $version with Kubernetes discovery ..."
 (cd "$TESTBED_DIR/prometheus/tools" &&
   go build -p 2 -trimpath -tags remove_all_sd,enable_kubernetes_sd \
