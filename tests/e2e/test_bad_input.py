@@ -18,12 +18,14 @@ from typing import Any
 
 import kubernetes
 import pytest
+import yaml
 from kubernetes.client.exceptions import ApiException
 
 from tests.e2e.conftest import namespace_name
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, wait_for
 from tests.support.fuzz_specs import body, generated_specs, nasty_bodies
 from tests.support.operator_process import OperatorProcess
+from tests.support.samples import SAMPLES_DIR
 
 GROUP, VERSION, PLURAL = "inference-operator.dev", "v1alpha1", "inferencedeployments"
 GENERATED_VALID = 330
@@ -206,3 +208,58 @@ def test_generated_and_hostile_resources_are_rejected_or_explained(
     assert not tally.unclear_rejections, "rejections that name no field:\n" + "\n".join(tally.unclear_rejections)
     assert not tally.unexplained, "accepted but never explained:\n" + "\n".join(tally.unexplained[:20])
     assert tally.rejected + tally.explained == tally.tried
+
+
+# --- precision.dtype float32 with a quantization (issue 13): vLLM would refuse to start, so the API server does ---
+
+FLOAT32_MESSAGE = "spec.precision.dtype must be auto, float16 or bfloat16 when spec.precision.quantization is set"
+
+
+def small_model(**precision: str) -> dict[str, Any]:
+    obj: dict[str, Any] = yaml.safe_load((SAMPLES_DIR / "small-model.yaml").read_text())
+    if precision:
+        obj["spec"]["precision"] = dict(precision)
+    return obj
+
+
+@pytest.mark.parametrize("quantization", ["fp8", "int4-awq", "int4-gptq"])
+def test_float32_with_a_quantization_is_refused_by_the_api_server(
+    cluster: Cluster, namespace: str, quantization: str
+) -> None:
+    proc = cluster.apply(small_model(dtype="float32", quantization=quantization), namespace, check=False)
+    assert proc.returncode != 0
+    assert FLOAT32_MESSAGE in proc.stderr, proc.stderr
+    assert cluster.get("infd", "qwen-small", namespace) is None
+
+
+def test_float32_without_quantization_is_accepted(cluster: Cluster, namespace: str) -> None:
+    cluster.apply(small_model(dtype="float32", quantization="none"), namespace)
+    assert cluster.get("infd", "qwen-small", namespace) is not None
+
+
+def test_a_refused_float32_edit_leaves_the_deployment_serving(
+    cluster: Cluster, operator: OperatorProcess, namespace: str
+) -> None:
+    good = small_model()
+    name = good["metadata"]["name"]
+    cluster.apply(good, namespace)
+
+    def ready() -> dict[str, Any] | None:
+        status = cluster.status("infd", name, namespace)
+        return status if status.get("phase") == "Ready" else None
+
+    wait_for("Ready", ready)
+    before = cluster.get("deployment", f"{name}-vllm", namespace)
+    assert before is not None
+    generation = cluster.get("infd", name, namespace)["metadata"]["generation"]  # type: ignore[index]
+
+    proc = cluster.apply(small_model(dtype="float32", quantization="fp8"), namespace, check=False)
+    assert proc.returncode != 0 and FLOAT32_MESSAGE in proc.stderr, proc.stderr
+
+    stored = cluster.get("infd", name, namespace)
+    assert stored is not None and stored["metadata"]["generation"] == generation
+    assert stored["spec"].get("precision", {}).get("dtype") != "float32"
+    assert ready()
+    after = cluster.get("deployment", f"{name}-vllm", namespace)
+    assert after is not None and after["status"].get("readyReplicas") == 1
+    assert after["spec"]["template"] == before["spec"]["template"]

@@ -1,9 +1,11 @@
-"""Every vLLM query of the shipped dashboard and every vLLM alert expression, ready to send to Prometheus.
+"""Every engine query of the shipped dashboard and alert rules: vLLM's, ready to send to Prometheus, and
+TensorRT-LLM's, to check against the series the pinned release exports.
 
-An e2e test sends each one after some traffic and fails on one that returns nothing. Dashboard variables are
-filled in: $namespace and $deployment with the resource under test, $__rate_interval with a window that
-covers a few scrapes. (A module of its own while tests/ helpers are being reorganised; it belongs in
-tests/support/queries.py.)
+An e2e test sends each vLLM query after some traffic and fails on one that returns nothing. Dashboard variables
+are filled in: $namespace and $deployment with the resource under test, $__rate_interval with a window that
+covers a few scrapes. TensorRT-LLM cannot run here (no NVIDIA GPU), so its queries are checked by name only:
+`trtllm_queries` finds them (a `trtllm_` series, or a selector on the tensorrt-llm engine label, as the
+unprefixed 1.2.x names need) and `metric_names` says which series each one reads.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ DASHBOARD = REPO_ROOT / "charts" / "inference-operator" / "files" / "dashboard.j
 RULES = REPO_ROOT / "charts" / "inference-operator" / "files" / "prometheus-rules.yaml"
 # A vLLM series: `vllm:` followed by a metric name (vllm/v1/metrics/loggers.py names them all so).
 VLLM_SERIES = re.compile(r"\bvllm:[a-zA-Z_][a-zA-Z0-9_]*")
+# A query reads TensorRT-LLM when it names a `trtllm_` series (1.3 onwards, or a mistake) or selects the engine
+# label of TensorRT-LLM pods (how the unprefixed 1.2.x series are told apart from anything else).
+TRTLLM_ENGINE_SELECTOR = 'inference_operator_dev_engine="tensorrt-llm"'
+TRTLLM_QUERY = re.compile(r"\btrtllm_[a-zA-Z0-9_]*|" + re.escape(TRTLLM_ENGINE_SELECTOR))
 _VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 # A trailing comparison with a number (`... > 10`): an alert returns series only while it fires.
 _THRESHOLD = re.compile(r"\s*(?:==|!=|>=|<=|>|<)\s*(?:bool\s+)?-?[0-9.eE+]+\s*$")
@@ -63,8 +69,8 @@ def fill_variables(expr: str, values: dict[str, str]) -> str:
     return _VARIABLE.sub(one, expr)
 
 
-def dashboard_vllm_queries(
-    namespace: str, deployment: str, rate_interval: str = "1m", path: Path = DASHBOARD
+def _dashboard_queries(
+    engine: re.Pattern[str], namespace: str, deployment: str, rate_interval: str, path: Path
 ) -> list[EngineQuery]:
     dashboard = json.loads(path.read_text())
     values = {"namespace": namespace, "deployment": deployment, "__rate_interval": rate_interval}
@@ -72,20 +78,30 @@ def dashboard_vllm_queries(
     for panel in _panels(dashboard.get("panels", [])):
         for target in panel.get("targets", []):
             expr = target.get("expr", "")
-            if VLLM_SERIES.search(expr):
+            if engine.search(expr):
                 title = f"{panel.get('title', '?')} [{target.get('refId', '?')}]"
                 queries.append(EngineQuery("dashboard", title, fill_variables(expr, values)))
     return queries
 
 
-def alert_vllm_expressions(path: Path = RULES) -> list[EngineQuery]:
+def _alert_expressions(engine: re.Pattern[str], path: Path) -> list[EngineQuery]:
     rules = yaml.safe_load(path.read_text())
     return [
         EngineQuery("alert", rule.get("alert") or rule.get("record", "?"), rule["expr"].strip())
         for group in rules["groups"]
         for rule in group["rules"]
-        if VLLM_SERIES.search(rule["expr"])
+        if engine.search(rule["expr"])
     ]
+
+
+def dashboard_vllm_queries(
+    namespace: str, deployment: str, rate_interval: str = "1m", path: Path = DASHBOARD
+) -> list[EngineQuery]:
+    return _dashboard_queries(VLLM_SERIES, namespace, deployment, rate_interval, path)
+
+
+def alert_vllm_expressions(path: Path = RULES) -> list[EngineQuery]:
+    return _alert_expressions(VLLM_SERIES, path)
 
 
 def vllm_queries(namespace: str, deployment: str, rate_interval: str = "1m") -> list[EngineQuery]:
@@ -96,3 +112,29 @@ def vllm_queries(namespace: str, deployment: str, rate_interval: str = "1m") -> 
 def vllm_series(query: EngineQuery) -> list[str]:
     """The vLLM metric names a query reads, e.g. ["vllm:kv_cache_usage_perc"]."""
     return sorted(set(VLLM_SERIES.findall(query.expr)))
+
+
+def trtllm_queries(dashboard: Path = DASHBOARD, rules: Path = RULES) -> list[EngineQuery]:
+    """Every dashboard query and alert expression that reads TensorRT-LLM (variables filled with placeholders)."""
+    return _dashboard_queries(TRTLLM_QUERY, "ns", "dep", "5m", dashboard) + _alert_expressions(TRTLLM_QUERY, rules)
+
+
+# --- Metric names in PromQL -----------------------------------------------------------------------------
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_MATCHERS = re.compile(r"\{[^{}]*\}")
+_RANGES = re.compile(r"\[[^\]]*\]")
+_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+_IDENT = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
+_KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names an expression selects: identifiers left once strings, matchers, ranges and grouping
+    clauses are removed, that are neither keywords nor function calls."""
+    rest = _GROUPING.sub("", _RANGES.sub("", _MATCHERS.sub("", _STRINGS.sub('""', expr))))
+    return {
+        m.group()
+        for m in _IDENT.finditer(rest)
+        if m.group() not in _KEYWORDS and not rest[m.end() :].lstrip().startswith("(")
+    }

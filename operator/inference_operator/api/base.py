@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 
 class ApiModel(BaseModel):
@@ -27,6 +28,15 @@ class ApiModel(BaseModel):
 def cel(*rules: tuple[str, str]) -> dict[str, Any]:
     """`json_schema_extra` carrying CEL rules (`x-kubernetes-validations`) as (rule, message) pairs."""
     return {"x-kubernetes-validations": [{"rule": rule, "message": message} for rule, message in rules]}
+
+
+# The error type of a rule between fields of one model; validation.py names `field` in the path it reports.
+FIELD_CONFLICT = "field_conflict"
+
+
+def field_conflict(field: str, message: str) -> PydanticCustomError:
+    """An error a model validator raises about one of its fields (by its wire name), given how it clashes."""
+    return PydanticCustomError(FIELD_CONFLICT, "{message}", {"field": field, "message": message})
 
 
 # Kubernetes' own quantity syntax (resource.Quantity), without the sign: no request or size here is negative.

@@ -5,9 +5,19 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from .base import LIST_MAP_BY_NAME, ApiModel, Arg, Condition, IntOrPercent, Quantity, SecretKeySelector, cel
+from .base import (
+    LIST_MAP_BY_NAME,
+    ApiModel,
+    Arg,
+    Condition,
+    IntOrPercent,
+    Quantity,
+    SecretKeySelector,
+    cel,
+    field_conflict,
+)
 from .images import TRTLLM_IMAGE, VLLM_CPU_IMAGE, VLLM_IMAGE
 
 KIND = "InferenceDeployment"
@@ -278,15 +288,43 @@ class EngineSpec(ApiModel):
     )
 
 
+# vLLM refuses to start with float32 and any quantization: the configs behind fp8, awq_marlin and gptq_marlin
+# (Fp8Config, AutoAWQConfig, AutoGPTQConfig) list only bfloat16 and float16 in get_supported_act_dtypes, and
+# _get_quantization_config in vllm/config/vllm.py raises "float32 is not supported for quantization method"
+# (vllm-project/vllm v0.32.0, vllm/model_executor/layers/quantization/{fp8,auto_awq,auto_gptq}.py).
+FLOAT32_QUANTIZED = (
+    "must be auto, float16 or bfloat16 when spec.precision.quantization is set: the fp8, AWQ and GPTQ kernels "
+    "run only in float16 or bfloat16"
+)
+
+
 class PrecisionSpec(ApiModel):
     """Numeric precision. For TensorRT-LLM both are baked into the engine: a change means a rebuild."""
 
-    dtype: DType = Field(default=DType.AUTO, description="Activation and weight dtype; auto follows the checkpoint.")
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": cel(
+            (
+                "!has(self.dtype) || !has(self.quantization) || self.dtype != 'float32' || self.quantization == 'none'",
+                f"spec.precision.dtype {FLOAT32_QUANTIZED}",
+            )
+        )
+    }
+
+    dtype: DType = Field(
+        default=DType.AUTO,
+        description="Activation and weight dtype; auto follows the checkpoint. float32 only without quantization.",
+    )
     quantization: Quantization = Field(
         default=Quantization.NONE,
         description="Weight quantization: none, fp8 (Hopper/Ada), int4-awq or int4-gptq (needs a checkpoint "
         "quantized that way for vLLM).",
     )
+
+    @model_validator(mode="after")
+    def float32_only_unquantized(self) -> PrecisionSpec:
+        if self.dtype is DType.FLOAT32 and self.quantization is not Quantization.NONE:
+            raise field_conflict("dtype", FLOAT32_QUANTIZED)
+        return self
 
 
 class ParallelismSpec(ApiModel):

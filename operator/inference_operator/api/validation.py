@@ -11,7 +11,7 @@ from typing import Any
 
 import pydantic
 
-from .base import PERCENT_PATTERN, QUANTITY_PATTERN
+from .base import FIELD_CONFLICT, PERCENT_PATTERN, QUANTITY_PATTERN
 
 # pydantic names the member of a union that failed (`int`, `str`) as the last element of an error's location.
 _UNION_MEMBERS = {"int": "an integer", "str": "a string", "float": "a number", "bool": "a boolean"}
@@ -36,6 +36,8 @@ def format_validation_error(exc: pydantic.ValidationError) -> str:
     errors = sorted(exc.errors(include_url=False), key=lambda error: error["type"] != "extra_forbidden")
     for error in errors:
         loc = list(error["loc"])
+        if error["type"] == FIELD_CONFLICT:  # raised by a model about one of its fields: name that field
+            loc.append(str((error.get("ctx") or {})["field"]))
         member = str(loc[-1]).removeprefix(_CONSTRAINED) if len(loc) > 1 else ""
         if member in _UNION_MEMBERS and (error["type"].endswith("_type") or error["type"] == f"{member}_parsing"):
             path, message = _path(loc[:-1]), f"must be {_UNION_MEMBERS[member]}"

@@ -10,13 +10,21 @@ trtllm-serve is different, and the difference matters for scraping:
   tensorrt_llm/serve/openai_server.py), not Prometheus text; scraping it makes the target fail (`up == 0`);
 - Prometheus text is on `/prometheus/metrics`, mounted only when the LLM API option
   `return_perf_metrics: true` is set (`mount_metrics`, added by NVIDIA/TensorRT-LLM#5785, merged August 2025);
-  iteration gauges such as KV-cache utilization also need `enable_iter_perf_stats: true`;
-- TensorRT-LLM 1.1-1.2 export five request metrics without a prefix (`time_to_first_token_seconds`, ...;
-  see Dynamo's "TensorRT-LLM Prometheus Metrics" page for 1.1.0rc5 and vllm-project/aibrix#2004 for 1.2
-  output); later releases prefix them `trtllm_` and add queue, KV-cache and token series
-  (NVIDIA/TensorRT-LLM#12545). The PodMonitor renames the unprefixed five to their `trtllm_` names, so one
-  set of queries covers both;
-- whether the pinned 1.0.0 image already carries #5785 is not confirmed: TRT-LLM panels may show no data.
+- the pinned release (TRTLLM_IMAGE in api/images.py, TRTLLM_METRICS_RELEASE below) exports exactly five
+  request series, without a prefix: `MetricsCollector` in tensorrt_llm/metrics/collector.py of the 1.2 line
+  (as #5785 added it) registers `request_success_total`, `e2e_request_latency_seconds`,
+  `time_to_first_token_seconds`, `time_per_output_token_seconds` and `request_queue_time_seconds`, nothing
+  else: no token counters, no queue gauges, no KV-cache series. (Read in #5785's collector.py; the v1.2.1 tag
+  itself was not read here. The 1.2 line predates the renames below: 1.3.0rc0 reached PyPI in January 2026,
+  1.2.0 in March; vllm-project/aibrix#2004 shows the five bare names scraped from a 1.2 server.)
+- they are stored under these names whether Prometheus scrapes the pods by annotation or through the
+  PodMonitor (which renames nothing), so dashboards and alerts query exactly them and select
+  `inference_operator_dev_engine="tensorrt-llm"`, since the names are generic;
+- Future, not in the pinned release: on main, NVIDIA/TensorRT-LLM#11243 (February 2026) added the `trtllm_`
+  prefix with `trtllm_kv_cache_utilization` and `trtllm_kv_cache_hit_rate`, and #12545 (March 2026) token
+  counters (`trtllm_prompt_tokens_total`, `trtllm_generation_tokens_total`) and iteration gauges such as
+  `trtllm_num_requests_waiting`/`_running`; they ship in 1.3 release candidates. Moving TRTLLM_IMAGE to 1.3
+  means renaming the queries to the prefixed names and adding those panels and a KV-cache alert back.
 """
 
 from __future__ import annotations
@@ -32,16 +40,10 @@ VLLM_METRICS_PATH = "/metrics"
 TRTLLM_METRICS_PATH = "/prometheus/metrics"
 
 VLLM_LOGGERS_SOURCE = "vllm-project/vllm vllm/v1/metrics/loggers.py (PrometheusStatLogger), v0.11 onwards"
-TRTLLM_5785_SOURCE = "NVIDIA/TensorRT-LLM#5785 tensorrt_llm/metrics/collector.py (MetricsCollector)"
-TRTLLM_12545_SOURCE = "NVIDIA/TensorRT-LLM#12545 tensorrt_llm/metrics/collector.py (iteration, tokens)"
-
-TRTLLM_PREFIX = "trtllm_"
-
-# The request metrics TensorRT-LLM 1.1-1.2 expose without a prefix; the PodMonitor adds `trtllm_` to them.
-TRTLLM_UNPREFIXED_SERIES_REGEX = (
-    "(request_success_(?:total|created)"
-    "|(?:e2e_request_latency|time_to_first_token|time_per_output_token|request_queue_time)"
-    "_seconds_(?:bucket|sum|count|created))"
+# The TensorRT-LLM release whose exported series the table below lists: the tag of TRTLLM_IMAGE (a test checks).
+TRTLLM_METRICS_RELEASE = "1.2.1"
+TRTLLM_COLLECTOR_SOURCE = (
+    f"NVIDIA/TensorRT-LLM v{TRTLLM_METRICS_RELEASE} tensorrt_llm/metrics/collector.py (MetricsCollector, #5785)"
 )
 
 
@@ -63,8 +65,8 @@ def _vllm(kind: MetricKind, meaning: str) -> EngineMetric:
     return EngineMetric(Engine.VLLM, kind, meaning, VLLM_LOGGERS_SOURCE)
 
 
-def _trtllm(kind: MetricKind, meaning: str, source: str) -> EngineMetric:
-    return EngineMetric(Engine.TENSORRT_LLM, kind, meaning, source)
+def _trtllm(kind: MetricKind, meaning: str) -> EngineMetric:
+    return EngineMetric(Engine.TENSORRT_LLM, kind, meaning, TRTLLM_COLLECTOR_SOURCE)
 
 
 _C, _G, _H = MetricKind.COUNTER, MetricKind.GAUGE, MetricKind.HISTOGRAM
@@ -83,18 +85,12 @@ ENGINE_METRICS: Mapping[str, EngineMetric] = MappingProxyType(
         "vllm:inter_token_latency_seconds": _vllm(_H, "Time between generated tokens (new in 0.11)."),
         "vllm:e2e_request_latency_seconds": _vllm(_H, "End-to-end request latency."),
         "vllm:request_queue_time_seconds": _vllm(_H, "Time a request spent waiting."),
-        "trtllm_request_success_total": _trtllm(_C, "Finished requests, by reason.", TRTLLM_5785_SOURCE),
-        "trtllm_e2e_request_latency_seconds": _trtllm(_H, "End-to-end request latency.", TRTLLM_5785_SOURCE),
-        "trtllm_time_to_first_token_seconds": _trtllm(_H, "Time to first token.", TRTLLM_5785_SOURCE),
-        "trtllm_time_per_output_token_seconds": _trtllm(_H, "Time per output token.", TRTLLM_5785_SOURCE),
-        "trtllm_request_queue_time_seconds": _trtllm(_H, "Time a request spent waiting.", TRTLLM_5785_SOURCE),
-        "trtllm_kv_cache_utilization": _trtllm(
-            _G, "Used / max KV-cache blocks, 1 = full (needs enable_iter_perf_stats).", TRTLLM_12545_SOURCE
-        ),
-        "trtllm_num_requests_waiting": _trtllm(_G, "Queued requests.", TRTLLM_12545_SOURCE),
-        "trtllm_num_requests_running": _trtllm(_G, "Active requests.", TRTLLM_12545_SOURCE),
-        "trtllm_prompt_tokens_total": _trtllm(_C, "Prompt tokens processed.", TRTLLM_12545_SOURCE),
-        "trtllm_generation_tokens_total": _trtllm(_C, "Generated tokens.", TRTLLM_12545_SOURCE),
+        # TensorRT-LLM 1.2.x: the five request series, exported and stored without a prefix.
+        "request_success_total": _trtllm(_C, "Finished requests, by finished_reason."),
+        "e2e_request_latency_seconds": _trtllm(_H, "End-to-end request latency."),
+        "time_to_first_token_seconds": _trtllm(_H, "Time to first token."),
+        "time_per_output_token_seconds": _trtllm(_H, "Time per output token."),
+        "request_queue_time_seconds": _trtllm(_H, "Time a request spent waiting."),
     }
 )
 
@@ -112,10 +108,12 @@ RETIRED_ENGINE_METRICS: Mapping[str, str] = MappingProxyType(
 _HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 
-def series_names(metrics: Mapping[str, EngineMetric] = ENGINE_METRICS) -> frozenset[str]:
-    """Every series name a query may use: histograms expand to their _bucket, _sum and _count series."""
+def series_names(metrics: Mapping[str, EngineMetric] = ENGINE_METRICS, engine: Engine | None = None) -> frozenset[str]:
+    """Every series name a query may use (of one engine, if given): histograms expand to _bucket, _sum, _count."""
     names: set[str] = set()
     for name, metric in metrics.items():
+        if engine is not None and metric.engine is not engine:
+            continue
         if metric.kind is MetricKind.HISTOGRAM:
             names.update(name + suffix for suffix in _HISTOGRAM_SUFFIXES)
         else:

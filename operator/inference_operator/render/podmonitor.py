@@ -19,7 +19,7 @@ from typing import Any
 
 from ..api.inference_deployment import Engine, InferenceDeployment
 from ..api.labels import COMPONENT_SERVING, LABEL_COMPONENT, LABEL_DEPLOYMENT, LABEL_ENGINE, LABEL_MODEL, PORT_NAME
-from ..metrics.engines import TRTLLM_PREFIX, TRTLLM_UNPREFIXED_SERIES_REGEX, metrics_path
+from ..metrics.engines import metrics_path
 from .common import common_labels, object_meta
 from .trtllm import perf_metrics_enabled
 
@@ -58,17 +58,8 @@ def _engine_endpoint(interval: str, engine: Engine) -> dict[str, Any]:
             }
         ],
     }
-    if engine is Engine.TENSORRT_LLM:
-        # TensorRT-LLM 1.1-1.2 name its request metrics without a prefix; give them the later `trtllm_` names.
-        endpoint["metricRelabelings"] = [
-            {
-                "action": "replace",
-                "sourceLabels": ["__name__"],
-                "regex": TRTLLM_UNPREFIXED_SERIES_REGEX,
-                "targetLabel": "__name__",
-                "replacement": f"{TRTLLM_PREFIX}${{1}}",
-            }
-        ]
+    # No metricRelabelings: series keep the names the engine exports, exactly as when the pods are scraped by
+    # their prometheus.io annotations, so one set of dashboard and alert queries holds for both.
     return endpoint
 
 

@@ -8,8 +8,10 @@ Two backends (spec.engine.tensorrtLLM.backend):
 Flags follow tensorrt_llm/commands/serve.py of the pinned release (api/images.py): `trtllm-serve serve MODEL`
 (MODEL: "model name | HF checkpoint path | TensorRT engine path"), --backend pytorch|tensorrt (default
 pytorch since 1.0, so the engine path must say tensorrt), --host (default localhost: must be 0.0.0.0 in a
-pod), --port, --tp_size, --pp_size, --tokenizer, --revision, --max_batch_size, --max_seq_len, and --config
-(alias --extra_llm_api_options), a YAML file of LLM API arguments.
+pod), --port, --tp_size, --pp_size, --tokenizer, --revision, --max_batch_size, --max_seq_len, and
+--extra_llm_api_options, a YAML file of LLM API arguments. That spelling is a click option of `serve` in
+tensorrt_llm/commands/serve.py from 0.19 through 1.2.1 and later; `--config` is only an alias of it added late in
+1.2 development (NVIDIA/TensorRT-LLM), which older images refuse as an unknown option.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ PROMETHEUS_PATH = "/prometheus/metrics"
 # 1.2.0rc2; fixed on main by #10662): keep it off there until the pinned release is known to carry the fix.
 ENGINE_BACKEND_PERF_METRICS = False
 CONFIG_PATH = f"{MODEL_CACHE_PATH}/trtllm-serve.yaml"
+# The flag that passes CONFIG_PATH: the spelling every release since 0.19 accepts (see the module docstring).
+EXTRA_LLM_API_OPTIONS_FLAG = "--extra_llm_api_options"
 
 
 def engine_model_path(store: StoreSettings, build_name: str) -> str:
@@ -60,7 +64,7 @@ def perf_metrics_enabled(infd: InferenceDeployment) -> bool:
 
 
 def llm_api_options(infd: InferenceDeployment) -> list[str]:
-    """Lines of the --config YAML (LLM API arguments trtllm-serve has no flag for); empty when none needed."""
+    """Lines of the LLM API options YAML (arguments trtllm-serve has no flag for); empty when none needed."""
     lines: list[str] = []
     if perf_metrics_enabled(infd):
         lines.append("return_perf_metrics: true")
@@ -111,12 +115,12 @@ def trtllm_args(infd: InferenceDeployment, engine_build_name: str | None, store:
         str(spec.parallelism.pipeline),
     ]
     if llm_api_options(infd):
-        args += ["--config", CONFIG_PATH]
+        args += [EXTRA_LLM_API_OPTIONS_FLAG, CONFIG_PATH]
     return args + list(trt.extra_args)
 
 
 def trtllm_command(infd: InferenceDeployment) -> list[str]:
-    """`trtllm-serve`, or a bash wrapper writing the --config YAML first (no ConfigMap to keep in sync)."""
+    """`trtllm-serve`, or a bash wrapper writing the LLM API options YAML first (no ConfigMap to keep in sync)."""
     options = llm_api_options(infd)
     if not options:
         return ["trtllm-serve"]

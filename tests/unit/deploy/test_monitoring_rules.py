@@ -19,6 +19,7 @@ import yaml
 from inference_operator.metrics import operator as metrics
 from inference_operator.metrics.engines import RETIRED_ENGINE_METRICS, series_names
 from inference_operator.render.podmonitor import TARGET_DEPLOYMENT, TARGET_ENGINE, TARGET_MODEL
+from tests.support.queries import TRTLLM_ENGINE_SELECTOR, metric_names
 from tests.support.samples import REPO_ROOT
 
 FILES = REPO_ROOT / "charts" / "inference-operator" / "files"
@@ -57,24 +58,6 @@ def dashboard_exprs() -> list[str]:
 
 
 # --- Metric names in PromQL -----------------------------------------------------------------------------
-
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
-_MATCHERS = re.compile(r"\{[^{}]*\}")
-_RANGES = re.compile(r"\[[^\]]*\]")
-_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
-_IDENT = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
-_KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
-
-
-def metric_names(expr: str) -> set[str]:
-    """Metric names an expression selects: identifiers left once strings, matchers, ranges and grouping
-    clauses are removed, that are neither keywords nor function calls."""
-    rest = _GROUPING.sub("", _RANGES.sub("", _MATCHERS.sub("", _STRINGS.sub('""', expr))))
-    return {
-        m.group()
-        for m in _IDENT.finditer(rest)
-        if m.group() not in _KEYWORDS and not rest[m.end() :].lstrip().startswith("(")
-    }
 
 
 def test_metric_name_extraction() -> None:
@@ -149,8 +132,9 @@ SLOW_BUILD = [
     series("inference_operator_engine_build_start_time_seconds", BUILD, "0x30"),
     series("inference_operator_engine_build_expected_seconds", BUILD, "600x30"),
 ]
+TRT_POD = {**ML, DEP: "chat", "pod": "chat-trtllm-1", TARGET_ENGINE: "tensorrt-llm"}
 TRT_BUCKETS = [
-    series("trtllm_request_queue_time_seconds_bucket", {**POD1, "le": le}, values)
+    series("request_queue_time_seconds_bucket", {**TRT_POD, "le": le}, values)
     for le, values in (("1.0", "0x40"), ("10.0", "0+10x40"), ("+Inf", "0+10x40"))
 ]
 CASES = [
@@ -208,7 +192,16 @@ CASES = [
         [POD1],
     ),
     case("TrtllmQueueTimeHigh", "25m", TRT_BUCKETS, [{**ML, DEP: "chat"}]),
-    case("TrtllmKvCacheFull", "20m", [series("trtllm_kv_cache_utilization", POD1, "0.97x30")], [POD1]),
+    # The same histogram from a pod of another engine (or any other app) is not TensorRT-LLM's: no alert.
+    case(
+        "TrtllmQueueTimeHigh",
+        "25m",
+        [
+            series("request_queue_time_seconds_bucket", {**POD1, TARGET_ENGINE: "vllm", "le": le}, values)
+            for le, values in (("1.0", "0x40"), ("10.0", "0+10x40"), ("+Inf", "0+10x40"))
+        ],
+        [],
+    ),
 ]
 
 
@@ -256,7 +249,7 @@ def test_dashboard_is_grafana_json_with_a_datasource_and_deployment_variable() -
 
 def test_dashboard_queries_filter_on_the_selected_deployment() -> None:
     engine_exprs = [e for e in dashboard_exprs() if metric_names(e) & series_names()]
-    assert any("vllm:" in e for e in engine_exprs) and any("trtllm_" in e for e in engine_exprs)
+    assert any("vllm:" in e for e in engine_exprs) and any(TRTLLM_ENGINE_SELECTOR in e for e in engine_exprs)
     for expr in engine_exprs:
         assert f'{DEP}="$deployment"' in expr and 'namespace="$namespace"' in expr, expr
 

@@ -139,7 +139,7 @@ def test_serving_placement_probes_and_port() -> None:
 def test_engine_pods_carry_no_scrape_annotation_until_prometheus_metrics_exist() -> None:
     deployment = render_trtllm_deployment(infd_with(), "b", STORE)
     assert "annotations" not in deployment["spec"]["template"]["metadata"]
-    assert "--config" not in container(deployment)["args"]
+    assert not {"--config", "--extra_llm_api_options"} & set(container(deployment)["args"])
 
 
 def test_pytorch_backend_serves_the_checkpoint_without_the_store() -> None:
@@ -159,7 +159,9 @@ def test_pytorch_backend_serves_the_checkpoint_without_the_store() -> None:
     # The LLM API options go through a file written at start: metrics on, the spec's dtype.
     assert engine["command"][:2] == ["bash", "-c"] and engine["command"][3] == "trtllm-serve"
     assert "'return_perf_metrics: true' 'dtype: bfloat16'" in engine["command"][2]
-    assert args[args.index("--config") + 1] == CONFIG_PATH
+    # `--extra_llm_api_options`, not its late alias `--config`: images before 1.2 refuse the alias.
+    assert args[args.index("--extra_llm_api_options") + 1] == CONFIG_PATH
+    assert "--config" not in args
 
 
 def test_pytorch_backend_without_monitoring_or_dtype_needs_no_config() -> None:
@@ -169,7 +171,7 @@ def test_pytorch_backend_without_monitoring_or_dtype_needs_no_config() -> None:
     body["spec"]["monitoring"] = {"enabled": False}
     deployment = render_trtllm_deployment(InferenceDeployment.model_validate(body), None, STORE)
     assert container(deployment)["command"] == ["trtllm-serve"]
-    assert "--config" not in container(deployment)["args"]
+    assert not {"--config", "--extra_llm_api_options"} & set(container(deployment)["args"])
     assert "annotations" not in deployment["spec"]["template"]["metadata"]
 
 
