@@ -21,7 +21,7 @@ from tests.e2e.test_trtllm import build_jobs, create_token_secret, free_gpus, sa
 from tests.support.cluster import Cluster
 from tests.support.operator_process import OperatorProcess
 from tests.support.samples import SAMPLES_DIR
-from tests.support.serving import H100, TRT, condition, event_reasons, served_by, wait_for, wait_served
+from tests.support.serving import H100, TRT, condition, event_reasons, served_by, wait_for
 
 A100 = "NVIDIA-A100-SXM4-80GB"
 A100_PER_NODE = 4
@@ -58,7 +58,11 @@ class BuildWatch:
         return status
 
     def until(self, what: str, done: Any, timeout: float = 180) -> dict[str, Any]:
-        return wait_for(what, lambda: (lambda s: s if done(s) else None)(self.sample()), timeout, interval=0.2)
+        def probe() -> dict[str, Any] | None:
+            status = self.sample()
+            return status if done(status) else None
+
+        return wait_for(what, probe, timeout, interval=0.2)
 
     def assert_never_compiling_before_the_pod_ran(self) -> None:
         for phase, message, pod_phase in self.samples:
@@ -212,9 +216,12 @@ def test_an_engine_build_the_operator_cannot_build_gets_a_condition_naming_the_f
     bad["metadata"]["name"] = "not-an-engine"
     bad["spec"]["image"] = "vllm/vllm-openai:v0.32.0"
     cluster.apply(bad, namespace)
-    status = wait_for("the refusal", lambda: (lambda s: s if s.get("phase") == "Failed" else None)(
-        build_status(cluster, "not-an-engine", namespace)
-    ))
+
+    def refused() -> dict[str, Any] | None:
+        status = build_status(cluster, "not-an-engine", namespace)
+        return status if status.get("phase") == "Failed" else None
+
+    status = wait_for("the refusal", refused)
     cond = condition(status, "Succeeded")
     assert (cond["status"], cond["reason"]) == ("False", "InvalidSpec") and cond["message"].startswith("spec.image")
     assert ("Warning", "BuildFailed") in event_reasons(cluster, namespace, "not-an-engine")

@@ -9,7 +9,9 @@ from typing import Any
 
 import yaml
 
-from tests.support.samples import SAMPLES_DIR
+from inference_operator.api.settings import from_env
+from inference_operator.controller.inference_deployment.lifecycle import engine_build_for
+from tests.support.samples import SAMPLES_DIR, load_sample
 
 
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -89,10 +91,6 @@ def test_bad_option_is_one_line() -> None:
 
 
 def test_engine_builds_prints_exactly_the_engine_build_the_operator_would_create() -> None:
-    from inference_operator.api.settings import from_env
-    from inference_operator.controller.inference_deployment.lifecycle import engine_build_for
-    from tests.support.samples import load_sample
-
     proc = run_cli("render", "--engine-builds", "-f", str(SAMPLES_DIR / "llama-3-1-70b-h100-trtllm.yaml"))
     assert proc.returncode == 0, proc.stderr
     objects = [d for d in yaml.safe_load_all(proc.stdout) if d]

@@ -112,7 +112,9 @@ def test_the_store_claim_is_created_before_the_job_and_owned_by_nothing() -> Non
 
 def test_the_claim_the_build_names_is_the_one_ensured_and_an_existing_one_is_left_alone() -> None:
     ctx, fake, name = user_build(storeClaim="team-engines")
-    fake.put({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "team-engines", "namespace": NS}})
+    fake.put(
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "team-engines", "namespace": NS}}
+    )
     before = copy.deepcopy(fake.body("PersistentVolumeClaim", NS, "team-engines"))
     run(ctx, name)
     assert fake.body("PersistentVolumeClaim", NS, "team-engines") == before
@@ -139,7 +141,9 @@ def test_a_gpu_product_no_node_has_is_named_as_the_field() -> None:
     assert run(ctx, name) == "Pending"
     assert succeeded(fake, name)["reason"] == "NoNodeWithGPUProduct"
     message = status(fake, name)["message"]
-    assert message.startswith("spec.gpuProduct: no schedulable node has this GPU product") and GPU_PRODUCT_LABEL in message
+    assert (
+        message.startswith("spec.gpuProduct: no schedulable node has this GPU product") and GPU_PRODUCT_LABEL in message
+    )
     assert "didn't match Pod's node affinity/selector" in message
 
 
@@ -210,7 +214,7 @@ def test_images_the_recipe_runs_in_are_accepted() -> None:
         "registry.example.com/ml/tensorrt-llm:1.2.1-cu13",  # a company's own build: trusted
         "nvcr.io/nvidia/tensorrt-llm/release@sha256:" + "0" * 64,  # a digest says no version
     ):
-        ctx, fake, name = user_build(image=image)
+        ctx, _, name = user_build(image=image)
         assert run(ctx, name) == "Pending", image
 
 

@@ -45,7 +45,9 @@ def _waiting_phase(job_name: str, pod: BuildPodFacts | None, attempts: int) -> t
         message = f"Build Job {job_name}: pod {pod.name} cannot be scheduled: {detail}"
         if pod.no_node_matches_selector:
             reason = "NoNodeWithGPUProduct"
-            message = f"spec.gpuProduct: no schedulable node has this GPU product (label {GPU_PRODUCT_LABEL}). {message}"
+            message = (
+                f"spec.gpuProduct: no schedulable node has this GPU product (label {GPU_PRODUCT_LABEL}). {message}"
+            )
         return BuildPhase.PENDING, message, Cond("Succeeded", None, reason or "Unschedulable", message)
     if pod.node is None:
         message = f"Build Job {job_name}: pod {pod.name} waits for the scheduler."
