@@ -76,7 +76,7 @@ class EngineBuildStatus(ApiModel):
         default=None, description="When the build Job started (waiting for a node and for the image included)."
     )
     building_since: str | None = Field(
-        default=None, description="When the build container of the latest attempt started compiling."
+        default=None, description="While Building: when the build container of the running attempt started compiling."
     )
     expected_duration: str | None = Field(
         default=None, description="How long the compile should take (a third of spec.deadlineSeconds), e.g. 1h."

@@ -132,12 +132,10 @@ def compute_build_status(
     if expected:
         status["expectedDuration"] = expected
     phase, message, cond = _job_phase(job, job_name, engine_path, status["attempts"], pod, expected)
-    # When the build container of the latest attempt started: kept once the build finished.
-    building_since = pod.running_since if pod is not None and pod.building else None
-    if phase in (BuildPhase.SUCCEEDED, BuildPhase.FAILED):
-        building_since = building_since or previous.get("buildingSince")
-    if building_since:
-        status["buildingSince"] = building_since
+    # When the running attempt's build container started; only while Building, so `kubectl get eb` shows the
+    # time compiling next to the expected duration, and a blank once durationSeconds tells the whole story.
+    if phase is BuildPhase.BUILDING and pod is not None and pod.running_since:
+        status["buildingSince"] = pod.running_since
     if phase is BuildPhase.SUCCEEDED:
         status["enginePath"] = engine_path
     status["phase"] = phase.value
