@@ -206,9 +206,12 @@ def engine_build_crd() -> dict[str, Any]:
             _column("GPU", ".spec.gpuProduct"),
             _column("Quantization", ".spec.quantization"),
             _column("Phase", ".status.phase"),
+            _column("Building", ".status.buildingSince", "date", description="Time since the compile started"),
+            _column("Expected", ".status.expectedDuration", description="How long the compile should take"),
             _column("Duration", ".status.durationSeconds", "integer", description="Build seconds"),
             _column("Age", ".metadata.creationTimestamp", "date"),
             _column("Job", ".status.jobName", priority=1),
+            _column("Message", ".status.message", priority=1),
         ],
     )
 

@@ -72,9 +72,19 @@ class EngineBuildStatus(ApiModel):
     phase: BuildPhase | None = Field(default=None, description="Pending, Building, Succeeded or Failed.")
     job_name: str | None = Field(default=None, description="The build Job.")
     attempts: int | None = Field(default=None, description="Pods the build Job has started.")
-    start_time: str | None = Field(default=None, description="When the build Job started.")
+    start_time: str | None = Field(
+        default=None, description="When the build Job started (waiting for a node and for the image included)."
+    )
+    building_since: str | None = Field(
+        default=None, description="While Building: when the build container of the running attempt started compiling."
+    )
+    expected_duration: str | None = Field(
+        default=None, description="How long the compile should take (a third of spec.deadlineSeconds), e.g. 1h."
+    )
     completion_time: str | None = Field(default=None, description="When the build finished.")
-    duration_seconds: int | None = Field(default=None, description="How long the build took.")
+    duration_seconds: int | None = Field(
+        default=None, description="How long the build took, from the Job's start to its end."
+    )
     engine_path: str | None = Field(default=None, description="Directory of the engine in the store.")
     message: str | None = Field(default=None, description="What is happening, or why the build failed.")
     conditions: list[Condition] = Field(default_factory=list, description="Conditions.")

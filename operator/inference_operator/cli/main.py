@@ -74,9 +74,22 @@ def build_parser() -> argparse.ArgumentParser:
     crd.set_defaults(func=_cmd_crd)
 
     render = sub.add_parser("render", help="print the manifests the operator would apply for a resource")
-    render.add_argument("-f", "--file", required=True, help="an InferenceDeployment YAML file ('-' for stdin)")
+    render.add_argument(
+        "-f",
+        "--file",
+        required=True,
+        action="append",
+        dest="files",
+        metavar="FILE",
+        help="an InferenceDeployment YAML file ('-' for stdin); repeat for several resources",
+    )
+    render.add_argument(
+        "--engine-builds",
+        action="store_true",
+        help="only the EngineBuilds the resources need (one per engine key), to apply ahead of them (precompile)",
+    )
     render.add_argument("-o", "--output", choices=["yaml", "json"], default="yaml")
-    render.add_argument("--namespace", default="default", help="namespace when the file names none")
+    render.add_argument("--namespace", "-n", default="default", help="namespace when the file names none")
     render.add_argument(
         "--no-pod-monitor", action="store_true", help="as on a cluster without the monitoring.coreos.com API"
     )

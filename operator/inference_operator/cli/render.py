@@ -1,5 +1,9 @@
 """`inference-operator render`: what the operator would write for a resource, from the reconcile's own
-desired-state functions (controller/inference_deployment/lifecycle.py). No cluster needed."""
+desired-state functions (controller/inference_deployment/lifecycle.py). No cluster needed.
+
+`--engine-builds` prints only the EngineBuilds, one per engine key, for a pipeline to apply ahead of the
+resources (precompile, docs/engine-builds.md).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,15 @@ import argparse
 import json
 import re
 import sys
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from ..api.errors import InvalidSpec
 from ..api.inference_deployment import NAME_MAX_LENGTH, NAME_PATTERN, InferenceDeployment
-from ..api.settings import from_env
-from ..controller.inference_deployment.lifecycle import ASSIGNED_BY_THE_CLUSTER, converged_objects
+from ..api.settings import OperatorSettings, from_env
+from ..controller.inference_deployment.lifecycle import ASSIGNED_BY_THE_CLUSTER, converged_objects, engine_build_for
 from .manifest_io import ManifestError, format_validation_error, load_resource
 
 
@@ -30,23 +35,49 @@ def _check_name(path: str, name: object) -> None:
         )
 
 
+def _load(path: str, namespace: str) -> InferenceDeployment:
+    body = load_resource(path)
+    meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    _check_name(path, (meta or {}).get("name"))
+    body["metadata"] = {"namespace": namespace, **(meta or {}), "uid": ASSIGNED_BY_THE_CLUSTER}
+    return InferenceDeployment.model_validate(body)
+
+
+def _engine_builds(infd: InferenceDeployment, settings: OperatorSettings, path: str) -> list[dict[str, Any]]:
+    """The resource's EngineBuild, or none (said on stderr: vLLM, the PyTorch backend, no engine to compile)."""
+    build = engine_build_for(infd, settings)
+    if build is None:
+        print(f"note: {path}: {infd.metadata['name']} needs no engine build", file=sys.stderr)
+        return []
+    return [build]
+
+
+def _objects(args: argparse.Namespace) -> list[dict[str, Any]]:
+    settings = from_env()
+    objects: list[dict[str, Any]] = []
+    for path in args.files:
+        try:
+            infd = _load(path, args.namespace)
+            if args.engine_builds:
+                objects += _engine_builds(infd, settings, path)
+            else:
+                objects += converged_objects(infd, settings, monitoring_api=not args.no_pod_monitor)
+        except ValidationError as exc:
+            raise ManifestError(path, format_validation_error(exc)) from None
+        except InvalidSpec as exc:
+            raise ManifestError(path, str(exc)) from None
+    if args.engine_builds:  # resources with one engine key share one EngineBuild
+        unique = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objects}
+        objects = list(unique.values())
+    return objects
+
+
 def cmd_render(args: argparse.Namespace) -> int:
 
     try:
-        body = load_resource(args.file)
-        meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
-        _check_name(args.file, (meta or {}).get("name"))
-        body["metadata"] = {"namespace": args.namespace, **(meta or {}), "uid": ASSIGNED_BY_THE_CLUSTER}
-        infd = InferenceDeployment.model_validate(body)
-        objects = converged_objects(infd, from_env(), monitoring_api=not args.no_pod_monitor)
+        objects = _objects(args)
     except ManifestError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ValidationError as exc:
-        print(f"error: {args.file}: {format_validation_error(exc)}", file=sys.stderr)
-        return 2
-    except InvalidSpec as exc:
-        print(f"error: {args.file}: {exc}", file=sys.stderr)
         return 2
     if args.output == "json":
         print(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2, sort_keys=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,3 +97,84 @@ def unschedulable_reason(pods: list[dict[str, Any]]) -> str | None:
             if scheduled and cond.get("reason") == "Unschedulable":
                 return str(cond.get("message") or "the scheduler found no node that fits")
     return None
+
+
+@dataclass(frozen=True)
+class BuildPodFacts:
+    """The build Job's newest pod: whether the scheduler placed it and whether the build container runs."""
+
+    name: str
+    phase: str  # Pending, Running, Succeeded, Failed (the pod's own)
+    node: str | None
+    unschedulable: str | None  # the scheduler's reason and message while it cannot place the pod
+    waiting: str | None  # why a placed pod's container does not run yet (e.g. ErrImagePull: ...)
+    running_since: str | None  # when the build container started
+
+    @property
+    def no_node_matches_selector(self) -> bool:
+        """The scheduler found no usable node with the pod's node selector at all (not merely none free): for a
+        build, whose only selector is the GPU product, no schedulable node of the cluster has that product."""
+        found = _NODES_AVAILABLE.search(self.unschedulable or "")
+        if found is None:
+            return False
+        counts = _COUNTED.split(found.group(1))
+        return any(_SELECTOR in part for part in counts) and all(
+            any(reason in part for reason in _NOT_FOR_THIS_POD) for part in counts
+        )
+
+    @property
+    def building(self) -> bool:
+        """The build container runs (or has just finished and the Job is about to record it)."""
+        return self.phase in ("Running", "Succeeded")
+
+
+# kube-scheduler's message, e.g. "0/9 nodes are available: 2 node(s) had untolerated taint {...}, 7 node(s) didn't
+# match Pod's node affinity/selector. preemption: ...". Each node counts once, under the first filter it fails;
+# the taint and schedulability filters run before the node selector's, so those nodes never reach it.
+_NODES_AVAILABLE = re.compile(r"0/\d+ nodes are available: (.*?)(?:\. preemption:|\.?$)")
+_COUNTED = re.compile(r", (?=\d+ )")
+_SELECTOR = "didn't match Pod's node affinity/selector"
+_NOT_FOR_THIS_POD = (_SELECTOR, "had untolerated taint", "were unschedulable", "had volume node affinity conflict")
+
+
+def _scheduling_problem(status: dict[str, Any]) -> str | None:
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            reason = str(cond.get("reason") or "Unschedulable")
+            return f"{reason}: {cond.get('message') or 'the scheduler found no node that fits'}"
+    return None
+
+
+def _container_state(status: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(waiting reason and message, startedAt of the running or finished container) of the first container."""
+    for container in status.get("containerStatuses") or []:
+        state = container.get("state") or {}
+        if "running" in state:
+            return None, (state["running"] or {}).get("startedAt")
+        if "terminated" in state:
+            return None, (state["terminated"] or {}).get("startedAt")
+        waiting = state.get("waiting") or {}
+        if waiting.get("reason"):
+            detail = f": {waiting['message']}" if waiting.get("message") else ""
+            return f"{waiting['reason']}{detail}", None
+    return None, None
+
+
+def build_pod_facts(pods: list[dict[str, Any]]) -> BuildPodFacts | None:
+    """The newest of a build Job's pods (the current attempt), or None before the Job made one."""
+    if not pods:
+        return None
+    pod = max(pods, key=lambda p: (p["metadata"].get("creationTimestamp") or "", p["metadata"].get("name", "")))
+    status = pod.get("status") or {}
+    phase = str(status.get("phase") or "Pending")
+    waiting, started = _container_state(status)
+    if phase in ("Running", "Succeeded") and not started:
+        started = status.get("startTime")
+    return BuildPodFacts(
+        name=str(pod["metadata"].get("name", "")),
+        phase=phase,
+        node=(pod.get("spec") or {}).get("nodeName") or None,
+        unschedulable=_scheduling_problem(status) if phase == "Pending" else None,
+        waiting=waiting if phase == "Pending" else None,
+        running_since=str(started) if started and phase in ("Running", "Succeeded") else None,
+    )

@@ -237,7 +237,7 @@ def set_build_state(
 ) -> None:
     """Export one EngineBuild's phase; while Building, also when it started and how long it should take.
 
-    started_at is a Unix time (status.startTime); the EngineBuildSlow alert fires when
+    started_at is a Unix time (status.buildingSince: the compile, not the wait for a node); EngineBuildSlow fires when
     now - started_at > expected_seconds.
     """
     phase = _check(phase, BUILD_PHASES, "build phase")

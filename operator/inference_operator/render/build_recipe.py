@@ -213,3 +213,44 @@ def convert_commands(inputs: ConvertInputs) -> list[str]:
         return [_converter(inputs, family)]
     # No family converter: ModelOpt exports any architecture it knows; full_prec keeps weights unquantized.
     return [_quantizer(inputs, "full_prec")]
+
+
+# The images this recipe knows. NGC's release repository is versioned by its tag; the recipe's paths and flags
+# were checked against the 1.2 release line (1.2.1, above). Upstream removed the engine workflow from main
+# (examples: NVIDIA/TensorRT-LLM#15763, Python modules: #15918), so a release line is added here only once
+# its image is checked to still ship trtllm-build and examples/models/core.
+TRTLLM_RELEASE_REPOSITORY = "nvcr.io/nvidia/tensorrt-llm/release"
+ENGINE_RECIPE_RELEASE_LINES: tuple[tuple[int, int], ...] = ((1, 2),)
+_RELEASE_TAG = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?(?:[.-]?(?:rc|post)\d+)*$")
+
+
+def _split_image(image: str) -> tuple[str, str | None]:
+    """(repository, tag) of an image reference; the tag is None for a digest-only or untagged reference."""
+    name = image.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        return name[:colon], name[colon + 1 :]
+    return name, None
+
+
+def image_recipe_problem(image: str) -> str | None:
+    """Why the engine build recipe cannot run in this image (the message names spec.image), or None.
+
+    Only what is known is refused: a vLLM image, and an NGC TensorRT-LLM release outside the checked release
+    lines. Any other image (a company's own build, a digest) is trusted to carry the 1.2 layout.
+    """
+    repository, tag = _split_image(image)
+    if "vllm" in repository.rsplit("/", 1)[-1].lower():
+        return f"spec.image: {image} is a vLLM image; an engine is built by a TensorRT-LLM release image"
+    if repository != TRTLLM_RELEASE_REPOSITORY or tag is None:
+        return None
+    match = _RELEASE_TAG.match(tag)
+    lines = ", ".join(f"{major}.{minor}.x" for major, minor in ENGINE_RECIPE_RELEASE_LINES)
+    if match is None or (int(match.group(1)), int(match.group(2))) not in ENGINE_RECIPE_RELEASE_LINES:
+        return (
+            f"spec.image: TensorRT-LLM release {tag} is not one the engine build recipe supports ({lines}): its "
+            "trtllm-build and converter paths are checked per release line, and upstream main has removed the "
+            "engine workflow (NVIDIA/TensorRT-LLM#15763); use an image of a supported line, or the PyTorch backend"
+        )
+    return None

@@ -94,6 +94,15 @@ async def on_build_job(body: kopf.Body, namespace: str | None, logger: kopf.Logg
         state_of(memo).trigger(ENGINE_BUILD, namespace, build, logger)
 
 
+@kopf.on.event("", "v1", "pods", labels=BUILD)
+async def on_build_pod(body: kopf.Body, namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any) -> None:
+    """The scheduler's verdict and the container's start land on the pod, not on the Job: a build is Pending
+    with the reason while its pod cannot be placed, and Building only once the container runs."""
+    build = _label(body, LABEL_BUILD)
+    if build:
+        state_of(memo).trigger(ENGINE_BUILD, namespace, build, logger)
+
+
 def _finished(body: kopf.Body, **_: Any) -> bool:
     return body.get("status", {}).get("phase") in ("Succeeded", "Failed")
 

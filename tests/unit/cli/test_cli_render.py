@@ -9,7 +9,9 @@ from typing import Any
 
 import yaml
 
-from tests.support.samples import SAMPLES_DIR
+from inference_operator.api.settings import from_env
+from inference_operator.controller.inference_deployment.lifecycle import engine_build_for
+from tests.support.samples import SAMPLES_DIR, load_sample
 
 
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -83,3 +85,48 @@ def test_bad_option_is_one_line() -> None:
     proc = run_cli("render", "-f", str(SAMPLES_DIR / "small-model.yaml"), "-o", "xml")
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# render --engine-builds (precompile, issue 21)
+
+
+def test_engine_builds_prints_exactly_the_engine_build_the_operator_would_create() -> None:
+    proc = run_cli("render", "--engine-builds", "-f", str(SAMPLES_DIR / "llama-3-1-70b-h100-trtllm.yaml"))
+    assert proc.returncode == 0, proc.stderr
+    objects = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    assert objects == [engine_build_for(load_sample("llama-3-1-70b-h100-trtllm"), from_env())]
+    full = rendered("llama-3-1-70b-h100-trtllm.yaml")
+    assert objects == [o for o in full if o["kind"] == "EngineBuild"], "render and --engine-builds disagree"
+    assert "uid" not in objects[0]["metadata"] and "ownerReferences" not in objects[0]["metadata"]
+
+
+def test_engine_builds_of_several_resources_one_per_key_and_none_for_vllm(tmp_path: Path) -> None:
+    trt = yaml.safe_load((SAMPLES_DIR / "llama-3-1-70b-h100-trtllm.yaml").read_text())
+    twin = {**trt, "metadata": {"name": "twin"}}
+    (tmp_path / "twin.yaml").write_text(yaml.safe_dump(twin))
+    proc = run_cli(
+        "render",
+        "--engine-builds",
+        "-n",
+        "llm",
+        "-f",
+        str(SAMPLES_DIR / "llama-3-1-70b-h100-trtllm.yaml"),
+        "-f",
+        str(tmp_path / "twin.yaml"),
+        "-f",
+        str(SAMPLES_DIR / "small-model.yaml"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    objects = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    assert [(o["kind"], o["metadata"]["namespace"]) for o in objects] == [("EngineBuild", "llm")]
+    assert "small-model.yaml" in proc.stderr and "needs no engine build" in proc.stderr
+
+
+def test_engine_builds_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
+    body = yaml.safe_load((SAMPLES_DIR / "llama-3-1-70b-h100-trtllm.yaml").read_text())
+    del body["spec"]["resources"]["gpuProduct"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(body))
+    proc = run_cli("render", "--engine-builds", "-f", str(bad))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "spec.resources.gpuProduct" in proc.stderr, proc.stderr

@@ -30,7 +30,10 @@ def test_one_job_and_a_final_result() -> None:
     ctx, fake, name = setup()
     assert reconcile_engine_build(ctx, NS, name, LOG) == "Pending"
     assert reconcile_engine_build(ctx, NS, name, LOG) == "Pending"
-    assert [w for w in fake.writes if w[0] == "create"] == [("create", "Job", build_job_name(name))]
+    assert [w for w in fake.writes if w[0] == "create"] == [
+        ("create", "PersistentVolumeClaim", "inference-engine-store"),
+        ("create", "Job", build_job_name(name)),
+    ]
     fake.cluster_finish_job(NS, build_job_name(name), succeeded=True)
     assert reconcile_engine_build(ctx, NS, name, LOG) == "Succeeded"
     status = fake.body("EngineBuild", NS, name)["status"]

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
+from ...advisor.architectures import TRTLLM_ENGINE_ARCHITECTURES, trtllm_supports
 from ...api.engine_build import BuildPhase, EngineBuild
 from ...api.errors import InvalidSpec
+from ...api.inference_deployment import TrtllmBackend
+from ...api.labels import COMPONENT_BUILD, LABEL_BUILD, LABEL_COMPONENT
 from ...api.settings import OperatorSettings
 from ...api.timestamps import parse_time
 from ...api.validation import format_validation_error
 from ...render.build_job import render_build_job
+from ...render.build_recipe import image_recipe_problem
 from ...render.engine_build import DEADLINE_FACTOR
 from ...render.engine_key import build_job_name, engine_dir
+from ...render.store import render_engine_store
 from ..conditions import status_changed
-from .status import FINISHED, compute_build_status
+from ..facts import BuildPodFacts
+from .status import FINISHED, compute_build_status, refused_build_status
 
 KIND = "EngineBuild"
 
@@ -26,6 +33,41 @@ def parse(body: dict[str, Any]) -> EngineBuild:
         return EngineBuild.model_validate({k: v for k, v in body.items() if k != "status"})
     except ValidationError as exc:
         raise InvalidSpec(format_validation_error(exc)) from None
+
+
+def refusal(build: EngineBuild) -> str | None:
+    """Why the operator will not build this spec (the message names the field), or None.
+
+    An EngineBuild a person applies is checked as the InferenceDeployment path checks what it renders: an
+    architecture TensorRT-LLM's engine backend does not build, an image the build recipe cannot run in.
+    """
+    spec = build.spec
+    if spec.architecture is not None and not trtllm_supports(spec.architecture, TrtllmBackend.ENGINE):
+        return (
+            f"spec.architecture: TensorRT-LLM's engine backend does not build {spec.architecture} "
+            f"({len(TRTLLM_ENGINE_ARCHITECTURES)} architectures are supported, e.g. LlamaForCausalLM, "
+            "Qwen2ForCausalLM, MistralForCausalLM; advisor/architectures.py lists them)"
+        )
+    return image_recipe_problem(spec.image)
+
+
+def store_to_ensure(build: EngineBuild, settings: OperatorSettings) -> dict[str, Any]:
+    """The engine-store claim the build names, as the InferenceDeployment path creates it (if absent; owned
+    by nothing, so deleting an EngineBuild never deletes engines)."""
+    store = dataclasses.replace(settings.store, claim_name=build.spec.store_claim)
+    return render_engine_store(build.metadata["namespace"], store)
+
+
+def pods_selector(build: EngineBuild) -> str:
+    """The label selector of the build Job's pods (its template carries the build's labels)."""
+    return f"{LABEL_COMPONENT}={COMPONENT_BUILD},{LABEL_BUILD}={build.metadata['name']}"
+
+
+def needs_pods(job: dict[str, Any] | None, previous: dict[str, Any]) -> bool:
+    """Whether the pods tell anything the Job does not: only while the build has not finished."""
+    conditions = ((job or {}).get("status") or {}).get("conditions") or []
+    finished = any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions)
+    return job is not None and not finished and previous.get("phase") not in FINISHED
 
 
 def job_to_create(
@@ -51,12 +93,33 @@ class BuildUpdate:
         return str(self.status["phase"])
 
 
+def expected_seconds(build: EngineBuild) -> int:
+    """How long the compile should take: the build deadline is sized at DEADLINE_FACTOR times it
+    (render/engine_build.py)."""
+    return build.spec.deadline_seconds // DEADLINE_FACTOR
+
+
 def build_update(
-    build: EngineBuild, job: dict[str, Any] | None, previous: dict[str, Any], settings: OperatorSettings, now: str
+    build: EngineBuild,
+    job: dict[str, Any] | None,
+    previous: dict[str, Any],
+    settings: OperatorSettings,
+    now: str,
+    pod: BuildPodFacts | None = None,
 ) -> BuildUpdate:
     name = build.metadata["name"]
     engine_path = f"{engine_dir(settings.store.mount_path, name)}/engine"
-    status = compute_build_status(build, job, build_job_name(name), engine_path, previous, now)
+    expected = expected_seconds(build)
+    status = compute_build_status(build, job, build_job_name(name), engine_path, previous, now, pod, expected)
+    return _update(previous, status, expected)
+
+
+def refused_update(build: EngineBuild, message: str, previous: dict[str, Any], now: str) -> BuildUpdate:
+    """The status of a refused spec: Failed with the reason, once (and one Warning Event)."""
+    return _update(previous, refused_build_status(build, message, previous, now), expected_seconds(build))
+
+
+def _update(previous: dict[str, Any], status: dict[str, Any], expected: int) -> BuildUpdate:
     changed = status_changed(previous, status)
     event = None
     finished = None
@@ -65,13 +128,5 @@ def build_update(
         event = (kind, f"Build{status['phase']}", str(status["message"]))
         if status["phase"] == BuildPhase.SUCCEEDED.value and "durationSeconds" in status:
             finished = float(status["durationSeconds"])
-    started = parse_time(status.get("startTime"))
-    return BuildUpdate(
-        status,
-        changed,
-        event,
-        finished,
-        started.timestamp() if started else None,
-        # The build deadline is sized at DEADLINE_FACTOR times the expected compile time (render/engine_build.py).
-        build.spec.deadline_seconds / DEADLINE_FACTOR,
-    )
+    started = parse_time(status.get("buildingSince"))
+    return BuildUpdate(status, changed, event, finished, started.timestamp() if started else None, float(expected))

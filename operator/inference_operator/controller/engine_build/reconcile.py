@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ...api.errors import InvalidSpec
 from ...api.timestamps import utc_now
 from ...metrics import operator as metrics
 from ...render.engine_key import build_job_name
 from ..context import Context
+from ..facts import build_pod_facts
 from . import desired
+from .status import FINISHED
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
@@ -26,17 +29,30 @@ def reconcile_engine_build(ctx: Context, namespace: str, name: str, logger: Logg
         ctx.fleet.build(namespace, name, None)
         metrics.forget_build(namespace, name)
         return None
-    build = desired.parse(body)
     previous = body.get("status") or {}
+    build = desired.parse(body)
+    refused = desired.refusal(build)
+    if refused is not None and previous.get("phase") not in FINISHED:
+        _record(ctx, body, desired.refused_update(build, refused, previous, utc_now()))
+        raise InvalidSpec(refused)
     job = ctx.kube.get("Job", namespace, build_job_name(name))
-    # desired, then act: the Job first, the status from the Job as created
+    # desired, then act: the store and the Job first, the status from the Job as created and its newest pod
     wanted = desired.job_to_create(build, job, previous, ctx.settings)
     if wanted is not None:
+        ctx.kube.create_if_absent(desired.store_to_ensure(build, ctx.settings))
         job = ctx.kube.create_if_absent(wanted)
         logger.info("build job %s created for engine %s", wanted["metadata"]["name"], name)
-    update = desired.build_update(build, job, previous, ctx.settings, utc_now())
+    pods = ctx.kube.list("Pod", namespace, desired.pods_selector(build)) if desired.needs_pods(job, previous) else []
+    update = desired.build_update(build, job, previous, ctx.settings, utc_now(), build_pod_facts(pods))
+    _record(ctx, body, update)
+    return update.phase
+
+
+def _record(ctx: Context, body: dict[str, Any], update: desired.BuildUpdate) -> None:
+    """The status (when it changed), its Event, the metrics and the fleet gauges."""
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     if update.changed:
-        ctx.kube.patch_status(desired.KIND, namespace, name, update.status, previous)
+        ctx.kube.patch_status(desired.KIND, namespace, name, update.status, body.get("status") or {})
     if update.event is not None:
         ctx.kube.event(body, *update.event)
     if update.finished_seconds is not None:
@@ -45,4 +61,3 @@ def reconcile_engine_build(ctx: Context, namespace: str, name: str, logger: Logg
     metrics.set_build_state(
         namespace, name, update.phase, started_at=update.started_at, expected_seconds=update.expected_seconds
     )
-    return update.phase

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ...api.engine_build import BuildPhase, EngineBuild
-from ...api.timestamps import parse_time
+from ...api.labels import GPU_PRODUCT_LABEL
+from ...api.timestamps import format_duration, parse_time
 from ..conditions import Cond, merge_conditions
+from ..facts import BuildPodFacts
 
 FINISHED = (BuildPhase.SUCCEEDED.value, BuildPhase.FAILED.value)
 
@@ -30,14 +32,47 @@ def _attempts(job_status: dict[str, Any]) -> int:
     return int(job_status.get("failed", 0)) + int(job_status.get("succeeded", 0)) + int(job_status.get("active", 0))
 
 
+def _waiting_phase(job_name: str, pod: BuildPodFacts | None, attempts: int) -> tuple[BuildPhase, str, Cond]:
+    """(phase, message, Succeeded condition) of a Job whose build container does not run (yet)."""
+    if pod is None:
+        message = f"Build Job {job_name} is creating its pod."
+        return BuildPhase.PENDING, message, Cond("Succeeded", None, "Pending", message)
+    if pod.phase == "Failed":
+        message = f"Build Job {job_name}: attempt {max(1, attempts)} failed (pod {pod.name}); the Job retries."
+        return BuildPhase.PENDING, message, Cond("Succeeded", None, "Retrying", message)
+    if pod.unschedulable is not None:
+        reason, _, detail = pod.unschedulable.partition(": ")
+        message = f"Build Job {job_name}: pod {pod.name} cannot be scheduled: {detail}"
+        if pod.no_node_matches_selector:
+            reason = "NoNodeWithGPUProduct"
+            message = (
+                f"spec.gpuProduct: no schedulable node has this GPU product (label {GPU_PRODUCT_LABEL}). {message}"
+            )
+        return BuildPhase.PENDING, message, Cond("Succeeded", None, reason or "Unschedulable", message)
+    if pod.node is None:
+        message = f"Build Job {job_name}: pod {pod.name} waits for the scheduler."
+        return BuildPhase.PENDING, message, Cond("Succeeded", None, "Pending", message)
+    waiting = f" ({pod.waiting})" if pod.waiting else ""
+    message = f"Build Job {job_name}: pod {pod.name} is starting on node {pod.node}{waiting}."
+    return BuildPhase.PENDING, message, Cond("Succeeded", None, "Starting", message)
+
+
 def _job_phase(
-    job: dict[str, Any] | None, job_name: str, engine_path: str, attempts: int
+    job: dict[str, Any] | None,
+    job_name: str,
+    engine_path: str,
+    attempts: int,
+    pod: BuildPodFacts | None = None,
+    expected: str = "",
 ) -> tuple[BuildPhase, str, Cond]:
-    """(phase, message, Succeeded condition) of the build as its Job shows it."""
+    """(phase, message, Succeeded condition) of the build as its Job and its newest pod show it.
+
+    Building only while the build container runs: a pod the scheduler cannot place, or one still pulling its
+    image, is Pending with the reason.
+    """
     if job is None:
         message = "Creating the build Job."
         return BuildPhase.PENDING, message, Cond("Succeeded", None, "Pending", message)
-    job_status = job.get("status") or {}
     failure = _job_failure(job)
     if _job_complete(job):
         message = f"Engine written to {engine_path}."
@@ -46,11 +81,15 @@ def _job_phase(
         reason, detail = failure
         message = f"Build Job {job_name} failed ({reason}): {detail or 'see the Job pods logs'}."
         return BuildPhase.FAILED, message, Cond("Succeeded", False, reason, message)
-    if int(job_status.get("active", 0)) > 0 or job_status.get("startTime"):
-        message = f"Build Job {job_name} is compiling (attempt {max(1, attempts)})."
+    if pod is not None and pod.building:
+        since = f" since {pod.running_since}" if pod.running_since else ""
+        expect = f", expected to take about {expected}" if expected else ""
+        message = (
+            f"Build Job {job_name} is compiling on node {pod.node or 'unknown'}{since} "
+            f"(attempt {max(1, attempts)}{expect})."
+        )
         return BuildPhase.BUILDING, message, Cond("Succeeded", None, "Building", message)
-    message = f"Build Job {job_name} waits for a GPU node."
-    return BuildPhase.PENDING, message, Cond("Succeeded", None, "Pending", message)
+    return _waiting_phase(job_name, pod, attempts)
 
 
 def _finish_times(job: dict[str, Any] | None, phase: BuildPhase, status: dict[str, Any]) -> None:
@@ -76,6 +115,8 @@ def compute_build_status(
     engine_path: str,
     previous: dict[str, Any],
     now: str,
+    pod: BuildPodFacts | None = None,
+    expected_seconds: int | None = None,
 ) -> dict[str, Any]:
     """Phase, times and message of a build. A finished result is final: it never goes back to Building."""
     generation = int(build.metadata.get("generation", 0))
@@ -87,7 +128,14 @@ def compute_build_status(
     status["attempts"] = _attempts(job_status)
     if job_status.get("startTime"):
         status["startTime"] = job_status["startTime"]
-    phase, message, cond = _job_phase(job, job_name, engine_path, status["attempts"])
+    expected = format_duration(expected_seconds) if expected_seconds else ""
+    if expected:
+        status["expectedDuration"] = expected
+    phase, message, cond = _job_phase(job, job_name, engine_path, status["attempts"], pod, expected)
+    # When the running attempt's build container started; only while Building, so `kubectl get eb` shows the
+    # time compiling next to the expected duration, and a blank once durationSeconds tells the whole story.
+    if phase is BuildPhase.BUILDING and pod is not None and pod.running_since:
+        status["buildingSince"] = pod.running_since
     if phase is BuildPhase.SUCCEEDED:
         status["enginePath"] = engine_path
     status["phase"] = phase.value
@@ -101,3 +149,15 @@ def _last_condition_time(job: dict[str, Any]) -> str | None:
     times = [c.get("lastTransitionTime") for c in (job.get("status") or {}).get("conditions") or []]
     found = [t for t in times if t]
     return max(found) if found else None
+
+
+def refused_build_status(build: EngineBuild, message: str, previous: dict[str, Any], now: str) -> dict[str, Any]:
+    """Status of an EngineBuild the operator will not build as written: Failed, no Job, the field named."""
+    generation = int(build.metadata.get("generation", 0))
+    cond = Cond("Succeeded", False, "InvalidSpec", message)
+    return {
+        "observedGeneration": generation,
+        "phase": BuildPhase.FAILED.value,
+        "message": message,
+        "conditions": merge_conditions(previous.get("conditions") or [], [cond], generation, now),
+    }

@@ -75,3 +75,10 @@ def converged_objects(
     if children.pod_monitor is not None:
         objects.append(children.pod_monitor)
     return objects
+
+
+def engine_build_for(infd: InferenceDeployment, settings: OperatorSettings) -> dict[str, Any] | None:
+    """The EngineBuild the reconcile would create for this resource (desired.intent_for, as the operator runs
+    it), or None when it compiles no engine. Applied ahead of the resource, it is found there and reused."""
+    build = desired.intent_for(infd, settings).engine_build
+    return copy.deepcopy(build) if build is not None else None
