@@ -40,6 +40,8 @@ class OperatorSettings:
     decision: DecisionSettings = field(default_factory=DecisionSettings)
     metrics_port: int = 8080
     health_port: int = 8081
+    # ttlSecondsAfterFinished of build Jobs (INFOP_BUILD_JOB_TTL_SECONDS); the EngineBuild keeps the result.
+    build_job_ttl_seconds: int = 86400
 
 
 class SettingsError(ValueError):
@@ -82,4 +84,5 @@ def from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
         decision=decision,
         metrics_port=_int(env, "INFOP_METRICS_PORT", 8080),
         health_port=_int(env, "INFOP_HEALTH_PORT", 8081),
+        build_job_ttl_seconds=_int(env, "INFOP_BUILD_JOB_TTL_SECONDS", OperatorSettings.build_job_ttl_seconds),
     )

@@ -30,6 +30,8 @@ from .common import (
     serving_name,
     user_env,
 )
+from .engine_build import parameters_billions
+from .sizing import PodSizes, serving_sizes, weights_bytes
 
 SHM_VOLUME = "dshm"
 CACHE_VOLUME = "model-cache"
@@ -61,11 +63,21 @@ class EngineServing:
     pod_annotations: dict[str, str] = field(default_factory=dict)
 
 
-def _volumes(infd: InferenceDeployment, engine: EngineServing) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def pod_sizes(infd: InferenceDeployment) -> PodSizes:
+    """The engine container's default requests and its model cache's size, from the model and its GPUs."""
+    spec = infd.spec
+    weights = weights_bytes(parameters_billions(infd), spec.precision.dtype, spec.precision.quantization)
+    return serving_sizes(weights, spec.gpus_per_replica, spec.resources.shm_size, spec.resources.model_cache_size)
+
+
+def _volumes(
+    infd: InferenceDeployment, engine: EngineServing, sizes: PodSizes
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """/dev/shm for NCCL and PyTorch workers (counts against the memory limit), the model cache, the engine's."""
     volumes = [
         {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": infd.spec.resources.shm_size}},
-        {"name": CACHE_VOLUME, "emptyDir": {}},
+        # Node disk the scheduler counts: the container requests this sizeLimit as ephemeral-storage.
+        {"name": CACHE_VOLUME, "emptyDir": {"sizeLimit": sizes.disk_size_limit}},
         *(dict(v) for v in engine.volumes),
     ]
     mounts = [
@@ -91,7 +103,11 @@ def _probes(infd: InferenceDeployment, health_path: str) -> dict[str, dict[str, 
 
 
 def _container(
-    infd: InferenceDeployment, engine: EngineServing, mounts: list[dict[str, Any]], probes: dict[str, Any]
+    infd: InferenceDeployment,
+    engine: EngineServing,
+    mounts: list[dict[str, Any]],
+    probes: dict[str, Any],
+    sizes: PodSizes,
 ) -> dict[str, Any]:
     spec = infd.spec
     env = merge_env(hf_token_env(spec.model.credentials) + cache_env(), user_env(engine.env))
@@ -103,7 +119,7 @@ def _container(
         "args": list(engine.args),
         "env": env,
         "ports": [{"name": PORT_NAME, "containerPort": spec.serving.port, "protocol": "TCP"}],
-        "resources": container_resources(spec.resources, spec.gpus_per_replica),
+        "resources": container_resources(spec.resources, spec.gpus_per_replica, sizes),
         "volumeMounts": mounts,
         **probes,
         "securityContext": container_security_context(),
@@ -139,7 +155,8 @@ def render_serving_deployment(infd: InferenceDeployment, engine: EngineServing) 
     spec = infd.spec
     labels = common_labels(infd, engine.engine, COMPONENT_SERVING) | engine.labels
     probes = _probes(infd, engine.health_path)
-    volumes, mounts = _volumes(infd, engine)
+    sizes = pod_sizes(infd)
+    volumes, mounts = _volumes(infd, engine, sizes)
     # Copies, not shared references: YAML dumpers turn a shared object into an anchor and alias.
     template_metadata: dict[str, Any] = {"labels": dict(labels)}
     if engine.pod_annotations:
@@ -155,7 +172,7 @@ def render_serving_deployment(infd: InferenceDeployment, engine: EngineServing) 
             "progressDeadlineSeconds": progress_deadline_seconds(probes["startupProbe"]),
             "template": {
                 "metadata": template_metadata,
-                "spec": _pod_spec(infd, _container(infd, engine, mounts, probes), volumes),
+                "spec": _pod_spec(infd, _container(infd, engine, mounts, probes, sizes), volumes),
             },
         },
     }
