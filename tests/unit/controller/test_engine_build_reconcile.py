@@ -106,3 +106,12 @@ def test_a_result_recorded_before_the_kstatus_conditions_gains_them_without_its_
     }
     succeeded = fake.body("EngineBuild", NS, name)["status"]["conditions"][0]
     assert succeeded["lastTransitionTime"] == "2026-01-01T00:00:00Z", "the result's time moved"
+
+
+def test_the_operator_creates_build_jobs_with_its_ttl() -> None:
+    fake = FakeKube()
+    settings = OperatorSettings(build_job_ttl_seconds=120)
+    build = fake.put(render_engine_build(load_sample("llama-3-1-70b-h100-trtllm"), settings.store))
+    reconcile_engine_build(Context(kube=fake, settings=settings), NS, str(build["metadata"]["name"]), LOG)
+    job = fake.get("Job", NS, build_job_name(str(build["metadata"]["name"])))
+    assert job is not None and job["spec"]["ttlSecondsAfterFinished"] == 120
