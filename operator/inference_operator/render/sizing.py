@@ -66,7 +66,7 @@ def quantity_bytes(quantity: int | str) -> int:
     if match is None:
         raise ValueError(f"not a quantity: {quantity!r}")
     number, suffix = Decimal(match.group(1)), match.group(2) or ""
-    if suffix[:1] in ("e", "E"):
+    if suffix not in _SUFFIX:  # a decimal exponent (e3, E-2); "E" and "Ei" alone are suffixes
         exponent = Decimal(suffix[1:])
         if exponent > 30:  # far beyond int64: do not compute 10**476
             return INT64_MAX

@@ -60,7 +60,17 @@ def test_the_build_scratch_size_is_overridable_and_reaches_the_job() -> None:
 
 @pytest.mark.parametrize(
     ("quantity", "expected"),
-    [("1Gi", 2**30), ("500M", 500 * 10**6), ("8e9", 8 * 10**9), (1024, 1024), (".5Gi", 2**29), ("1e400", 2**63 - 1)],
+    [
+        ("1Gi", 2**30),
+        ("500M", 500 * 10**6),
+        ("8e9", 8 * 10**9),
+        (1024, 1024),
+        (".5Gi", 2**29),
+        ("1e400", 2**63 - 1),
+        ("2Ei", 2**61),
+        ("1E", 10**18),
+        ("999999999999Ei", 2**63 - 1),
+    ],
 )
 def test_quantities(quantity: int | str, expected: int) -> None:
     assert quantity_bytes(quantity) == expected
