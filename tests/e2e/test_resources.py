@@ -24,13 +24,13 @@ def rendered_pods(sample: str, namespace: str) -> list[tuple[str, dict[str, Any]
     """(Kind/name, Pod) for each pod template the operator renders for the sample."""
     argv = [sys.executable, "-m", "inference_operator.cli", "render", "-f", str(SAMPLES_DIR / f"{sample}.yaml")]
     out = subprocess.run([*argv, "-o", "json"], capture_output=True, text=True, timeout=120, check=True)
-    pods = []
+    pods: list[tuple[str, dict[str, Any]]] = []
     for obj in json.loads(out.stdout)["items"]:
         template = (obj.get("spec") or {}).get("template")
         if obj["kind"] not in ("Deployment", "Job") or template is None:
             continue
         name = f"{obj['kind']}/{obj['metadata']['name']}"
-        pod = {
+        pod: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {"name": f"qos-{len(pods)}", "namespace": namespace},
