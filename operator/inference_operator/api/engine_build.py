@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from .base import ApiModel, Arg, Condition, SecretKeySelector, cel
+from .base import ApiModel, Arg, Condition, Quantity, SecretKeySelector, cel
 from .inference_deployment import BuildProfile, DType, Quantization
 
 KIND = "EngineBuild"
@@ -61,6 +61,11 @@ class EngineBuildSpec(ApiModel):
     deadline_seconds: int = Field(ge=60, le=172800, description="activeDeadlineSeconds of the build Job.")
     backoff_limit: int = Field(ge=0, le=10, description="backoffLimit of the build Job.")
     store_claim: str = Field(min_length=1, max_length=253, description="PersistentVolumeClaim of the engine store.")
+    cpu: Quantity | None = Field(default=None, description="CPU request of the build container.")
+    memory: Quantity | None = Field(default=None, description="Memory request of the build container.")
+    scratch_size: Quantity | None = Field(
+        default=None, description="sizeLimit of the scratch emptyDir; the container requests it plus 2Gi of disk."
+    )
 
 
 class EngineBuildStatus(ApiModel):

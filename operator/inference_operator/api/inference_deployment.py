@@ -246,6 +246,11 @@ class TensorrtLlmSpec(ApiModel):
         "expected compile time of its size on H100, at least an hour).",
     )
     build_backoff_limit: int = Field(default=2, ge=0, le=10, description="Retries of a failed build Job.")
+    build_scratch_size: Quantity | None = Field(
+        default=None,
+        description="sizeLimit of the build Job's scratch emptyDir on node disk (checkpoint, converted copy, "
+        "engine). Default: 3x the model's weights plus 4Gi (docs/resources.md).",
+    )
     extra_build_args: list[Arg] = Field(
         default_factory=list,
         max_length=64,
@@ -363,8 +368,21 @@ class ResourcesSpec(ApiModel):
         description="GPUs per replica. Defaults to parallelism.tensor x parallelism.pipeline; 0 runs vLLM's CPU "
         "build (to try the operator on a laptop cluster).",
     )
-    cpu: Quantity | None = Field(default=None, description="CPU request and limit of the engine container.")
-    memory: Quantity | None = Field(default=None, description="Memory request and limit of the engine container.")
+    cpu: Quantity | None = Field(
+        default=None,
+        description="CPU request and limit of the engine container. Default: a request of 2 cores plus one per "
+        "GPU (4 in CPU mode) and no limit (docs/resources.md).",
+    )
+    memory: Quantity | None = Field(
+        default=None,
+        description="Memory request and limit of the engine container. Default: a request (no limit) of the "
+        "model's weights plus shmSize plus 4Gi per engine process (docs/resources.md).",
+    )
+    model_cache_size: Quantity | None = Field(
+        default=None,
+        description="sizeLimit of the model-cache emptyDir on node disk; the container requests it (plus 2Gi) "
+        "as ephemeral-storage. Default: 1.25x the model's weights plus 4Gi (docs/resources.md).",
+    )
     shm_size: Quantity = Field(
         default="8Gi", description="Size of /dev/shm (a memory emptyDir); tensor parallelism needs it."
     )

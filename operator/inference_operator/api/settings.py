@@ -44,6 +44,8 @@ class OperatorSettings:
     # A Hugging Face-compatible Hub mirror every engine pod and build Job downloads from (HF_ENDPOINT), as
     # companies point vLLM and huggingface_hub at theirs. None: the public Hub. A resource's own env wins.
     hub_endpoint: str | None = None
+    # ttlSecondsAfterFinished of build Jobs (INFOP_BUILD_JOB_TTL_SECONDS); the EngineBuild keeps the result.
+    build_job_ttl_seconds: int = 86400
 
 
 class SettingsError(ValueError):
@@ -97,4 +99,5 @@ def from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
         metrics_port=_int(env, "INFOP_METRICS_PORT", 8080),
         health_port=_int(env, "INFOP_HEALTH_PORT", 8081),
         hub_endpoint=_hub_endpoint(env),
+        build_job_ttl_seconds=_int(env, "INFOP_BUILD_JOB_TTL_SECONDS", OperatorSettings.build_job_ttl_seconds),
     )

@@ -16,7 +16,9 @@ import shlex
 from typing import Any
 
 from .. import API_VERSION
+from ..advisor.architectures import parameters_billions_from_name
 from ..api.engine_build import KIND, EngineBuild
+from ..api.inference_deployment import Quantization
 from ..api.labels import GPU_RESOURCE
 from ..api.settings import StoreSettings
 from .build_recipe import ConvertInputs, convert_commands, profile_flags
@@ -29,8 +31,9 @@ from .common import (
     identity_env,
     pod_security_context,
 )
-from .engine_build import engine_build_labels
+from .engine_build import BUILD_SHM_SIZE, engine_build_labels
 from .engine_key import build_job_name, engine_cache_key, engine_dir
+from .sizing import PodSizes, build_sizes, weights_bytes
 
 CONTAINER_NAME = "build"
 STORE_VOLUME = "engine-store"
@@ -41,8 +44,6 @@ SHM_VOLUME = "dshm"
 SCRATCH_PATH = "/scratch"
 HF_DIR = f"{SCRATCH_PATH}/hf"
 CHECKPOINT_DIR = f"{SCRATCH_PATH}/trtllm-checkpoint"
-# ModelOpt calibration (PyTorch data loaders) and trtllm-build's workers share memory through /dev/shm.
-BUILD_SHM_SIZE = "16Gi"
 COMPLETE_MARKER = "COMPLETE"
 # Meta's repositories also ship the original consolidated .pth weights (as large again); the converters read
 # only the Hugging Face safetensors.
@@ -154,7 +155,26 @@ def build_script(build: EngineBuild, mount_path: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _container(build: EngineBuild, mount_path: str, hub_endpoint: str | None) -> dict[str, Any]:
+# A finished Job (and its pods' logs) stays a day, then the TTL controller removes it; the EngineBuild keeps
+# the result (status.phase, message, conditions) and the operator never re-creates the Job of a finished build.
+# (api/settings.py: INFOP_BUILD_JOB_TTL_SECONDS).
+JOB_TTL_SECONDS_AFTER_FINISHED = 86400
+
+
+def build_pod_sizes(build: EngineBuild) -> PodSizes:
+    """The sizes the EngineBuild carries; one created by an older operator is sized from its model's name."""
+    spec = build.spec
+    weights = weights_bytes(parameters_billions_from_name(spec.model), spec.dtype, Quantization.NONE)
+    derived = build_sizes(weights, spec.tensor * spec.pipeline, BUILD_SHM_SIZE, spec.scratch_size)
+    return PodSizes(
+        cpu=str(spec.cpu) if spec.cpu is not None else derived.cpu,
+        memory=str(spec.memory) if spec.memory is not None else derived.memory,
+        disk_size_limit=derived.disk_size_limit,
+        ephemeral_storage=derived.ephemeral_storage,
+    )
+
+
+def _container(build: EngineBuild, mount_path: str, sizes: PodSizes, hub_endpoint: str | None) -> dict[str, Any]:
     spec = build.spec
     env = [
         *hf_token_env(spec.credentials),
@@ -170,7 +190,10 @@ def _container(build: EngineBuild, mount_path: str, hub_endpoint: str | None) ->
         "imagePullPolicy": "IfNotPresent",
         "command": ["bash", "-c", build_script(build, mount_path)],
         "env": env,
-        "resources": {"limits": {GPU_RESOURCE: spec.tensor * spec.pipeline}},
+        "resources": {
+            "requests": {"cpu": sizes.cpu, "memory": sizes.memory, "ephemeral-storage": sizes.ephemeral_storage},
+            "limits": {GPU_RESOURCE: spec.tensor * spec.pipeline, "ephemeral-storage": sizes.ephemeral_storage},
+        },
         "volumeMounts": [
             {"name": STORE_VOLUME, "mountPath": mount_path},
             {"name": SCRATCH_VOLUME, "mountPath": SCRATCH_PATH},
@@ -181,12 +204,16 @@ def _container(build: EngineBuild, mount_path: str, hub_endpoint: str | None) ->
 
 
 def render_build_job(
-    build: EngineBuild, store: StoreSettings | None = None, hub_endpoint: str | None = None
+    build: EngineBuild,
+    store: StoreSettings | None = None,
+    hub_endpoint: str | None = None,
+    ttl_seconds: int = JOB_TTL_SECONDS_AFTER_FINISHED,
 ) -> dict[str, Any]:
     """The batch/v1 Job compiling one engine on the GPU product it will serve on.
 
-    ttlSecondsAfterFinished is left unset: the operator records the result in the EngineBuild's status first,
-    and a Job that vanished before that would lose it. No Prometheus annotations: a build serves nothing.
+    ttlSecondsAfterFinished outlasts the operator's reaction to a finished Job by far: the result is in the
+    EngineBuild's status long before the Job goes. Were the operator down for longer, the Job would be created
+    again and its idempotent script find the COMPLETE marker. No Prometheus annotations: a build serves nothing.
     """
     mount_path = (store or StoreSettings()).mount_path
     spec = build.spec
@@ -194,6 +221,7 @@ def render_build_job(
     labels = engine_build_labels(spec, name)
     gpus = spec.tensor * spec.pipeline
     node_selector, tolerations = gpu_scheduling(spec.gpu_product, gpus)
+    sizes = build_pod_sizes(build)
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
@@ -201,10 +229,10 @@ def render_build_job(
         "securityContext": pod_security_context(),
         "nodeSelector": node_selector,
         "tolerations": tolerations,
-        "containers": [_container(build, mount_path, hub_endpoint)],
+        "containers": [_container(build, mount_path, sizes, hub_endpoint)],
         "volumes": [
             {"name": STORE_VOLUME, "persistentVolumeClaim": {"claimName": spec.store_claim}},
-            {"name": SCRATCH_VOLUME, "emptyDir": {}},
+            {"name": SCRATCH_VOLUME, "emptyDir": {"sizeLimit": sizes.disk_size_limit}},
             {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": BUILD_SHM_SIZE}},
         ],
     }
@@ -221,6 +249,7 @@ def render_build_job(
             "backoffLimit": spec.backoff_limit,
             "activeDeadlineSeconds": spec.deadline_seconds,
             "podReplacementPolicy": POD_REPLACEMENT_POLICY,
+            "ttlSecondsAfterFinished": ttl_seconds,
             "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec},
         },
     }

@@ -34,6 +34,7 @@ from ..api.labels import (
     MANAGED_BY,
     model_label_value,
 )
+from .sizing import PodSizes
 
 # Engine pods run as this non-root user; HOME and the Hugging Face cache point at writable volumes.
 RUN_AS_USER = 1000
@@ -204,22 +205,22 @@ def merge_env(operator_env: list[dict[str, Any]], overrides: list[dict[str, Any]
     return [e for e in operator_env if e["name"] not in overridden] + overrides
 
 
-def container_resources(resources: ResourcesSpec, gpus: int) -> dict[str, Any]:
-    """GPU limit (extended resources need no request) plus cpu/memory with requests equal to limits."""
+def container_resources(resources: ResourcesSpec, gpus: int, defaults: PodSizes) -> dict[str, Any]:
+    """GPU limit (extended resources need no request); cpu/memory the spec sets as request and limit, else the
+    derived defaults as requests only; ephemeral storage for the container's disk emptyDir (request = limit)."""
     limits: dict[str, Any] = {}
     requests: dict[str, Any] = {}
     if gpus > 0:
         limits[GPU_RESOURCE] = gpus
-    for key, value in (("cpu", resources.cpu), ("memory", resources.memory)):
+    for key, value, default in (("cpu", resources.cpu, defaults.cpu), ("memory", resources.memory, defaults.memory)):
         if value is not None:
             requests[key] = value
             limits[key] = value
-    out: dict[str, Any] = {}
-    if requests:
-        out["requests"] = requests
-    if limits:
-        out["limits"] = limits
-    return out
+        else:
+            requests[key] = default
+    requests["ephemeral-storage"] = defaults.ephemeral_storage
+    limits["ephemeral-storage"] = defaults.ephemeral_storage
+    return {"requests": requests, "limits": limits}
 
 
 def deployment_strategy(rollout: RolloutSpec) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from ..advisor.architectures import architecture_from_name, parameters_billions_
 from ..advisor.compile_time import compile_minutes
 from ..api.engine_build import KIND, EngineBuildSpec
 from ..api.errors import InvalidSpec
-from ..api.inference_deployment import Engine, InferenceDeployment
+from ..api.inference_deployment import Engine, InferenceDeployment, Quantization
 from ..api.labels import (
     COMPONENT_BUILD,
     LABEL_BUILD,
@@ -26,6 +26,10 @@ from ..api.labels import (
 )
 from ..api.settings import StoreSettings
 from .engine_key import engine_build_name
+from .sizing import build_sizes, weights_bytes
+
+# ModelOpt calibration (PyTorch data loaders) and trtllm-build's workers share memory through /dev/shm.
+BUILD_SHM_SIZE = "16Gi"
 
 # The deadline is 3x the compile-time upper bound (download and conversion included), >= 1 hour
 # (advisor/compile_time.py has the table).
@@ -66,6 +70,11 @@ def engine_build_spec(infd: InferenceDeployment, store: StoreSettings) -> Engine
             "spec.resources.gpuProduct is required for TensorRT-LLM: an engine runs only on the GPU product "
             "it was built on"
         )
+    # The checkpoint is downloaded and converted before it is quantized: size the build by its 16-bit weights.
+    weights = weights_bytes(parameters_billions(infd), spec.precision.dtype, Quantization.NONE)
+    sizes = build_sizes(
+        weights, spec.parallelism.tensor * spec.parallelism.pipeline, BUILD_SHM_SIZE, trt.build_scratch_size
+    )
     return EngineBuildSpec(
         model=spec.model.name,
         revision=spec.model.revision,
@@ -85,6 +94,9 @@ def engine_build_spec(infd: InferenceDeployment, store: StoreSettings) -> Engine
         deadline_seconds=build_deadline_seconds(infd),
         backoff_limit=trt.build_backoff_limit,
         store_claim=store.claim_name,
+        cpu=sizes.cpu,
+        memory=sizes.memory,
+        scratch_size=sizes.disk_size_limit,
     )
 
 

@@ -16,8 +16,9 @@ from .build_recipe import RECIPE_VERSION
 
 KEY_LENGTH = 12  # hex digits of sha256: 48 bits, no collision at any realistic number of engines
 
-# The EngineBuildSpec fields that change the engine's bytes. Not credentials, deadline, backoff or the store
-# claim: they change how a build runs, not what it produces. Not architecture: it follows from the model.
+# The EngineBuildSpec fields that change the engine's bytes. Not credentials, deadline, backoff, the store
+# claim or the build's cpu, memory and scratch size: they change how a build runs, not what it
+# produces. Not architecture: it follows from the model.
 KEY_FIELDS: tuple[str, ...] = (
     "model",
     "revision",
@@ -37,6 +38,7 @@ KEY_FIELDS: tuple[str, ...] = (
 # Job names carry "-build" and must stay a 63-character label value (batch.kubernetes.io/job-name).
 BUILD_JOB_SUFFIX = "-build"
 BUILD_NAME_MAX_LENGTH = 63 - len(BUILD_JOB_SUFFIX)
+
 
 def engine_cache_key(spec: EngineBuildSpec) -> str:
     """Short stable hash of the engine-relevant fields (canonical JSON, sorted keys, sha256)."""
@@ -67,5 +69,3 @@ def build_job_name(build_name: str) -> str:
 def engine_dir(mount_path: str, build_name: str) -> str:
     """Directory of one build in the store: engine/, tokenizer/ and the COMPLETE marker live here."""
     return f"{mount_path.rstrip('/')}/{build_name}"
-
-

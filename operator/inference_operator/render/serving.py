@@ -32,6 +32,8 @@ from .common import (
     serving_name,
     user_env,
 )
+from .engine_build import parameters_billions
+from .sizing import PodSizes, serving_sizes, weights_bytes
 
 SHM_VOLUME = "dshm"
 CACHE_VOLUME = "model-cache"
@@ -63,11 +65,21 @@ class EngineServing:
     pod_annotations: dict[str, str] = field(default_factory=dict)
 
 
-def _volumes(infd: InferenceDeployment, engine: EngineServing) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def pod_sizes(infd: InferenceDeployment) -> PodSizes:
+    """The engine container's default requests and its model cache's size, from the model and its GPUs."""
+    spec = infd.spec
+    weights = weights_bytes(parameters_billions(infd), spec.precision.dtype, spec.precision.quantization)
+    return serving_sizes(weights, spec.gpus_per_replica, spec.resources.shm_size, spec.resources.model_cache_size)
+
+
+def _volumes(
+    infd: InferenceDeployment, engine: EngineServing, sizes: PodSizes
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """/dev/shm for NCCL and PyTorch workers (counts against the memory limit), the model cache, the engine's."""
     volumes = [
         {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": infd.spec.resources.shm_size}},
-        {"name": CACHE_VOLUME, "emptyDir": {}},
+        # Node disk the scheduler counts: the container requests this sizeLimit as ephemeral-storage.
+        {"name": CACHE_VOLUME, "emptyDir": {"sizeLimit": sizes.disk_size_limit}},
         *(dict(v) for v in engine.volumes),
     ]
     mounts = [
@@ -98,6 +110,7 @@ def _container(
     mounts: list[dict[str, Any]],
     probes: dict[str, Any],
     hub_endpoint: str | None,
+    sizes: PodSizes,
 ) -> dict[str, Any]:
     spec = infd.spec
     operator_env = hf_token_env(spec.model.credentials) + hub_env(hub_endpoint) + cache_env() + identity_env()
@@ -110,7 +123,7 @@ def _container(
         "args": list(engine.args),
         "env": env,
         "ports": [{"name": PORT_NAME, "containerPort": spec.serving.port, "protocol": "TCP"}],
-        "resources": container_resources(spec.resources, spec.gpus_per_replica),
+        "resources": container_resources(spec.resources, spec.gpus_per_replica, sizes),
         "volumeMounts": mounts,
         **probes,
         "securityContext": container_security_context(),
@@ -149,7 +162,8 @@ def render_serving_deployment(
     spec = infd.spec
     labels = common_labels(infd, engine.engine, COMPONENT_SERVING) | engine.labels
     probes = _probes(infd, engine.health_path)
-    volumes, mounts = _volumes(infd, engine)
+    sizes = pod_sizes(infd)
+    volumes, mounts = _volumes(infd, engine, sizes)
     # Copies, not shared references: YAML dumpers turn a shared object into an anchor and alias.
     template_metadata: dict[str, Any] = {"labels": dict(labels)}
     if engine.pod_annotations:
@@ -165,7 +179,7 @@ def render_serving_deployment(
             "progressDeadlineSeconds": progress_deadline_seconds(probes["startupProbe"]),
             "template": {
                 "metadata": template_metadata,
-                "spec": _pod_spec(infd, _container(infd, engine, mounts, probes, hub_endpoint), volumes),
+                "spec": _pod_spec(infd, _container(infd, engine, mounts, probes, hub_endpoint, sizes), volumes),
             },
         },
     }

@@ -1,4 +1,5 @@
-"""The operator's settings from its environment: defaults, the Hub mirror, and one-line errors naming the variable."""
+"""The operator's settings from its environment: defaults, the Hub mirror, the build Job TTL, and one-line errors
+naming the variable."""
 
 from __future__ import annotations
 
@@ -29,3 +30,14 @@ def test_a_bad_hub_endpoint_is_refused_naming_the_variable(raw: str) -> None:
         from_env({"INFOP_HF_ENDPOINT": raw})
     message = str(err.value)
     assert message.startswith("INFOP_HF_ENDPOINT must be an http(s) URL") and "\n" not in message
+
+
+def test_build_jobs_stay_a_day_unless_told_otherwise() -> None:
+    assert from_env({}).build_job_ttl_seconds == 86400
+    assert from_env({"INFOP_BUILD_JOB_TTL_SECONDS": "600"}).build_job_ttl_seconds == 600
+
+
+@pytest.mark.parametrize("raw", ["an hour", "-1"])
+def test_a_bad_ttl_is_refused_naming_the_variable(raw: str) -> None:
+    with pytest.raises(SettingsError, match="INFOP_BUILD_JOB_TTL_SECONDS"):
+        from_env({"INFOP_BUILD_JOB_TTL_SECONDS": raw})

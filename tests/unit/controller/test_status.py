@@ -143,3 +143,24 @@ def test_invalid_spec_names_the_field() -> None:
     assert st["phase"] == "Failed" and st["observedGeneration"] == 3
     assert st["conditions"][0]["reason"] == "InvalidSpec"
     assert "spec.model.name" in st["conditions"][0]["message"]
+
+
+def test_only_what_a_spec_change_can_fix_is_stalled() -> None:
+    """Stalled (kstatus: Failed) for a progress deadline; not for an unschedulable pod, which a new node fixes."""
+    deadline = dep(0, rolled_out=False)
+    deadline = DeploymentFacts(**{**deadline.__dict__, "progress_deadline_exceeded": True})
+    st = status(vllm=deadline)
+    assert (conds(st)["Stalled"]["status"], conds(st)["Stalled"]["reason"]) == ("True", "ProgressDeadlineExceeded")
+    assert conds(st)["Reconciling"]["status"] == "False"
+    st = status(vllm=dep(0), unsched="0/5 nodes are available")
+    assert conds(st)["Stalled"]["status"] == "False"
+    assert conds(st)["Reconciling"]["status"] == "True"
+
+
+def test_reconciling_follows_a_rollout_and_ends_with_it() -> None:
+    rolling = status(vllm=dep(1, rolled_out=False))
+    assert rolling["phase"] == "Ready"
+    assert (conds(rolling)["Reconciling"]["status"], conds(rolling)["Reconciling"]["reason"]) == ("True", "RollingOut")
+    done = status(vllm=dep(1), previous=rolling)
+    assert conds(done)["Reconciling"]["status"] == "False"
+    assert conds(done)["Stalled"] == conds(rolling)["Stalled"], "an unchanged condition was rewritten"

@@ -15,6 +15,7 @@ from inference_operator.api.engine_build import EngineBuildStatus
 from inference_operator.api.inference_deployment import InferenceDeploymentStatus
 from tests.support.argocd import health
 from tests.support.gitops_tools import argocd_health, checker, kstatus, kstatus_many
+from tests.unit.deploy.kstatus_rows import COMPUTED
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "kstatus"
 ROWS = {path.stem: json.loads(path.read_text()) for path in sorted(FIXTURES.glob("*.json"))}
@@ -115,3 +116,20 @@ def test_a_malformed_generation_is_an_error_naming_the_object() -> None:
     obj["metadata"]["generation"] = "two"
     with pytest.raises(AssertionError, match="InferenceDeployment qwen-small"):
         kstatus(obj)
+
+
+@pytest.mark.parametrize("name", sorted(COMPUTED))
+def test_the_operators_status_reaches_the_wanted_column(name: str) -> None:
+    """The status the operator's own functions compute in each situation gives the wanted kstatus and Argo CD
+    results and carries the wanted conditions (the e2e checks the same on live objects)."""
+    case = ROWS[name]["wanted"]
+    obj = {**case["object"], "status": COMPUTED[name]()}
+    assert obj["status"]["phase"] == case["object"]["status"]["phase"]
+    assert kstatus(obj)[0] == case["kstatus"], obj["status"]["conditions"]
+    assert argocd_health(obj)[0] == case["argocd"]
+    assert wanted_holds(obj, case["conditions"]), obj["status"]["conditions"]
+    STATUS_MODELS[obj["kind"]].model_validate(obj["status"])
+
+
+def test_every_situation_with_a_wanted_column_is_computed() -> None:
+    assert set(COMPUTED) == set(cases("wanted"))

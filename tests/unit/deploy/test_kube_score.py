@@ -89,28 +89,31 @@ def test_an_entry_that_no_longer_occurs_is_stale(findings: list[Any], tmp_path: 
     assert stale == ["[container-resources] CPU request is not set @ sample/cpu-small: Deployment/qwen-cpu-vllm"]
 
 
-def test_pending_entries_are_the_engine_pods_resources_and_caches(accepted: list[Any]) -> None:
-    """What the operator change of issue 14 is to fix: its entries go stale (and must go) once it lands."""
-    pending = {(a.check, a.summary) for a in accepted if a.pending}
-    assert {a.pending for a in accepted if a.pending} == {PENDING}
-    assert pending == {
-        ("container-resources", "CPU request is not set"),
-        ("container-resources", "Memory request is not set"),
-        ("container-resources", "Memory limit is not set"),
-        ("container-ephemeral-storage-request-and-limit", "Ephemeral Storage request is not set"),
-        ("container-ephemeral-storage-request-and-limit", "Ephemeral Storage limit is not set"),
-        ("inference-operator/emptydir-size-limit", "emptyDir without sizeLimit"),
+def test_no_entry_waits_for_the_issue_14_operator_change(accepted: list[Any]) -> None:
+    """That change landed: its pending entries are gone, and the memory limit one is a permanent decision."""
+    assert not [a for a in accepted if a.pending == PENDING]
+    memory_limit = [a for a in accepted if a.summary == "Memory limit is not set"]
+    assert memory_limit and all(a.pending is None for a in memory_limit)
+
+
+def test_no_rendered_pod_misses_a_request_or_a_size_limit(findings: list[Any]) -> None:
+    """Issue 14: every engine pod and build Job requests CPU, memory and ephemeral storage, and sizes its emptyDirs."""
+    missing = {
+        f"{f.where}: {f.summary}"
+        for f in findings
+        if f.summary
+        in (
+            "CPU request is not set",
+            "Memory request is not set",
+            "Ephemeral Storage request is not set",
+            "Ephemeral Storage limit is not set",
+            "emptyDir without sizeLimit",
+        )
     }
-    for entry in accepted:
-        if entry.pending:
-            assert all(w.startswith("sample/") for w in entry.where), "pending entries are about engine pods only"
-
-
-def test_gpu_pods_are_best_effort_today(findings: list[Any]) -> None:
-    """The finding behind the pending entries: GPU engine pods request neither CPU nor memory."""
-    no_cpu = {f.where for f in findings if f.summary == "CPU request is not set"}
-    assert "sample/llama-3-1-70b-h100-tp8: Deployment/llama-3-1-70b-vllm" in no_cpu
-    assert not any(w.startswith("chart/") or "cpu-small" in w for w in no_cpu)
+    assert not missing
+    # The findings are there to be read: the permanent memory-limit entry still sees the GPU pods.
+    no_limit = {f.where for f in findings if f.summary == "Memory limit is not set"}
+    assert "sample/llama-3-1-70b-h100-tp8: Deployment/llama-3-1-70b-vllm" in no_limit
 
 
 def test_report_parsing_skips_passed_and_skipped_checks() -> None:

@@ -63,11 +63,18 @@ def test_build_job_limits_and_placement() -> None:
     assert spec["backoffLimit"] == 2
     assert spec["activeDeadlineSeconds"] == 3 * 60 * 60
     assert spec["podReplacementPolicy"] == "Failed"
-    assert "ttlSecondsAfterFinished" not in spec
+    assert spec["ttlSecondsAfterFinished"] == 86400  # the EngineBuild keeps the result
+    assert render_build_job(created_build(infd_with()), ttl_seconds=60)["spec"]["ttlSecondsAfterFinished"] == 60
     assert pod(job)["restartPolicy"] == "Never"
     assert pod(job)["nodeSelector"] == {GPU_PRODUCT_LABEL: "NVIDIA-H100-80GB-HBM3"}
     assert {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"} in pod(job)["tolerations"]
-    assert container(job)["resources"] == {"limits": {GPU_RESOURCE: 8}}
+    # 70B parameters in 16 bits (~130 GiB) converted on 8 GPUs: the checkpoint, 16Gi of /dev/shm, 4Gi for each
+    # of 10 processes in memory; three copies of the checkpoint on scratch (docs/resources.md).
+    assert container(job)["resources"] == {
+        "requests": {"cpu": "10", "memory": "187Gi", "ephemeral-storage": "398Gi"},
+        "limits": {GPU_RESOURCE: 8, "ephemeral-storage": "398Gi"},
+    }
+    assert {"name": "scratch", "emptyDir": {"sizeLimit": "396Gi"}} in pod(job)["volumes"]
     assert "annotations" not in job["spec"]["template"]["metadata"]
     assert container(job)["securityContext"]["allowPrivilegeEscalation"] is False
     assert pod(job)["securityContext"]["runAsNonRoot"] is True

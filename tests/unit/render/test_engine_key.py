@@ -76,6 +76,9 @@ NON_KEY_CHANGES: dict[str, Any] = {
     "backoff_limit": 7,
     "store_claim": "another-store",
     "architecture": "MistralForCausalLM",
+    "cpu": "64",
+    "memory": "1Ti",
+    "scratch_size": "2Ti",
 }
 
 

@@ -76,7 +76,7 @@ def job_to_create(
     """The build Job, while none exists and no result is recorded (a Job cleaned up afterwards is not redone)."""
     if job is not None or previous.get("phase") in FINISHED:
         return None
-    return render_build_job(build, settings.store, settings.hub_endpoint)
+    return render_build_job(build, settings.store, settings.hub_endpoint, settings.build_job_ttl_seconds)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,41 @@ from ..conditions import Cond, merge_conditions
 from ..facts import BuildPodFacts
 
 FINISHED = (BuildPhase.SUCCEEDED.value, BuildPhase.FAILED.value)
+SUCCEEDED = "Succeeded"
+
+
+def kstatus_conditions(succeeded: Cond) -> list[Cond]:
+    """Succeeded, then Ready, Reconciling and Stalled as kstatus (cli-utils v0.37.2) reads them: a build in
+    progress is Reconciling (InProgress), a failed one is Stalled (Failed: only a new spec builds again), a built
+    engine is Ready (Current)."""
+    reason, message = succeeded.reason, succeeded.message
+    running = succeeded.status is None
+    return [
+        succeeded,
+        Cond("Ready", succeeded.status is True, reason, message),
+        Cond("Reconciling", running, reason, message),
+        Cond("Stalled", True, reason, message)
+        if succeeded.status is False
+        else Cond("Stalled", False, "AsExpected", ""),
+    ]
+
+
+def _recorded(previous: dict[str, Any], generation: int, now: str) -> dict[str, Any]:
+    """The recorded result of a build whose Job is gone (its TTL ran out): it stands, with every condition."""
+    status = {k: v for k, v in previous.items() if k != "kopf"}
+    conditions = previous.get("conditions") or []
+    held = next((c for c in conditions if c.get("type") == SUCCEEDED), None)
+    if held is None:  # a status written by hand or by a much older operator: the phase alone says it
+        ok = previous.get("phase") == BuildPhase.SUCCEEDED.value
+        held = {"status": "True" if ok else "False", "reason": "EngineBuilt" if ok else "BuildFailed"}
+    cond = Cond(
+        SUCCEEDED,
+        held.get("status") == "True",
+        str(held.get("reason") or ""),
+        str(held.get("message") or previous.get("message") or ""),
+    )
+    status["conditions"] = merge_conditions(conditions, kstatus_conditions(cond), generation, now)
+    return status
 
 
 def _job_failure(job: dict[str, Any]) -> tuple[str, str] | None:
@@ -76,7 +111,7 @@ def _job_phase(
     failure = _job_failure(job)
     if _job_complete(job):
         message = f"Engine written to {engine_path}."
-        return BuildPhase.SUCCEEDED, message, Cond("Succeeded", True, "EngineBuilt", message)
+        return BuildPhase.SUCCEEDED, message, Cond(SUCCEEDED, True, "EngineBuilt", message)
     if failure is not None:
         reason, detail = failure
         message = f"Build Job {job_name} failed ({reason}): {detail or 'see the Job pods logs'}."
@@ -122,7 +157,7 @@ def compute_build_status(
     generation = int(build.metadata.get("generation", 0))
     if job is None and previous.get("phase") in FINISHED:
         # The Job was cleaned up after its result was recorded: the result stands.
-        return {k: v for k, v in previous.items() if k != "kopf"}
+        return _recorded(previous, generation, now)
     status: dict[str, Any] = {"observedGeneration": generation, "jobName": job_name}
     job_status = (job or {}).get("status") or {}
     status["attempts"] = _attempts(job_status)
@@ -141,7 +176,7 @@ def compute_build_status(
     status["phase"] = phase.value
     status["message"] = message
     _finish_times(job, phase, status)
-    status["conditions"] = merge_conditions(previous.get("conditions") or [], [cond], generation, now)
+    status["conditions"] = merge_conditions(previous.get("conditions") or [], kstatus_conditions(cond), generation, now)
     return status
 
 
@@ -159,5 +194,5 @@ def refused_build_status(build: EngineBuild, message: str, previous: dict[str, A
         "observedGeneration": generation,
         "phase": BuildPhase.FAILED.value,
         "message": message,
-        "conditions": merge_conditions(previous.get("conditions") or [], [cond], generation, now),
+        "conditions": merge_conditions(previous.get("conditions") or [], kstatus_conditions(cond), generation, now),
     }

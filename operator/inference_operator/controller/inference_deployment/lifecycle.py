@@ -39,7 +39,9 @@ def _built(build: dict[str, Any]) -> dict[str, Any]:
 
 def _job(build: dict[str, Any], settings: OperatorSettings) -> dict[str, Any]:
     created = {**build, "metadata": {**build["metadata"], "uid": ASSIGNED_BY_THE_CLUSTER}}
-    return render_build_job(EngineBuild.model_validate(created), settings.store, settings.hub_endpoint)
+    return render_build_job(
+        EngineBuild.model_validate(created), settings.store, settings.hub_endpoint, settings.build_job_ttl_seconds
+    )
 
 
 def converged_objects(

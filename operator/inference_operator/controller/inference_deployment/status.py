@@ -22,6 +22,12 @@ READY = "Ready"
 PROGRESSING = "Progressing"
 DEGRADED = "Degraded"
 ENGINE_BUILT = "EngineBuilt"
+# kstatus (sigs.k8s.io/cli-utils v0.37.2, pkg/kstatus/status) reads these two first: Reconciling=True is
+# InProgress, Stalled=True is Failed; then Ready. Flux, kpt and Config Sync gate on that.
+RECONCILING = "Reconciling"
+STALLED = "Stalled"
+# Ready reasons only a spec change can clear: time and retries will not.
+STALLED_REASONS = ("InvalidSpec", "EngineUnavailable", "ProgressDeadlineExceeded")
 
 
 def _engine_label(engine: Engine) -> str:
@@ -45,7 +51,8 @@ def _phase_and_ready(infd: InferenceDeployment, obs: StatusInputs, was_ready: bo
     facts = obs.deployments.get(obs.plan.route)
     name = _engine_label(obs.plan.route)
     if desired == 0:
-        return Phase.SUSPENDED, Cond(READY, False, "Suspended", "spec.replicas is 0: no engine pods run.")
+        # What the spec asks for is in place (kstatus: Current), so Ready=True; the phase says Suspended.
+        return Phase.SUSPENDED, Cond(READY, True, "Suspended", "spec.replicas is 0: no engine pods run.")
     if obs.plan.mode is Mode.UNAVAILABLE:
         msg = (
             f"TensorRT-LLM cannot serve: {obs.plan.detail}. Set spec.engine.fallback to vllm to serve with vLLM "
@@ -110,16 +117,36 @@ def _build_condition(infd: InferenceDeployment, build: BuildFacts | None) -> Con
     )
 
 
+def kstatus_conditions(phase: Phase, ready: Cond, progressing: Cond) -> list[Cond]:
+    """Degraded, Reconciling and Stalled, derived from the phase and the Ready and Progressing conditions."""
+    stalled = ready.status is False and ready.reason in STALLED_REASONS
+    degraded = phase in (Phase.DEGRADED, Phase.FAILED)
+    out = [Cond(DEGRADED, degraded, ready.reason if degraded else "AsExpected", ready.message if degraded else "")]
+    if stalled:
+        out.append(
+            Cond(
+                RECONCILING, False, ready.reason, progressing.message if progressing.status is False else ready.message
+            )
+        )
+    elif progressing.status is True:
+        out.append(Cond(RECONCILING, True, progressing.reason, progressing.message))
+    elif phase in (Phase.DEPLOYING, Phase.PENDING):
+        out.append(Cond(RECONCILING, True, ready.reason, ready.message))
+    elif phase is Phase.SUSPENDED:
+        out.append(Cond(RECONCILING, False, ready.reason, ready.message))
+    else:
+        out.append(Cond(RECONCILING, False, progressing.reason, progressing.message))
+    out.append(Cond(STALLED, True, ready.reason, ready.message) if stalled else Cond(STALLED, False, "AsExpected", ""))
+    return out
+
+
 def compute_status(infd: InferenceDeployment, obs: StatusInputs, previous: dict[str, Any], now: str) -> dict[str, Any]:
     """The status to write: everything but the conditions' timestamps comes from the arguments alone."""
     generation = int(infd.metadata.get("generation", 0))
     was_ready = previous.get("phase") in (Phase.READY.value, Phase.DEGRADED.value)
     phase, ready = _phase_and_ready(infd, obs, was_ready)
-    conds = [ready, _progressing(obs)]
-    degraded = phase is Phase.DEGRADED
-    conds.append(
-        Cond(DEGRADED, degraded, ready.reason if degraded else "AsExpected", ready.message if degraded else "")
-    )
+    progressing = _progressing(obs)
+    conds = [ready, progressing, *kstatus_conditions(phase, ready, progressing)]
     built = _build_condition(infd, obs.build)
     if built is not None:
         conds.append(built)
@@ -145,11 +172,9 @@ def compute_status(infd: InferenceDeployment, obs: StatusInputs, previous: dict[
 
 def invalid_spec_status(generation: int, message: str, previous: dict[str, Any], now: str) -> dict[str, Any]:
     """Status of a resource whose spec the operator cannot use: nothing runs until it is fixed."""
-    conds = [
-        Cond(READY, False, "InvalidSpec", message),
-        Cond(PROGRESSING, False, "InvalidSpec", "Fix the spec; nothing is rolled out until then."),
-        Cond(DEGRADED, True, "InvalidSpec", message),
-    ]
+    ready = Cond(READY, False, "InvalidSpec", message)
+    progressing = Cond(PROGRESSING, False, "InvalidSpec", "Fix the spec; nothing is rolled out until then.")
+    conds = [ready, progressing, *kstatus_conditions(Phase.FAILED, ready, progressing)]
     return {
         "observedGeneration": generation,
         "phase": Phase.FAILED.value,
