@@ -51,9 +51,9 @@ def operators_of(kubeconfig: Path) -> list[int]:
             environ = (proc / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if re.search(r"inference[-_]operator", cmdline) and " run " in cmdline:
-            if f"KUBECONFIG={kubeconfig}".encode() in environ:
-                found.append(int(proc.name))
+        ours = f"KUBECONFIG={kubeconfig}".encode() in environ
+        if ours and re.search(r"inference[-_]operator", cmdline) and " run " in cmdline:
+            found.append(int(proc.name))
     return found
 
 
