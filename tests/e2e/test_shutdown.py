@@ -13,6 +13,7 @@ from __future__ import annotations
 import signal
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,7 +58,9 @@ def ns(bed: PrivateTestbed, request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def stop_within_the_bound(op: OperatorProcess, signum: signal.Signals = signal.SIGTERM) -> None:
+    started = time.monotonic()
     code = op.signal(signum, timeout=EXIT_SECONDS)
+    print(f"\n{signum.name}: exited in {time.monotonic() - started:.2f}s with {code}")
     assert code is not None, f"still running {EXIT_SECONDS} s after {signum.name}:\n{op.log()[-3000:]}"
     assert code == 0, f"exit code {code} after {signum.name}:\n{op.log()[-3000:]}"
     assert "Traceback" not in op.log(), op.log()[-3000:]

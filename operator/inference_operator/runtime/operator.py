@@ -37,6 +37,9 @@ from .reconciler import MEMO_KEY, OperatorState
 # waiters are already cancelled); the bound is for what can hang: a peering or event write to an API server that
 # no longer answers. Kubernetes' default grace period is 30 s; the issue's acceptance bound is 10 s.
 STOP_SECONDS = 8.0
+# A reconcile inside an API call gets this long to finish its write; then it is left to its daemon thread (a call
+# to an API server that hangs returns only at the client's 30 s read timeout).
+RECONCILE_GRACE_SECONDS = 2.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 logger = logging.getLogger(__name__)
 
@@ -164,11 +167,11 @@ def run(
 
 def _stop(received: signal.Signals, state: OperatorState, runner: KopfThread) -> None:
     logger.info("%s received: stopping within %.0f s", received.name, STOP_SECONDS)
-    deadline = time.monotonic() + STOP_SECONDS
+    grace = time.monotonic() + RECONCILE_GRACE_SECONDS
     state.queue.abandon()
     runner.stop()
     finished = runner.finished.wait(timeout=STOP_SECONDS)
-    while state.queue.busy and time.monotonic() < deadline:  # a run in progress may finish its writes meanwhile
+    while state.queue.busy and time.monotonic() < grace:  # a run in progress may finish its writes meanwhile
         time.sleep(0.05)
     busy = state.queue.busy
     if finished and busy == 0:
