@@ -149,10 +149,19 @@ def test_mid_reconcile(bed: PrivateTestbed, op: OperatorProcess, ns: str) -> Non
     config = webhook.configuration(f"hang-{ns}", ns)
     try:
         cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(config))
+
+        def in_force() -> bool:  # the API server picks a new webhook up a moment later
+            probe = ("create", "deployment", "probe", "--image=probe", "-n", ns, "--dry-run=server")
+            cluster.kubectl(*probe, "--request-timeout=2s", check=False)
+            return bool(webhook.held)
+
+        wait_for("the webhook to be in force", in_force, timeout=60)
+        probes = len(webhook.held)
         cluster.apply(vllm_body("m"), ns)
-        wait_for("the operator's Deployment write to reach the webhook", lambda: webhook.held, timeout=60)
+        wait_for("the operator's Deployment write to reach the webhook", lambda: len(webhook.held) > probes)
         assert cluster.get("deployment", "m-vllm", ns) is None, "the write went through: not mid-reconcile"
         stop_within_the_bound(op)
+        assert "stopping without waiting for 1 reconcile(s) in an API call" in op.log(), op.log()[-3000:]
     finally:
         cluster.kubectl("delete", "validatingwebhookconfiguration", config["metadata"]["name"], check=False)
         webhook.close()
