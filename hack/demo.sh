@@ -4,7 +4,8 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-state=.testbed
+# TESTBED_STATE_DIR, as testbed/up.sh reads it: a test runs the demo on a test bed of its own.
+state=${TESTBED_STATE_DIR:-.testbed}
 ns=inference-demo
 pidfile=$state/demo-operator.pid
 log=$state/demo-operator.log
@@ -20,18 +21,27 @@ stop_operator() {
   if ours "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do  # the operator exits within 10 s of SIGTERM (docs/reliability.md)
-      kill -0 "$pid" 2>/dev/null || break
+      running "$pid" || break
       sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if running "$pid"; then
       echo "demo: the operator (pid $pid) did not exit within 10 s of SIGTERM: SIGKILL" >&2
       kill -KILL "$pid" 2>/dev/null || true
     fi
     echo "demo: stopped the operator (pid $pid)"
-  elif kill -0 "$pid" 2>/dev/null; then
+  elif running "$pid"; then
     echo "demo: pid $pid is not the demo's operator: left alone"
   fi
   rm -f "$pidfile"
+}
+
+# Alive and not a zombie: the operator outlives this script, and where nothing reaps orphans (PID 1 of some
+# containers) an exited one stays a zombie, which `kill -0` still finds.
+running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
 }
 
 ours() {
@@ -85,7 +95,7 @@ kubectl get nodes -L nvidia.com/gpu.product
 cat <<EOF
 
 The demo keeps running. Explore it:
-  export KUBECONFIG=$repo/$state/kubeconfig
+  export KUBECONFIG=$(cd "$state" && pwd)/kubeconfig
   alias kubectl=$bin/kubectl
   kubectl -n $ns describe infd llama-3-1-70b-trtllm     # engine choice, build, cut-over Events
   kubectl explain infd.spec.engine

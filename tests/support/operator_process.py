@@ -76,6 +76,16 @@ class OperatorProcess:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=30)
 
+    def signal(self, signum: signal.Signals, timeout: float) -> int | None:
+        """Send `signum` and wait up to `timeout` s for the exit: its code, or None if it still ran (then SIGKILL)."""
+        assert self.proc is not None and self.proc.poll() is None, "the operator is not running"
+        self.proc.send_signal(signum)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()

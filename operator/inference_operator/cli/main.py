@@ -21,6 +21,9 @@ def _cmd_crd(_: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from ..runtime.stop_signal import StopSignal  # noqa: PLC0415 - only `run` handles signals
+
+    stop = StopSignal().install()  # first: a SIGTERM during the imports and setup below also ends with 0
     from ..runtime.operator import run  # noqa: PLC0415 - kopf's import is only needed to run, not to render
 
     try:
@@ -36,6 +39,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         priority=args.priority,
         verbose=args.verbose,
         log_format=args.log_format,
+        stop=stop,
     )
     return 0
 

@@ -338,3 +338,25 @@ def test_a_deleted_resource_is_forgotten() -> None:
     del fake.objects[("InferenceDeployment", NS, TRT)]
     assert run(ctx) is None
     assert ctx.users_of(NS, build) == [] and ctx.fleet.known() == []
+
+
+def test_a_resource_is_a_user_of_its_build_before_the_build_is_read() -> None:
+    """A build finishing between the read and the registration would find no user to trigger (handlers.py's
+    on_build_finished), and the resource would keep the phase it read: the read must come after."""
+    ctx, fake = setup()
+    run(ctx)
+    build = build_name(fake)
+    users_at_read: list[list[str]] = []
+    real_get = fake.get
+
+    def get(kind: str, namespace: str, name: str, fresh: bool = False) -> dict[str, Any] | None:
+        if kind == "EngineBuild":
+            users_at_read.append(ctx.users_of(namespace, name))
+        return real_get(kind, namespace, name, fresh)
+
+    restarted = Context(kube=fake, settings=OperatorSettings())  # a new process: nobody registered yet
+    ctx = restarted
+    fake.get = get  # type: ignore[method-assign]
+    run(restarted)
+    assert users_at_read and all(users == [TRT] for users in users_at_read), users_at_read
+    assert restarted.users_of(NS, build) == [TRT]

@@ -109,3 +109,46 @@ def test_an_error_nobody_waits_for_is_logged(caplog: pytest.LogCaptureFixture) -
     with caplog.at_level(logging.WARNING):
         asyncio.run(scenario())
     assert "reconcile of InferenceDeployment ns/a failed: boom" in caplog.text
+
+
+def test_abandon_cancels_every_waiter_and_ignores_later_triggers() -> None:
+    """The stop path: a waiter of the run in progress and one of a queued key are cancelled at once, though
+    the run in progress is still held in its thread; afterwards nothing new runs."""
+
+    async def scenario() -> tuple[Recorder, list[bool], int]:
+        rec = Recorder()
+        rec.release.clear()
+        queue = ReconcileQueue(rec, workers=1)
+        running = asyncio.create_task(queue.run(A, LOG))
+        await asyncio.to_thread(rec.inside.wait, 5)
+        queued = asyncio.create_task(queue.run(B, LOG))  # waits behind A for the only worker
+        await asyncio.sleep(0.05)
+        busy_while_held = queue.busy
+        queue.abandon()
+        await asyncio.wait([running, queued], timeout=5)
+        cancelled = [running.cancelled(), queued.cancelled()]
+        queue.trigger(B, LOG)
+        with pytest.raises(asyncio.CancelledError):
+            await queue.run(B, LOG)
+        rec.release.set()  # the abandoned run ends on its thread, with nobody waiting
+        for _ in range(500):
+            if not queue.busy:
+                break
+            await asyncio.sleep(0.01)
+        return rec, cancelled, busy_while_held
+
+    rec, cancelled, busy_while_held = asyncio.run(scenario())
+    assert cancelled == [True, True]
+    assert busy_while_held == 1
+    assert rec.runs == {A: 1}, "B ran after the queue was abandoned"
+
+
+def test_reconcile_threads_never_hold_the_process_at_exit() -> None:
+    """ThreadPoolExecutor's threads are joined when the interpreter exits; a reconcile stuck in an API call would
+    keep a stopped operator alive until the client's timeout. The queue's are daemon threads."""
+    async def scenario() -> None:
+        await ReconcileQueue(Recorder(), workers=3).run(A, LOG)
+
+    asyncio.run(scenario())
+    threads = [t for t in threading.enumerate() if t.name.startswith("reconcile-")]
+    assert threads and all(t.daemon for t in threads)

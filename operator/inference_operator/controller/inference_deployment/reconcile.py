@@ -50,10 +50,13 @@ def _converge_or_refuse(ctx: Context, body: dict[str, Any], logger: Logger) -> s
 def _converge(ctx: Context, body: dict[str, Any], logger: Logger) -> str:
     intent = desired.intent(body, ctx.settings)
     ns, name = intent.infd.metadata["namespace"], intent.infd.metadata["name"]
+    # Registered before the build is read: a build that finishes after the read then triggers this resource
+    # again (runtime/handlers.py, on_build_finished); registered after, that event could find no user and the
+    # status would keep the build's phase as read (seen after a restart, when both reconcile at once).
+    ctx.use_build(ns, name, intent.engine_build["metadata"]["name"] if intent.engine_build else None)
     world = observe.read_world(ctx, intent)
     if intent.engine_build is not None:
         world = act.ensure_build(ctx.kube, intent, world, logger)
-    ctx.use_build(ns, name, intent.engine_build["metadata"]["name"] if intent.engine_build else None)
 
     children = desired.children(intent, world, ctx.settings)
     if children.fresh_read_needed:
