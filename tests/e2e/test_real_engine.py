@@ -146,9 +146,11 @@ def test_the_model_came_through_the_hub_mirror(cluster: Cluster, served: Served)
 
 def test_every_vllm_dashboard_query_and_alert_expression_returns_series(cluster: Cluster, served: Served) -> None:
     url = served.endpoint_url(cluster)
+    generated = 0
     for i in range(12):
-        completion(url, model_repo(), f"Request {i} about GPUs", max_tokens=12)
-        chat(url, model_repo(), f"Question {i}", max_tokens=6)
+        done = completion(url, model_repo(), f"Request {i} about GPUs", max_tokens=12)
+        talked = chat(url, model_repo(), f"Question {i}", max_tokens=6)
+        generated += done["usage"]["completion_tokens"] + talked["usage"]["completion_tokens"]
     prometheus = PrometheusAPI(prometheus_url())
     queries = vllm_queries(served.namespace, NAME, rate_interval="1m")
     names = {name for q in queries for name in vllm_series(q)}
@@ -173,7 +175,8 @@ def test_every_vllm_dashboard_query_and_alert_expression_returns_series(cluster:
         raise AssertionError(f"vLLM queries that return nothing after traffic:\n{missing}") from None
     counted = f'sum(max_over_time(vllm:generation_tokens_total{{namespace="{served.namespace}"}}[2m]))'
     tokens = prometheus.query(counted)
-    assert float(tokens[0]["value"][1]) >= 12 * 6, tokens  # the traffic above, counted by the real engine
+    # The traffic above, counted by the real engine (the tiny model may stop before max_tokens).
+    assert float(tokens[0]["value"][1]) >= generated > 0, (tokens, generated)
     rules = [r for r in prometheus.rules() if r.get("name", "").startswith("Vllm")]
     assert {r["name"] for r in rules} >= {"VllmQueueHigh", "VllmKvCacheFull"}
     assert all(r["health"] == "ok" for r in rules), rules
