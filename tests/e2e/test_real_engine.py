@@ -173,10 +173,16 @@ def test_every_vllm_dashboard_query_and_alert_expression_returns_series(cluster:
     except AssertionError:
         missing = "\n".join(empty())
         raise AssertionError(f"vLLM queries that return nothing after traffic:\n{missing}") from None
+    # The traffic above, counted by the real engine (the tiny model may stop before max_tokens), once a scrape
+    # after the last request has succeeded.
     counted = f'sum(max_over_time(vllm:generation_tokens_total{{namespace="{served.namespace}"}}[2m]))'
-    tokens = prometheus.query(counted)
-    # The traffic above, counted by the real engine (the tiny model may stop before max_tokens).
-    assert float(tokens[0]["value"][1]) >= generated > 0, (tokens, generated)
+    assert generated > 0
+    wait_for(
+        f"vllm:generation_tokens_total to count the {generated} tokens generated",
+        lambda: (found := prometheus.query(counted)) and float(found[0]["value"][1]) >= generated,
+        timeout=120,
+        interval=1,
+    )
     rules = [r for r in prometheus.rules() if r.get("name", "").startswith("Vllm")]
     assert {r["name"] for r in rules} >= {"VllmQueueHigh", "VllmKvCacheFull"}
     assert all(r["health"] == "ok" for r in rules), rules
