@@ -35,6 +35,13 @@ def backoff_delay(restarts: int) -> float:
     return float(min(BACKOFF_MAX, BACKOFF_INITIAL * 2 ** (restarts - 1)))
 
 
+def probe_grace(probe: Mapping[str, Any], pod_grace: float) -> float:
+    """The grace period of a stop for a failed liveness or startup probe: the probe's own when it sets one (as the
+    kubelet honours probe-level terminationGracePeriodSeconds), else the pod's."""
+    own = probe.get("terminationGracePeriodSeconds")
+    return pod_grace if own is None else float(own)
+
+
 @dataclass
 class Launch:
     """Everything a start needs, resolved by the pod worker from the spec."""
@@ -185,7 +192,7 @@ class Container:
                 startup.record(run_probe(startup.spec, self.spec, self.target), now)
                 if startup.failures >= int(startup.spec.get("failureThreshold", 3)):
                     log.info("container %s failed its startup probe; stopping it", self.name)
-                    self.stop(grace)
+                    self.stop(probe_grace(startup.spec, grace))
             return
         for kind in ("livenessProbe", "readinessProbe"):
             probe = self.probes.get(kind)
@@ -194,7 +201,7 @@ class Container:
         liveness = self.probes.get("livenessProbe")
         if liveness is not None and not liveness.result:
             log.info("container %s failed its liveness probe; stopping it", self.name)
-            self.stop(grace)
+            self.stop(probe_grace(liveness.spec, grace))
 
     def status(self, image: str) -> dict[str, Any]:
         out: dict[str, Any] = {

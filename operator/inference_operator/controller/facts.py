@@ -24,6 +24,9 @@ class DeploymentFacts:
     available: int
     engine_build: str | None
     progress_deadline_exceeded: bool
+    # Progressing is NewReplicaSetAvailable: the last rollout finished, so pods missing now were lost (a crash,
+    # a failed liveness probe, an eviction), not yet to come.
+    rollout_complete: bool = False
 
     @property
     def rolled_out(self) -> bool:
@@ -48,7 +51,8 @@ def deployment_facts(obj: dict[str, Any] | None) -> DeploymentFacts | None:
     spec = obj.get("spec", {})
     status = obj.get("status") or {}
     conditions = status.get("conditions") or []
-    deadline = any(c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded" for c in conditions)
+    progressing: dict[str, Any] = next((c for c in conditions if c.get("type") == "Progressing"), {})
+    deadline = progressing.get("reason") == "ProgressDeadlineExceeded"
     template_labels = spec.get("template", {}).get("metadata", {}).get("labels", {})
     return DeploymentFacts(
         name=meta.get("name", ""),
@@ -61,6 +65,7 @@ def deployment_facts(obj: dict[str, Any] | None) -> DeploymentFacts | None:
         available=int(status.get("availableReplicas", 0)),
         engine_build=template_labels.get(LABEL_BUILD),
         progress_deadline_exceeded=deadline,
+        rollout_complete=progressing.get("reason") == "NewReplicaSetAvailable",
     )
 
 
@@ -178,3 +183,43 @@ def build_pod_facts(pods: list[dict[str, Any]]) -> BuildPodFacts | None:
         waiting=waiting if phase == "Pending" else None,
         running_since=str(started) if started and phase in ("Running", "Succeeded") else None,
     )
+
+
+# Waiting reasons of every container on its way up: not news.
+_STARTING = frozenset({"ContainerCreating", "PodInitializing"})
+
+
+def _container_trouble(pod: str, container: dict[str, Any]) -> str | None:
+    where = f"container {container.get('name', '?')} of pod {pod}"
+    state = container.get("state") or {}
+    terminated = state.get("terminated")
+    if terminated:
+        code, reason = terminated.get("exitCode"), terminated.get("reason") or "Error"
+        return f"{where} exited with code {code} ({reason}) and is being restarted."
+    waiting = state.get("waiting") or {}
+    restarts = int(container.get("restartCount") or 0)
+    if restarts:
+        last = (container.get("lastState") or {}).get("terminated") or {}
+        text = f"{where} has restarted {restarts} time{'' if restarts == 1 else 's'}"
+        if last:
+            text += f" (last exit code {last.get('exitCode')}, {last.get('reason') or 'Error'})"
+        if waiting.get("reason"):
+            text += f"; it waits: {waiting['reason']}"
+        return text + "."
+    if waiting.get("reason") and waiting["reason"] not in _STARTING:
+        detail = f": {waiting['message']}" if waiting.get("message") else ""
+        return f"{where} waits: {waiting['reason']}{detail}."
+    return None
+
+
+def container_trouble(pods: list[dict[str, Any]]) -> str | None:
+    """Why an engine pod is down, as the kubelet reports it: the first container of these pods that is not Ready
+    and exited, restarted or waits for a reason other than starting. One sentence, or None."""
+    for pod in sorted(pods, key=lambda p: p.get("metadata", {}).get("name", "")):
+        for container in (pod.get("status") or {}).get("containerStatuses") or []:
+            if container.get("ready"):
+                continue
+            found = _container_trouble(pod.get("metadata", {}).get("name", "?"), container)
+            if found:
+                return found
+    return None

@@ -15,7 +15,7 @@ from ..api.inference_deployment import (
     Engine,
     EnvVar,
     InferenceDeployment,
-    ProbeSpec,
+    ReadinessProbeSpec,
     ResourcesSpec,
     RolloutSpec,
     RolloutStrategy,
@@ -162,7 +162,7 @@ def user_env(env: list[EnvVar]) -> list[dict[str, Any]]:
     return [e.to_wire() for e in env]
 
 
-def probe(defaults: dict[str, Any], override: ProbeSpec | None) -> dict[str, Any]:
+def probe(defaults: dict[str, Any], override: ReadinessProbeSpec | None) -> dict[str, Any]:
     """A probe with the user's timing overrides on top of the operator's defaults."""
     merged = dict(defaults)
     if override is not None:

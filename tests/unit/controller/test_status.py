@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from inference_operator.api.engine_build import BuildPhase
 from inference_operator.api.inference_deployment import Engine, EngineStatus
 from inference_operator.controller.conditions import Cond, merge_conditions, status_changed
-from inference_operator.controller.facts import BuildFacts, DeploymentFacts, build_facts, unschedulable_reason
+from inference_operator.controller.facts import (
+    BuildFacts,
+    DeploymentFacts,
+    build_facts,
+    container_trouble,
+    deployment_facts,
+    unschedulable_reason,
+)
 from inference_operator.controller.inference_deployment.status import StatusInputs, compute_status, invalid_spec_status
 from inference_operator.controller.plan import Action, Mode, Plan
 from tests.support.samples import load_sample
@@ -88,6 +97,66 @@ def test_losing_replicas_after_ready_is_degraded() -> None:
     st = status(vllm=dep(1, desired=2), previous={"phase": "Ready"}, replicas=2)
     assert st["phase"] == "Degraded"
     assert conds(st)["Degraded"]["status"] == "True"
+
+
+def test_losing_the_only_replica_after_ready_is_degraded_and_says_why() -> None:
+    # Seen for real: a SIGKILLed vLLM (tests/e2e/test_real_engine.py) left the resource "Deploying ... Models take
+    # minutes to load", as if it had never served.
+    lost = dataclasses.replace(dep(0), rollout_complete=True)
+    why = "container vllm of pod small-vllm-1 exited with code 137 (Error) and is being restarted."
+    obs = StatusInputs(PLAN, {VLLM: lost, TRT: None}, None, None, "http://x/v1", ENGINE, why)
+    st = compute_status(INFD, obs, {"phase": "Ready"}, "2026-01-01T00:00:00Z")
+    assert st["phase"] == "Degraded" and st["readyReplicas"] == 0
+    ready = conds(st)["Ready"]
+    assert ready["status"] == "False" and ready["reason"] == "ReplicasUnavailable"
+    assert (
+        ready["message"] == "vLLM has 0/1 replicas Ready. Container vllm of pod small-vllm-1 exited with code 137 "
+        "(Error) and is being restarted."
+    )
+    # Still Degraded on the next reconcile (the previous phase is Degraded now), Ready again once it is back.
+    assert compute_status(INFD, obs, st, "2026-01-01T00:01:00Z")["phase"] == "Degraded"
+    assert status(vllm=dep(1), previous=st)["phase"] == "Ready"
+
+
+def test_a_rollout_in_progress_with_no_replica_ready_is_deploying() -> None:
+    # Recreate: the old pods are gone before the new ones load; the rollout has not completed.
+    st = status(vllm=dep(0), previous={"phase": "Ready"})
+    assert st["phase"] == "Deploying"
+    assert "Models take minutes to load" in str(st["message"])
+
+
+def test_container_trouble_in_the_kubelets_words() -> None:
+    def pod(name: str, **container: object) -> dict[str, object]:
+        return {"metadata": {"name": name}, "status": {"containerStatuses": [{"name": "vllm", **container}]}}
+
+    restarted = pod(
+        "p2",
+        ready=False,
+        restartCount=2,
+        state={"waiting": {"reason": "CrashLoopBackOff"}},
+        lastState={"terminated": {"exitCode": 1, "reason": "Error"}},
+    )
+    assert container_trouble([restarted]) == (
+        "container vllm of pod p2 has restarted 2 times (last exit code 1, Error); it waits: CrashLoopBackOff."
+    )
+    loading = pod("p1", ready=False, restartCount=1, state={"running": {}}, lastState={"terminated": {"exitCode": 137}})
+    assert container_trouble([restarted, loading]) == (
+        "container vllm of pod p1 has restarted 1 time (last exit code 137, Error)."
+    )
+    unmapped = pod("p3", ready=False, state={"waiting": {"reason": "ErrImagePull", "message": "no such image"}})
+    assert container_trouble([unmapped]) == "container vllm of pod p3 waits: ErrImagePull: no such image."
+    starting = pod("p4", ready=False, state={"waiting": {"reason": "ContainerCreating"}})
+    serving = pod("p5", ready=True, restartCount=3, state={"running": {}})
+    assert container_trouble([starting, serving]) is None
+
+
+def test_rollout_complete_is_read_from_the_progressing_condition() -> None:
+    def deployment(reason: str) -> dict[str, object]:
+        conditions = [{"type": "Progressing", "status": "True", "reason": reason}]
+        return {"metadata": {"name": "d"}, "spec": {}, "status": {"conditions": conditions}}
+
+    assert deployment_facts(deployment("NewReplicaSetAvailable")).rollout_complete  # type: ignore[union-attr]
+    assert not deployment_facts(deployment("ReplicaSetUpdated")).rollout_complete  # type: ignore[union-attr]
 
 
 def test_fallback_is_degraded_but_serving() -> None:

@@ -10,12 +10,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
 import yaml
 
 from inference_operator.api.images import VLLM_CPU_IMAGE, VLLM_IMAGE
 from inference_operator.api.inference_deployment import Engine, InferenceDeployment
 from inference_operator.api.labels import GPU_PRODUCT_LABEL, GPU_RESOURCE
+from inference_operator.api.validation import format_validation_error
 from inference_operator.render.service import render_service
 from inference_operator.render.vllm import render_vllm_deployment
 from tests.support.samples import load_sample, sample_body, sample_names
@@ -89,6 +91,22 @@ def test_probe_override_changes_only_the_given_fields() -> None:
     assert startup["periodSeconds"] == 10
     # The rollout deadline follows the longer startup allowance.
     assert deployment["spec"]["progressDeadlineSeconds"] > 360 * 10
+
+
+def test_liveness_grace_period_is_the_probes_own_and_readiness_refuses_one() -> None:
+    # A hung engine ignores SIGTERM: the probe-level grace period lets a liveness restart skip the pod's 120 s.
+    probes = {"liveness": {"periodSeconds": 2, "terminationGracePeriodSeconds": 5}}
+    deployment = render_vllm_deployment(with_spec("small-model", serving={"probes": probes}))
+    engine = container(deployment)
+    assert engine["livenessProbe"]["terminationGracePeriodSeconds"] == 5
+    assert "terminationGracePeriodSeconds" not in engine["startupProbe"]
+    assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 120
+    body = sample_body("small-model")
+    body["spec"]["serving"] = {"probes": {"readiness": {"terminationGracePeriodSeconds": 5}}}
+    with pytest.raises(pydantic.ValidationError) as err:
+        InferenceDeployment.model_validate(body)
+    message = format_validation_error(err.value)
+    assert message == "spec.serving.probes.readiness.terminationGracePeriodSeconds: unknown field", message
 
 
 def test_cpu_sample_uses_cpu_image_and_no_gpu() -> None:

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "testbed"))
 
 from agent import podstatus  # noqa: E402
-from agent.container import Container, backoff_delay  # noqa: E402
+from agent.container import Container, backoff_delay, probe_grace  # noqa: E402
 from agent.env import ConfigError, command_line, container_env, expand  # noqa: E402
 from agent.images import ImageError, ImageTable, resolve_command  # noqa: E402
 from agent.network import Names, default_subnet  # noqa: E402
@@ -131,6 +131,11 @@ def test_probe_thresholds() -> None:
     probe.record(False, 3)
     assert not probe.result
     assert probe.next_at == 4
+
+
+def test_a_failed_probe_stops_with_its_own_grace_period_else_the_pods() -> None:
+    assert probe_grace({"periodSeconds": 2, "terminationGracePeriodSeconds": 5}, 120.0) == 5.0
+    assert probe_grace({"periodSeconds": 2}, 120.0) == 120.0
 
 
 def test_probe_initial_delay_and_named_port() -> None:

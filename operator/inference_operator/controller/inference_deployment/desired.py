@@ -185,11 +185,15 @@ def status_update(
     after: dict[Engine, dict[str, Any] | None],
     unschedulable: str | None,
     now: str,
+    containers: str | None = None,
 ) -> StatusUpdate:
-    """The status of the children as the writes left them, and the Events of what changed."""
+    """The status of the children as the writes left them, and the Events of what changed. `unschedulable` and
+    `containers` say why the routed engine's pods are not all Ready (observe.pod_trouble)."""
     infd, previous = intent.infd, intent.previous
     facts = {e: deployment_facts(o) for e, o in after.items()}
-    obs = StatusInputs(children.plan, facts, children.build, unschedulable, endpoint(infd), intent.choice.status)
+    obs = StatusInputs(
+        children.plan, facts, children.build, unschedulable, endpoint(infd), intent.choice.status, containers
+    )
     status = compute_status(infd, obs, previous, now)
     changed = status_changed(previous, status)
     events, selection = _events(previous, status, intent.choice) if changed else ((), None)

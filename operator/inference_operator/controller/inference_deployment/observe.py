@@ -8,7 +8,7 @@ from typing import Any
 from ...api.inference_deployment import Engine
 from ...render.common import service_name, serving_name
 from ..context import Context
-from ..facts import unschedulable_reason
+from ..facts import container_trouble, unschedulable_reason
 from .desired import KIND, Intent, World
 
 
@@ -45,6 +45,15 @@ def reread_deployments(ctx: Context, intent: Intent, world: World) -> World:
     return dataclasses.replace(world, deployments=fresh)
 
 
-def unschedulable(ctx: Context, namespace: str, selector: str) -> str | None:
-    """The scheduler's message for the first of these pods it could not place, if any."""
-    return unschedulable_reason(ctx.kube.list("Pod", namespace, selector))
+@dataclasses.dataclass(frozen=True)
+class PodTrouble:
+    """Why the routed engine's pods are not all Ready, in the scheduler's and the kubelet's words."""
+
+    unschedulable: str | None = None
+    containers: str | None = None
+
+
+def pod_trouble(ctx: Context, namespace: str, selector: str) -> PodTrouble:
+    """Why these pods wait: the scheduler could not place one, or a container exited, restarts or waits."""
+    pods = ctx.kube.list("Pod", namespace, selector)
+    return PodTrouble(unschedulable_reason(pods), container_trouble(pods))

@@ -67,8 +67,10 @@ def _converge(ctx: Context, body: dict[str, Any], logger: Logger) -> str:
         ctx.monitoring_api = None  # the monitoring CRDs were removed: ask again next time, serve on regardless
 
     selector = desired.pending_pods_selector(intent, children, written.deployments)
-    pending = observe.unschedulable(ctx, ns, selector) if selector else None
-    update = desired.status_update(intent, children, written.deployments, pending, utc_now())
+    trouble = observe.pod_trouble(ctx, ns, selector) if selector else observe.PodTrouble()
+    update = desired.status_update(
+        intent, children, written.deployments, trouble.unschedulable, utc_now(), trouble.containers
+    )
     act.write_status(ctx.kube, body, update)
     ctx.fleet.resource(ns, name, update.phase, update.active, update.ready)
     return update.phase

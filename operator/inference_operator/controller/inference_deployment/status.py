@@ -44,6 +44,7 @@ class StatusInputs:
     unschedulable: str | None
     endpoint: str
     engine: EngineStatus
+    containers: str | None = None  # why a pod's engine container is down (facts.container_trouble)
 
 
 def _phase_and_ready(infd: InferenceDeployment, obs: StatusInputs, was_ready: bool) -> tuple[Phase, Cond]:
@@ -79,7 +80,10 @@ def _phase_and_ready(infd: InferenceDeployment, obs: StatusInputs, was_ready: bo
         msg = f"{name} Deployment {facts.name} exceeded its progress deadline with {ready}/{desired} Ready."
         return Phase.DEGRADED, Cond(READY, False, "ProgressDeadlineExceeded", msg)
     msg = f"{name} has {ready}/{desired} replicas Ready."
-    if ready and was_ready:
+    if obs.containers:
+        msg += " " + obs.containers[:1].upper() + obs.containers[1:]
+    # Serving before, and either still serving in part or the last rollout finished: replicas were lost.
+    if was_ready and (ready or (facts is not None and facts.rollout_complete)):
         return Phase.DEGRADED, Cond(READY, False, "ReplicasUnavailable", msg)
     return Phase.DEPLOYING, Cond(READY, False, "Deploying", msg + " Models take minutes to load.")
 
