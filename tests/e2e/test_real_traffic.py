@@ -91,8 +91,13 @@ def max_model_len(endpoint_url: str) -> int:
         return int(json.load(response)["data"][0]["max_model_len"])
 
 
-def load(cluster: Cluster, namespace: str, scenario: str) -> LoadClient:
-    return LoadClient(cluster.kubeconfig, namespace, NAME, completion_request(model_repo()), scenario=scenario)
+# One worker: on CI's two cores a second saturating client slows the vLLM starts the scenarios wait for.
+WORKERS = 1
+
+
+def load(cluster: Cluster, namespace: str, scenario: str, service: str = NAME) -> LoadClient:
+    request = completion_request(model_repo())
+    return LoadClient(cluster.kubeconfig, namespace, service, request, scenario=scenario, workers=WORKERS)
 
 
 def under_load(
@@ -112,8 +117,7 @@ def under_load(
         after = client.succeeded_so_far()
         wait_for("answers after the change", lambda: client.succeeded_so_far() >= after + 10, 120)
     finally:
-        report = client.stop()
-    record(report)
+        record(report := client.stop())
     return report
 
 
@@ -173,6 +177,66 @@ def test_scale_up_and_down_drops_no_request(cluster: Cluster, served: str) -> No
     assert max(len(pods) for _, pods in report.endpoint_sets) == 3
 
 
+# The cut-over: vLLM -> the TensorRT-LLM STAND-IN -> vLLM, on the stand-in GPU node
+
+
+def cutover_body(preference: str) -> dict[str, Any]:
+    """One GPU per replica on local-gpu-0 (both engines share spec.resources, and TensorRT-LLM needs a GPU): the
+    TensorRT-LLM image runs the STAND-IN there; the vLLM GPU image runs vLLM's CPU build, holding a stand-in GPU
+    it never uses (testbed/agent/images.yaml, cpuOnStandInGpus)."""
+    obj = tiny_llama("cutover", "", pool="local-gpu", extra_args=EAGER, spec={"serving": {"probes": FAST_PROBES}})
+    resources = obj["spec"]["resources"]
+    del resources["gpusPerReplica"]  # parallelism 1 x 1: one GPU
+    resources["gpuProduct"] = "NVIDIA-L4"
+    obj["spec"]["engine"]["preference"] = preference
+    obj["spec"]["engine"]["tensorrtLLM"] = {
+        "backend": "pytorch",  # no compile: the stand-in serves the checkpoint's name
+        "maxInputLen": int(MAX_MODEL_LEN) // 2,
+        "maxSeqLen": int(MAX_MODEL_LEN),
+        "env": [{"name": "STANDIN_READY_DELAY", "value": STAND_IN_READY_DELAY}],
+    }
+    assert obj["spec"]["engine"]["vllm"]["env"][0] == {"name": "VLLM_CPU_KVCACHE_SPACE", "value": KV_CACHE_GIB}
+    return obj
+
+
+def stand_in_answers(url: str) -> bool:
+    with urllib.request.urlopen(f"{url}/v1/models", timeout=10) as response:
+        return bool(json.load(response)["data"][0].get("owned_by") == "stand-in")
+
+
+def test_cut_over_to_the_trtllm_stand_in_and_back_keeps_a_ready_endpoint(
+    cluster: Cluster, operator: OperatorProcess, namespace: str
+) -> None:
+    apply(cluster, namespace, cutover_body(VLLM))
+    wait_served(cluster, "cutover", namespace, VLLM, timeout=START)
+    client = load(cluster, namespace, "cut-over", service="cutover")
+    watch = ServingWatch(cluster, "cutover", namespace)
+    client.start()
+    try:
+        wait_for("the first answers", lambda: client.succeeded_so_far() >= 10, 120)
+        watch.sample()
+        apply(cluster, namespace, cutover_body(TRT))
+        watch.until(
+            "the cut-over to the TensorRT-LLM stand-in", lambda: served_by(cluster, "cutover", namespace, TRT), START
+        )
+        on_trt = client.succeeded_so_far()
+        watch.until("answers from the stand-in", lambda: client.succeeded_so_far() >= on_trt + 10)
+        apply(cluster, namespace, cutover_body(VLLM))  # the spec asks for vLLM again: the fallback path
+        watch.until("the cut-over back to vLLM", lambda: served_by(cluster, "cutover", namespace, VLLM), START)
+        back = client.succeeded_so_far()
+        watch.until("answers from vLLM again", lambda: client.succeeded_so_far() >= back + 10)
+    finally:
+        record(report := client.stop())
+    watch.assert_never_without_endpoint()
+    assert watch.engines() == [VLLM, TRT, VLLM]
+    assert_no_loss(report)
+    assert report.reads > 100, report.summary()  # the EndpointSlices were sampled all along (every 0.5 s)
+    engines = [{p.split("-")[1] for p in pods} for _, pods in report.endpoint_sets]
+    assert {"vllm"} in engines and {"trtllm"} in engines, report.endpoint_sets
+    assert len(report.by_pod) >= 3, report.summary()  # vLLM, the stand-in, vLLM again: three pods answered
+    assert not any(stand_in_answers(ep.url) for ep in ready_endpoints(cluster, namespace, "cutover"))
+
+
 def test_args_change_rolls_out_with_no_request_dropped(cluster: Cluster, served: str) -> None:
     """A production operator must roll an args change out like any template change: the old pod serves until
     the new one (with the new arguments) is Ready, and no request fails."""
@@ -210,63 +274,3 @@ def test_pod_delete_is_drained_and_replaced(cluster: Cluster, served: str) -> No
     assert report.failed == 0, f"{report.summary()}\n" + "\n".join(report.failure_lines())
     assert len(report.gaps) == 1 and report.gaps[0].end is not None, report.summary()  # one gap, and it closed
     assert victim in report.by_pod and len(report.by_pod) == 2, report.summary()
-
-
-# The cut-over: vLLM -> the TensorRT-LLM STAND-IN -> vLLM, on the stand-in GPU node
-
-
-def cutover_body(preference: str) -> dict[str, Any]:
-    """One GPU per replica on local-gpu-0 (both engines share spec.resources, and TensorRT-LLM needs a GPU): the
-    TensorRT-LLM image runs the STAND-IN there; the vLLM GPU image runs vLLM's CPU build, holding a stand-in GPU
-    it never uses (testbed/agent/images.yaml, cpuOnStandInGpus)."""
-    obj = tiny_llama("cutover", "", pool="local-gpu", extra_args=EAGER, spec={"serving": {"probes": FAST_PROBES}})
-    resources = obj["spec"]["resources"]
-    del resources["gpusPerReplica"]  # parallelism 1 x 1: one GPU
-    resources["gpuProduct"] = "NVIDIA-L4"
-    obj["spec"]["engine"]["preference"] = preference
-    obj["spec"]["engine"]["tensorrtLLM"] = {
-        "backend": "pytorch",  # no compile: the stand-in serves the checkpoint's name
-        "maxSeqLen": int(MAX_MODEL_LEN),
-        "env": [{"name": "STANDIN_READY_DELAY", "value": STAND_IN_READY_DELAY}],
-    }
-    assert obj["spec"]["engine"]["vllm"]["env"][0] == {"name": "VLLM_CPU_KVCACHE_SPACE", "value": KV_CACHE_GIB}
-    return obj
-
-
-def stand_in_answers(url: str) -> bool:
-    with urllib.request.urlopen(f"{url}/v1/models", timeout=10) as response:
-        return bool(json.load(response)["data"][0].get("owned_by") == "stand-in")
-
-
-def test_cut_over_to_the_trtllm_stand_in_and_back_keeps_a_ready_endpoint(
-    cluster: Cluster, operator: OperatorProcess, namespace: str
-) -> None:
-    apply(cluster, namespace, cutover_body(VLLM))
-    wait_served(cluster, "cutover", namespace, VLLM, timeout=START)
-    client = LoadClient(cluster.kubeconfig, namespace, "cutover", completion_request(model_repo()), scenario="cut-over")
-    watch = ServingWatch(cluster, "cutover", namespace)
-    client.start()
-    try:
-        wait_for("the first answers", lambda: client.succeeded_so_far() >= 10, 120)
-        watch.sample()
-        apply(cluster, namespace, cutover_body(TRT))
-        watch.until(
-            "the cut-over to the TensorRT-LLM stand-in", lambda: served_by(cluster, "cutover", namespace, TRT), START
-        )
-        on_trt = client.succeeded_so_far()
-        watch.until("answers from the stand-in", lambda: client.succeeded_so_far() >= on_trt + 10)
-        apply(cluster, namespace, cutover_body(VLLM))  # the spec asks for vLLM again: the fallback path
-        watch.until("the cut-over back to vLLM", lambda: served_by(cluster, "cutover", namespace, VLLM), START)
-        back = client.succeeded_so_far()
-        watch.until("answers from vLLM again", lambda: client.succeeded_so_far() >= back + 10)
-    finally:
-        report = client.stop()
-    record(report)
-    watch.assert_never_without_endpoint()
-    assert watch.engines() == [VLLM, TRT, VLLM]
-    assert_no_loss(report)
-    assert report.reads > 100, report.summary()  # the EndpointSlices were sampled all along (every 0.5 s)
-    engines = [{p.split("-")[1] for p in pods} for _, pods in report.endpoint_sets]
-    assert {"vllm"} in engines and {"trtllm"} in engines, report.endpoint_sets
-    assert len(report.by_pod) >= 3, report.summary()  # vLLM, the stand-in, vLLM again: three pods answered
-    assert not any(stand_in_answers(ep.url) for ep in ready_endpoints(cluster, namespace, "cutover"))
