@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.probes import ProbeState, Target, new_probes, run_probe
+from agent.probes import PreStopHook, ProbeState, Target, new_probes, run_probe
 
 log = logging.getLogger(__name__)
 BACKOFF_INITIAL = 10.0  # the kubelet's container restart back-off: 10 s, doubled per restart, capped at 5 min
@@ -72,6 +72,7 @@ class Container:
     started_mono: float = 0.0
     probes: dict[str, ProbeState] = field(default_factory=dict)
     kill_at: float | None = None  # SIGKILL deadline of a stop in progress
+    pre_stop: PreStopHook | None = None  # running before the SIGTERM of a stop in progress
     target: Target | None = None
 
     @property
@@ -132,14 +133,28 @@ class Container:
         log.info("started container %s (pid %d): %s", self.name, self.proc.pid, launch.argv)
 
     def stop(self, grace: float) -> None:
-        """SIGTERM to the process (as the kubelet signals a container's pid 1), SIGKILL once `grace` has passed."""
+        """As the kubelet stops a container: its preStop hook first (when there is grace), then SIGTERM to the
+        process; SIGKILL once `grace` (which the hook's time counts against) has passed."""
         if self.proc is None or self.kill_at is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.proc.pid, signal.SIGTERM)
-        self.kill_at = time.monotonic() + max(grace, 0.0)
+        now = time.monotonic()
+        self.kill_at = now + max(grace, 0.0)
+        handler = (self.spec.get("lifecycle") or {}).get("preStop")
+        if handler and grace > 0 and self.target is not None:
+            self.pre_stop = PreStopHook.start(handler, self.target, now)
+            log.info("container %s: preStop hook %s before SIGTERM", self.name, sorted(handler))
+            return
+        self._signal_stop()
+
+    def _signal_stop(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, signal.SIGTERM)
 
     def kill_group(self) -> None:
+        if self.pre_stop is not None:
+            self.pre_stop.kill()
+            self.pre_stop = None
         if self.proc is None:
             return
         with contextlib.suppress(ProcessLookupError):
@@ -149,7 +164,14 @@ class Container:
         """Reaps the process; returns its exit code once it has exited (128+N for signal N), else None."""
         if self.proc is None:
             return None
-        if self.kill_at is not None and time.monotonic() >= self.kill_at:
+        now = time.monotonic()
+        if self.pre_stop is not None and (
+            self.pre_stop.done(now) or (self.kill_at is not None and now >= self.kill_at)
+        ):
+            self.pre_stop.kill()
+            self.pre_stop = None
+            self._signal_stop()
+        if self.kill_at is not None and now >= self.kill_at:
             self.kill_group()
         code = self.proc.poll()
         if code is None:

@@ -29,7 +29,12 @@ class ImageEntry:
     path: tuple[str, ...]
     env: dict[str, str] = field(default_factory=dict)
     stand_in: bool = False
+    # The process runs on the CPU whatever GPUs the pod holds, so it may hold the stand-in GPUs (never a stand-in)
+    cpu_on_stand_in_gpus: bool = False
     install: str = ""
+
+    def may_hold_stand_in_gpus(self) -> bool:
+        return self.stand_in or self.cpu_on_stand_in_gpus
 
     def expose(self) -> list[str]:
         """Host directories the container must see: the bin dirs, a venv's root and the Python it was made from."""
@@ -70,6 +75,7 @@ class ImageTable:
                     path=tuple(string.Template(p).substitute(variables) for p in paths),
                     env={str(k): str(v) for k, v in (item.get("env") or {}).items()},
                     stand_in=bool(item.get("standIn", False)),
+                    cpu_on_stand_in_gpus=bool(item.get("cpuOnStandInGpus", False)),
                     install=str(item.get("install", "")),
                 )
             )

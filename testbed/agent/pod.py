@@ -180,11 +180,11 @@ class PodWorker(threading.Thread):
     def launch(self, c: Container, pod: dict[str, Any]) -> Launch:
         spec = c.spec
         entry = self.node.images.lookup(spec["image"])
-        if _gpus(spec) and not entry.stand_in:
+        if _gpus(spec) and not entry.may_hold_stand_in_gpus():
             raise ImageError(
                 "GpuIsStandIn",
                 f"node {self.node.name} has stand-in GPUs only; image {spec['image']} is not a stand-in "
-                "(only standIn entries of the image table may request nvidia.com/gpu here)",
+                "(only standIn or cpuOnStandInGpus entries of the image table may request nvidia.com/gpu here)",
             )
         pod_sc = pod["spec"].get("securityContext") or {}
         sc = {**pod_sc, **(spec.get("securityContext") or {})}

@@ -67,13 +67,52 @@ def _http(spec: Mapping[str, Any], container: Mapping[str, Any], target: Target,
     return 200 <= status < 400
 
 
+def _enter(target: Target) -> list[str]:
+    """nsenter into the container's namespaces and root, as its user."""
+    return ["nsenter", "-t", str(target.pid), "-n", "-m", "-r", "-w", "-S", str(target.uid), "-G", str(target.gid)]
+
+
 def _exec(command: Sequence[str], target: Target, timeout: float) -> bool:
     """The command inside the container's namespaces and root, as its user, with its environment."""
-    argv = ["nsenter", "-t", str(target.pid), "-n", "-m", "-r", "-w", "-S", str(target.uid), "-G", str(target.gid)]
     proc = subprocess.run(
-        [*argv, "--", *command], env=dict(target.env), capture_output=True, timeout=timeout, check=False
+        [*_enter(target), "--", *command], env=dict(target.env), capture_output=True, timeout=timeout, check=False
     )
     return proc.returncode == 0
+
+
+@dataclass
+class PreStopHook:
+    """A container's preStop hook in progress, as the kubelet runs it before the stop signal: an `exec` command
+    inside the container, or the `sleep` action. Other handlers (httpGet) are not supported: they end at once."""
+
+    ends_at: float | None = None  # the sleep action
+    proc: subprocess.Popen[bytes] | None = None  # the exec handler
+
+    @classmethod
+    def start(cls, handler: Mapping[str, Any], target: Target, now: float) -> PreStopHook:
+        if "sleep" in handler:
+            return cls(ends_at=now + float(handler["sleep"].get("seconds", 0)))
+        if "exec" in handler:
+            argv = [*_enter(target), "--", *handler["exec"]["command"]]
+            proc = subprocess.Popen(
+                argv,
+                env=dict(target.env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            return cls(proc=proc)
+        return cls(ends_at=now)
+
+    def done(self, now: float) -> bool:
+        if self.proc is not None:
+            return self.proc.poll() is not None
+        return self.ends_at is None or now >= self.ends_at
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 @dataclass

@@ -46,6 +46,15 @@ LIVENESS_PROBE = {"periodSeconds": 30, "timeoutSeconds": 10, "failureThreshold":
 
 # Streaming completions keep running after the pod leaves the Service's endpoints; give them time to finish.
 TERMINATION_GRACE_PERIOD_SECONDS = 120
+# The kubelet signals the container as soon as the pod is deleted, while kube-proxy, ingress controllers and
+# service meshes still route to it until they see the EndpointSlice change (the pod leaves it at once, the
+# proxies follow within seconds). The preStop hook holds the signal back that long, so no proxy sends a request
+# to a server that has stopped accepting (the engine keeps serving meanwhile). Part of the grace period.
+# exec `sleep`, not the `sleep` action: that action needs Kubernetes 1.30 and the operator supports 1.28.
+PRE_STOP_DRAIN_SECONDS = 10
+# What is left of the grace period after the drain, minus time for the engine's own teardown: how long an
+# engine may wait for its in-flight requests after the signal (vLLM's --shutdown-timeout, vllm.py).
+IN_FLIGHT_DRAIN_SECONDS = TERMINATION_GRACE_PERIOD_SECONDS - PRE_STOP_DRAIN_SECONDS - 10
 
 
 @dataclass(frozen=True)
@@ -126,6 +135,7 @@ def _container(
         "resources": container_resources(spec.resources, spec.gpus_per_replica, sizes),
         "volumeMounts": mounts,
         **probes,
+        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRE_STOP_DRAIN_SECONDS)]}}},
         "securityContext": container_security_context(),
     }
 

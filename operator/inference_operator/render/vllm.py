@@ -9,7 +9,7 @@ from typing import Any
 
 from ..api.inference_deployment import Engine, InferenceDeployment, Quantization
 from .common import scrape_annotations
-from .serving import EngineServing, render_serving_deployment
+from .serving import IN_FLIGHT_DRAIN_SECONDS, EngineServing, render_serving_deployment
 
 CONTAINER_NAME = "vllm"
 
@@ -21,7 +21,14 @@ COMMAND = ["vllm", "serve"]
 # never asks the engine. An httpGet, not tcpSocket: vLLM binds its port before the model loads.
 HEALTH_PATH = "/health"
 
-# Probe timings and the grace period are the skeleton's (serving.py).
+# Probe timings, the grace period and the preStop drain are the skeleton's (serving.py).
+
+# On SIGTERM vLLM v0.32.0 stops its engine client with `--shutdown-timeout` (default 0 = "abort": every
+# in-flight request is aborted at once; > 0 = "drain": new requests are refused, running ones finish, the engine
+# exits when none is left or the timeout passes): vllm/entrypoints/launchers/launcher.py (serve_http,
+# handle_shutdown), vllm/v1/engine/core.py (_handle_shutdown), vllm/engine/arg_utils.py (--shutdown-timeout).
+# Drain, so a rollout or scale-down never cuts a request the pod had accepted before it left the endpoints.
+SHUTDOWN_TIMEOUT_SECONDS = IN_FLIGHT_DRAIN_SECONDS
 
 # Explicit *_marlin names: `--quantization awq|gptq` forces the slow generic kernels even when Marlin fits
 # (vllm/model_executor/layers/quantization/awq_marlin.py, override_quantization_method).
@@ -68,6 +75,8 @@ def vllm_args(infd: InferenceDeployment) -> list[str]:
         str(spec.parallelism.pipeline),
         "--dtype",
         spec.precision.dtype.value,
+        "--shutdown-timeout",
+        str(SHUTDOWN_TIMEOUT_SECONDS),
     ]
     quantization = quantization_arg(infd)
     if quantization is not None:

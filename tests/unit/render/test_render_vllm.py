@@ -251,3 +251,26 @@ def test_hub_endpoint_setting_reaches_the_pod_and_the_resource_env_wins() -> Non
     assert env_value(container(render_vllm_deployment(own, "http://hub.internal:8090"))["env"], "HF_ENDPOINT") == (
         "http://team-hub"
     )
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_a_stopping_pod_leaves_the_endpoints_before_vllm_stops_and_drains_its_requests(name: str) -> None:
+    """vLLM aborts every in-flight request on SIGTERM unless --shutdown-timeout is set (v0.32.0), and proxies
+    route to a deleted pod until they see it leave the EndpointSlice: hold SIGTERM back, then drain, all within
+    the grace period."""
+    deployment = render_vllm_deployment(load_sample(name))
+    c = container(deployment)
+    hook = c["lifecycle"]["preStop"]["exec"]["command"]
+    assert hook[0] == "sleep" and int(hook[1]) >= 5
+    args = c["args"]
+    drain = int(args[args.index("--shutdown-timeout") + 1])
+    assert drain > 0  # 0 is vLLM's "abort"
+    grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert int(hook[1]) + drain < grace
+
+
+def test_the_user_may_set_the_shutdown_timeout() -> None:
+    body = sample_body("cpu-small")
+    body["spec"]["engine"] = {"vllm": {"extraArgs": ["--shutdown-timeout", "5"]}}
+    args = container(render_vllm_deployment(InferenceDeployment.model_validate(body)))["args"]
+    assert args[-2:] == ["--shutdown-timeout", "5"]  # after the operator's: argparse keeps the last
