@@ -76,7 +76,7 @@ def test_a_failed_build_whose_job_the_ttl_removed_is_not_started_again() -> None
     assert reconcile_engine_build(ctx, NS, name, LOG) == "Failed"
     assert reconcile_engine_build(ctx, NS, name, LOG) == "Failed"
     assert not fake.get("Job", NS, build_job_name(name)), "a failed build was started again"
-    assert [w for w in fake.writes if w[0] == "create"] == [("create", "Job", build_job_name(name))]
+    assert [w for w in fake.writes if w[:2] == ("create", "Job")] == [("create", "Job", build_job_name(name))]
     assert fake.body("EngineBuild", NS, name)["status"] == recorded, "the record changed without its Job"
     assert conditions(fake, name)["Stalled"][0] == "True" and conditions(fake, name)["Ready"][0] == "False"
 

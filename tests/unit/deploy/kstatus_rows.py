@@ -8,7 +8,7 @@ from typing import Any
 
 from inference_operator.api.inference_deployment import Engine, EngineStatus
 from inference_operator.controller.engine_build.status import compute_build_status
-from inference_operator.controller.facts import DeploymentFacts
+from inference_operator.controller.facts import BuildPodFacts, DeploymentFacts
 from inference_operator.controller.inference_deployment.status import StatusInputs, compute_status, invalid_spec_status
 from inference_operator.controller.plan import Action, Mode, Plan
 from tests.support.samples import load_sample
@@ -55,11 +55,14 @@ def _build(job_conditions: list[dict[str, str]] | None, active: int = 0) -> dict
     build = created_build(infd_with())
     build = build.model_copy(update={"metadata": {**build.metadata, "generation": 1}})
     job: dict[str, Any] | None = None
+    pod = None
     if job_conditions is not None:
         job = {"status": {"conditions": job_conditions, "active": active}}
         if active:
             job["status"]["startTime"] = NOW
-    return compute_build_status(build, job, "eb-3f2a9c-build", "/engines/eb-3f2a9c/engine", {}, NOW)
+            # Building means the build container runs (controller/engine_build/status.py), as its pod shows.
+            pod = BuildPodFacts("eb-3f2a9c-build-x7k2p", "Running", "kwok-h100-0", None, None, NOW)
+    return compute_build_status(build, job, "eb-3f2a9c-build", "/engines/eb-3f2a9c/engine", {}, NOW, pod)
 
 
 BACKOFF = [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "backoff limit"}]
