@@ -93,6 +93,15 @@ class Cluster:
             return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
 
         wait_for(f"CRD {crd} Established", established, timeout=timeout)
+        # Established can come before the API server's discovery documents list the resource, and a client that
+        # starts in between (kopf scans discovery at start) finds no such resource: wait for discovery too.
+        plural, _, group = crd.partition(".")
+
+        def discovered() -> bool:
+            listed = self.kubectl("api-resources", f"--api-group={group}", "-o", "name", check=False)
+            return listed.returncode == 0 and f"{plural}.{group}" in listed.stdout.split()
+
+        wait_for(f"{plural}.{group} in the API server's discovery", discovered, timeout=timeout)
 
     def condition(self, kind: str, name: str, namespace: str, ctype: str) -> dict[str, Any] | None:
         for cond in self.status(kind, name, namespace).get("conditions") or []:
