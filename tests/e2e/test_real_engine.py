@@ -31,7 +31,6 @@ from tests.support.real_engine import (
     hub_endpoint,
     model_repo,
     model_revision,
-    prometheus_url,
     ready_endpoints,
     tiny_llama,
 )
@@ -151,7 +150,7 @@ def test_every_vllm_dashboard_query_and_alert_expression_returns_series(cluster:
         done = completion(url, model_repo(), f"Request {i} about GPUs", max_tokens=12)
         talked = chat(url, model_repo(), f"Question {i}", max_tokens=6)
         generated += done["usage"]["completion_tokens"] + talked["usage"]["completion_tokens"]
-    prometheus = PrometheusAPI(prometheus_url())
+    prometheus = PrometheusAPI.of_testbed()
     queries = vllm_queries(served.namespace, NAME, rate_interval="1m")
     names = {name for q in queries for name in vllm_series(q)}
     assert len(queries) >= 12 and {"vllm:kv_cache_usage_perc", "vllm:num_requests_waiting"} <= names

@@ -45,14 +45,6 @@ def hub_endpoint() -> str:
     return path.read_text().strip()
 
 
-def prometheus_url() -> str:
-    path = _state_file("prometheus", "endpoint")
-    if not path.is_file():
-        raise RuntimeError(
-            f"the test bed's Prometheus is not running ({path} missing): run `make engine`, then `make testbed-up`"
-        )
-    return path.read_text().strip()
-
 
 def model_repo() -> str:
     return engine_paths()["MODEL_REPO_ID"]
