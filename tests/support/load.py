@@ -1,4 +1,5 @@
-"""A load client that sends OpenAI completions without pause to a Service's ready endpoints, as a proxy would.
+"""A load client that sends OpenAI completions to a Service's ready endpoints, as a proxy would: without pause, or
+at a steady `rate` (requests per second over all workers).
 
 Like kube-proxy or Envoy's EDS, it routes by the Service's EndpointSlices: a reader thread re-lists them every
 `refresh` seconds and keeps the endpoints whose `ready` condition is true (the EndpointSlice controller sets it
@@ -79,6 +80,8 @@ class LoadReport:
     by_pod: dict[str, int]  # successful requests per pod
     endpoint_sets: list[tuple[float, tuple[str, ...]]]  # (time, pods) at every change of the ready set
     reads: int
+    read_errors: int = 0
+    longest_between_reads: float = 0.0  # seconds: how stale the client's view of the endpoints could get
 
     @property
     def failed(self) -> int:
@@ -97,6 +100,8 @@ class LoadReport:
             f"{self.scenario}: sent {self.sent}, succeeded {self.succeeded}, failed {self.failed} "
             f"(reasons: {reasons}); {len(self.gaps)} gap(s) without a ready endpoint "
             f"({self.seconds_without_endpoint():.1f} s); {self.stopped - self.started:.0f} s; "
+            f"{self.reads} endpoint reads ({self.read_errors} failed, longest {self.longest_between_reads:.1f} s "
+            "between two); "
             f"pods served: {dict(sorted(self.by_pod.items()))}"
         )
 
@@ -118,6 +123,8 @@ class LoadReport:
             "by_pod": self.by_pod,
             "endpoint_sets": [[round(t - self.started, 2), list(pods)] for t, pods in self.endpoint_sets],
             "reads": self.reads,
+            "read_errors": self.read_errors,
+            "longest_between_reads": round(self.longest_between_reads, 2),
         }
 
 
@@ -164,6 +171,9 @@ class LoadClient:
     workers: int = 2
     refresh: float = 0.5
     timeout: float = 30.0
+    # Requests per second over all workers; None sends without pause. A paced load leaves the CPU to the engine
+    # starts a scenario waits for (on two cores a saturating client and a busy server starve them).
+    rate: float | None = None
     _endpoints: list[Endpoint] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -175,6 +185,10 @@ class LoadClient:
     _by_pod: Counter[str] = field(default_factory=Counter)
     _sets: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
     _reads: int = 0
+    _read_errors: int = 0
+    _last_read: float = 0.0
+    _longest_between_reads: float = 0.0
+    _next_send: float = 0.0
     _started: float = 0.0
     _turn: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -184,13 +198,18 @@ class LoadClient:
         slices = api.api_client.sanitize_for_serialization(listed)["items"]
         return endpoints_of_slices(slices)
 
-    def _reader(self) -> None:
+    def _api(self) -> client.DiscoveryV1Api:
         api_client = config.new_client_from_config(config_file=str(self.kubeconfig))  # type: ignore[no-untyped-call]
-        api = client.DiscoveryV1Api(api_client)
+        return client.DiscoveryV1Api(api_client)
+
+    def _reader(self) -> None:
+        api = self._api()
         while not self._stop.is_set():
             try:
                 found = self._read(api)
             except Exception:
+                with self._lock:
+                    self._read_errors += 1
                 found = None
             if found is not None:
                 self._update(found)
@@ -200,6 +219,9 @@ class LoadClient:
         now = time.time()
         with self._lock:
             self._reads += 1
+            if self._last_read:
+                self._longest_between_reads = max(self._longest_between_reads, now - self._last_read)
+            self._last_read = now
             pods = tuple(e.pod for e in found)
             if not self._sets or self._sets[-1][1] != pods:
                 self._sets.append((now, pods))
@@ -217,8 +239,19 @@ class LoadClient:
             return None, current
         return current[next(self._turn) % len(current)], current
 
+    def _pace(self) -> None:
+        """With a `rate`, wait for this worker's turn: the sends are spaced 1/rate apart over all workers."""
+        if not self.rate:
+            return
+        with self._lock:
+            now = time.monotonic()
+            at = max(now, self._next_send)
+            self._next_send = at + 1.0 / self.rate
+        self._stop.wait(at - now)
+
     def _worker(self) -> None:
         while not self._stop.is_set():
+            self._pace()
             endpoint, _ = self._pick()
             if endpoint is None:
                 self._stop.wait(0.05)  # nothing to send to: wait for the next read, not a retry
@@ -271,4 +304,6 @@ class LoadClient:
                 by_pod=dict(self._by_pod),
                 endpoint_sets=list(self._sets),
                 reads=self._reads,
+                read_errors=self._read_errors,
+                longest_between_reads=self._longest_between_reads,
             )
