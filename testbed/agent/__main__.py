@@ -22,6 +22,7 @@ from typing import Any
 from kubernetes import config, watch
 from kubernetes.client.exceptions import ApiException
 
+from agent.cpus import CpuSets
 from agent.images import ImageTable
 from agent.kubeapi import Api
 from agent.network import Names, Network, free_subnet
@@ -40,6 +41,7 @@ class Agent:
         names = Names(args.instance)
         subnet = ipaddress.IPv4Network(args.subnet) if args.subnet else free_subnet(args.instance, names.bridge)
         self.network = Network(names, subnet)
+        self.cpus = CpuSets()  # both nodes run on this host: one allocator for their pods
         state = Path(args.state_dir)
         variables = {**os.environ, "AGENT_DIR": str(AGENT_DIR)}
         self.images = ImageTable(Path(args.images), variables)
@@ -123,7 +125,7 @@ class Agent:
                 if self.stopping.is_set() or uid in self.removed:
                     return
                 gpu = node == "local-gpu-0"
-                context = Node(node, gpu, self.api, self.network, self.images, **self.dirs)
+                context = Node(node, gpu, self.api, self.network, self.cpus, self.images, **self.dirs)
                 worker = PodWorker(context, pod)
                 self.workers[uid] = worker
                 worker.start()

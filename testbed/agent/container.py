@@ -55,6 +55,7 @@ class Launch:
     working_dir: str
     mounts: list[dict[str, Any]]
     expose: list[str]
+    cpus: list[int] = field(default_factory=list)  # the pod's CPU set (agent/cpus.py); empty: the host's all
 
 
 @dataclass
@@ -110,6 +111,7 @@ class Container:
                     "path": launch.path,
                     "argv": launch.argv,
                     "env": launch.env,
+                    "cpus": launch.cpus,
                 }
             )
         )

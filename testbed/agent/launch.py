@@ -101,6 +101,8 @@ def main(spec_path: str) -> int:
             bind(m["source"], in_root(root, m["target"]), m["readOnly"])
         workdir = spec["workingDir"] or "/"
         Path(in_root(root, workdir)).mkdir(parents=True, exist_ok=True)
+        if spec.get("cpus"):
+            os.sched_setaffinity(0, spec["cpus"])  # the pod's CPU set; inherited by every process it starts
         os.chroot(root)
         os.chdir(workdir)
         os.setgroups(spec["groups"])

@@ -13,6 +13,7 @@ from typing import Any
 
 from agent import podstatus
 from agent.container import Container, Launch, now_iso
+from agent.cpus import CpuSets, cores_requested
 from agent.env import ConfigError, command_line, container_env
 from agent.images import DEFAULT_PATH, ImageError, ImageTable, resolve_command
 from agent.kubeapi import Api
@@ -33,6 +34,7 @@ class Node:
     gpu_stand_in: bool
     api: Api
     network: Network
+    cpus: CpuSets
     images: ImageTable
     pods_dir: Path
     claims_dir: Path
@@ -57,6 +59,7 @@ class PodWorker(threading.Thread):
         self.volumes = PodVolumes(pod, self.dir, node.claims_dir)
         self.netns = ""
         self.pod_ip = ""
+        self.cpus: list[int] = []
         self.setup_message = ""
         self.retry_at = 0.0
         self.start_time = now_iso()
@@ -134,8 +137,9 @@ class PodWorker(threading.Thread):
             self.retry_at = time.monotonic() + RETRY
             return False
         self.netns, self.pod_ip = self.node.network.add_pod()
+        self.cpus = self.node.cpus.assign(self.uid, cores_requested(self.pod["spec"].get("containers") or []))
         self.setup_message = ""
-        log.info("pod %s: sandbox %s at %s", self.label, self.netns, self.pod_ip)
+        log.info("pod %s: sandbox %s at %s, CPUs %s", self.label, self.netns, self.pod_ip, self.cpus)
         return True
 
     def view(self, pod: dict[str, Any]) -> dict[str, Any]:
@@ -210,7 +214,8 @@ class PodWorker(threading.Thread):
         etc = self.dir / "etc"
         mounts = [m.as_spec() for m in self.volumes.mounts(spec)]
         mounts += [{"source": str(etc / f), "target": f"/etc/{f}", "readOnly": True} for f in ("passwd", "group")]
-        return Launch(path, argv, env, uid, gid, groups, spec.get("workingDir") or "/", mounts, entry.expose())
+        workdir = spec.get("workingDir") or "/"
+        return Launch(path, argv, env, uid, gid, groups, workdir, mounts, entry.expose(), self.cpus)
 
     def terminate(self, pod: dict[str, Any]) -> None:
         """SIGTERM, SIGKILL after the grace period, then the sandbox goes and the pod is deleted with grace 0."""
@@ -236,6 +241,7 @@ class PodWorker(threading.Thread):
         if self.netns:
             self.node.network.remove_pod(self.netns, self.pod_ip)
             self.netns = ""
+        self.node.cpus.release(self.uid)
 
     def stop_now(self) -> None:
         """The agent is stopping: kill what runs (as a node that shuts down), free the sandbox."""

@@ -218,6 +218,28 @@ def test_a_crashing_container_backs_off(cluster: Cluster, namespace: str) -> Non
     assert pod_log(namespace, "crash").count("crashing") >= 2
 
 
+def cpus_allowed(pid: int) -> str:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Cpus_allowed_list:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"no Cpus_allowed_list for pid {pid}")
+
+
+def test_pods_get_cpu_sets_of_their_own(cluster: Cluster, namespace: str) -> None:
+    """Two pods asking one core each run on different cores (the host has at least two), as a kubelet's CPU
+    manager would place them; vLLM's CPU build binds its worker to the cores its process may use."""
+    cores = sorted(os.sched_getaffinity(0))
+    assert len(cores) >= 2, f"the test bed host has {len(cores)} core(s)"
+    one_core = {"resources": {"requests": {"cpu": "1"}, "limits": {"cpu": "1"}}}
+    for name in ("cpu-a", "cpu-b"):
+        cluster.apply(pod(name, ["sleep", "600"], container=one_core), namespace)
+    for name in ("cpu-a", "cpu-b"):
+        running = lambda n=name: container_status(cluster, n, namespace).get("state", {}).get("running")  # noqa: E731
+        wait_for(f"{name} running", running, 60)
+    sets = [cpus_allowed(pid_of(cluster, name, namespace)) for name in ("cpu-a", "cpu-b")]
+    assert all(s.isdigit() for s in sets) and sets[0] != sets[1], sets
+
+
 def test_job_pods_end_succeeded_or_failed(cluster: Cluster, namespace: str) -> None:
     job: dict[str, Any] = {
         "apiVersion": "batch/v1",
