@@ -66,13 +66,13 @@ engine: ## the test bed's real parts: vLLM's CPU build, the generated model, the
 prepare: venv ## everything the tests need, built once and cached: `testbed` and `engine`, downloads beside builds
 	bash hack/prepare.sh
 
-# One tier after the other, each timed; both run even when the first fails, and either failing fails the target.
+# One tier after the other, each timed (the e2e tier also lists its 40 slowest steps); both run even when the first fails, and either failing fails the target.
 # pytest's exit code 5 (no test collected) is a failure too.
 .PHONY: test
 test: prepare lint ## every test: lint, unit and e2e on the embedded control plane (real vLLM on its process nodes)
 	@code=0; for tier in unit e2e; do \
-	  if [ $$tier = unit ]; then mark='not e2e'; else mark=e2e; fi; \
-	  start=$$(date +%s); $(BIN)/pytest -m "$$mark" tests; rc=$$?; \
+	  if [ $$tier = unit ]; then mark='not e2e'; extra=; else mark=e2e; extra=--durations=40; fi; \
+	  start=$$(date +%s); $(BIN)/pytest -m "$$mark" $$extra tests; rc=$$?; \
 	  echo "test: $$tier tier: exit $$rc in $$(( $$(date +%s) - start ))s"; \
 	  if [ $$rc -ne 0 ]; then code=1; fi; \
 	done; exit $$code
