@@ -25,6 +25,7 @@ REAL_PROCESSES_TAINT = "testbed.inference-operator.dev/real-processes"
 # Small enough for the 2-core CI machine: vLLM's CPU KV cache (VLLM_CPU_KVCACHE_SPACE, GiB) would default to 4.
 KV_CACHE_GIB = "1"
 MAX_MODEL_LEN = "512"
+TINY_LLAMA_BILLIONS = 0.0015
 
 
 def _state_file(*parts: str) -> Path:
@@ -75,7 +76,10 @@ def tiny_llama(
         "kind": "InferenceDeployment",
         "metadata": {"name": name, "namespace": namespace},
         "spec": {
-            "model": {"name": model_repo(), "revision": model_revision()},
+            # Its size, as a user states a model's size the name does not give: the operator sizes the pods' disk
+            # by it (1.4 M parameters, testbed/model); without it an 8B model's 25Gi each, and a third replica
+            # does not fit the process node's 50Gi of ephemeral storage.
+            "model": {"name": model_repo(), "revision": model_revision(), "parametersBillions": TINY_LLAMA_BILLIONS},
             "replicas": replicas,
             "engine": engine
             or {
