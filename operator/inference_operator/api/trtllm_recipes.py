@@ -172,16 +172,18 @@ RECIPES: tuple[TrtllmRecipe, ...] = (
             subcommand="serve",
             # The migration guide: `--backend tensorrt` -> "Omit, or pass --backend pytorch".
             backend_values=MappingProxyType({TrtllmBackend.PYTORCH: "pytorch"}),
-            # Still a spelling of the option on main (`--config` / `--extra_llm_api_options`, one click option).
+            # A spelling of the option in the newest serve.py read here (main before the removal, where `--config`
+            # is its alias); serve.py after the removal was not read.
             options_flag="--extra_llm_api_options",
         ),
         health_path="/health",
-        health="200 once the weights are loaded and while the executor reports healthy, else 503 (openai_server.py, "
-        "unchanged by the removal)",
+        health="200 once the weights are loaded and while the executor reports healthy, else 503 (as in 1.2.x: "
+        "openai_server.py after the removal was not read)",
         metrics=MetricsRecipe(
             path="/prometheus/metrics",
             # return_perf_metrics mounts the endpoint; enable_iter_perf_stats feeds the KV-cache gauges from the
-            # iteration statistics (tests/unittest/llmapi/apps/_test_openai_prometheus.py sets both).
+            # iteration statistics (upstream's trtllm-serve Prometheus test after #11243 sets both and waits for
+            # trtllm_kv_cache_hit_rate and trtllm_kv_cache_utilization).
             options=("return_perf_metrics: true", "enable_iter_perf_stats: true"),
             on_engine_backend=False,
             names=(

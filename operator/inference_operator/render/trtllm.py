@@ -8,9 +8,10 @@ Two backends (spec.engine.tensorrtLLM.backend):
 What differs between TensorRT-LLM release lines (the backends, the --backend values, the options flag, /health,
 the metrics path and the options that turn the metrics on) comes from the recipe table's row for the image
 (api/trtllm_recipes.py); this module only assembles it. Flags common to every row, from
-tensorrt_llm/commands/serve.py (v1.2.1, and main after the engine removal): `trtllm-serve serve MODEL` (MODEL:
-"model name | HF checkpoint path | TensorRT engine path"), --host (default localhost: must be 0.0.0.0 in a
-pod), --port, --tp_size, --pp_size, --tokenizer, --revision, --max_batch_size, --max_seq_len.
+tensorrt_llm/commands/serve.py of v1.2.1 (the 1.3.0rc21+ row takes them as unchanged: see its sources):
+`trtllm-serve serve MODEL` (MODEL: "model name | HF checkpoint path | TensorRT engine path"), --host (default
+localhost: must be 0.0.0.0 in a pod), --port, --tp_size, --pp_size, --tokenizer, --revision, --max_batch_size,
+--max_seq_len.
 """
 
 from __future__ import annotations
