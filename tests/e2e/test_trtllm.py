@@ -533,3 +533,55 @@ def test_pytorch_backend_cuts_over_from_vllm_without_a_build(
     assert LABEL_BUILD not in trt["spec"]["template"]["metadata"]["labels"]
     args = trt["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[:2] == ["serve", "meta-llama/Llama-3.1-8B-Instruct"] and "pytorch" in args
+
+
+# Issue 16, section 1: the recipe table keyed by the TensorRT-LLM version (api/trtllm_recipes.py)
+
+# The first release without the engine backend in the recipe table. Like every TensorRT-LLM image, it runs as the
+# STAND-IN OpenAI server here (testbed/agent/images.yaml maps nvcr.io/nvidia/tensorrt-llm/release:* to it): what
+# these tests show is the operator's own choice from the tag (no build, the PyTorch command line, the row's
+# options), not that TensorRT-LLM 1.3.0rc21 accepts that command line.
+PYTORCH_ONLY_IMAGE = "nvcr.io/nvidia/tensorrt-llm/release:1.3.0rc21"
+
+
+def test_post_removal_image_serves_via_the_pytorch_backend_with_no_build(
+    cluster: Cluster, operator: OperatorProcess, namespace: str
+) -> None:
+    body = trt_body("post-removal", quantization="none")
+    body["spec"]["engine"]["tensorrtLLM"] = {"image": PYTORCH_ONLY_IMAGE}  # backend left to the row: pytorch
+    cluster.apply(body, namespace)
+    status = wait_served(cluster, "post-removal", namespace, TRT)
+
+    assert engine_builds(cluster, namespace) == [] and build_jobs(cluster, namespace) == []
+    assert "build" not in status
+    assert all(c["type"] != "EngineBuilt" for c in status["conditions"])
+    trt = cluster.get("deployment", "post-removal-trtllm", namespace)
+    assert trt is not None
+    assert LABEL_BUILD not in trt["spec"]["template"]["metadata"]["labels"]
+    engine = trt["spec"]["template"]["spec"]["containers"][0]
+    assert engine["image"] == PYTORCH_ONLY_IMAGE
+    args = engine["args"]
+    assert args[:2] == ["serve", "meta-llama/Llama-3.1-8B-Instruct"]
+    assert args[args.index("--backend") + 1] == "pytorch"
+    assert "'enable_iter_perf_stats: true'" in engine["command"][2]  # the row's option for the KV-cache gauges
+    assert all(v.get("persistentVolumeClaim") is None for v in trt["spec"]["template"]["spec"]["volumes"])
+
+
+def test_engine_backend_on_a_post_removal_image_is_refused_by_the_api_server(
+    cluster: Cluster, namespace: str
+) -> None:
+    body = trt_body("no-engine-left", quantization="none")
+    body["spec"]["engine"]["tensorrtLLM"] = {"image": PYTORCH_ONLY_IMAGE, "backend": "engine"}
+    refused = cluster.apply(body, namespace, check=False)
+    assert refused.returncode != 0
+    assert "spec.engine.tensorrtLLM.backend: engine does not exist in TensorRT-LLM 1.3.0rc21" in refused.stderr
+    assert cluster.get("infd", "no-engine-left", namespace) is None
+
+    # The override says what a custom image is: the same pair is refused by it, and admitted once it says 1.2.x
+    # (a server-side dry run: admission, CEL included, without creating anything that would start a build).
+    body["spec"]["engine"]["tensorrtLLM"] = {"image": "registry.example.com/trtllm:custom", "backend": "engine"}
+    body["spec"]["engine"]["tensorrtLLM"]["recipe"] = "1.3.0rc21+"
+    refused = cluster.apply(body, namespace, "--dry-run=server", check=False)
+    assert refused.returncode != 0 and "spec.engine.tensorrtLLM.backend" in refused.stderr
+    body["spec"]["engine"]["tensorrtLLM"]["recipe"] = "1.2.x"
+    cluster.apply(body, namespace, "--dry-run=server")

@@ -23,6 +23,19 @@ def infd_with(**trt: Any) -> InferenceDeployment:
     return InferenceDeployment.model_validate(body)
 
 
+# The first release the recipe table has without the engine backend (api/trtllm_recipes.py, PYTORCH_ONLY).
+PYTORCH_ONLY_IMAGE = "nvcr.io/nvidia/tensorrt-llm/release:1.3.0rc21"
+
+
+def infd_on(image: str | None, **trt: Any) -> InferenceDeployment:
+    """The 70B sample on a TensorRT-LLM image (None: the pinned one, unset), its `backend: engine` dropped unless
+    given again."""
+    body = sample_body(SAMPLE)
+    fields = {k: v for k, v in body["spec"]["engine"]["tensorrtLLM"].items() if k != "backend"}
+    body["spec"]["engine"]["tensorrtLLM"] = {**fields, **({"image": image} if image else {}), **trt}
+    return InferenceDeployment.model_validate(body)
+
+
 def created_build(infd: InferenceDeployment) -> EngineBuild:
     """The EngineBuild as the API server returns it once created (with a uid)."""
     obj = render_engine_build(infd, STORE)

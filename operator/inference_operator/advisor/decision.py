@@ -160,7 +160,7 @@ def decision_inputs_from(infd: InferenceDeployment, settings: DecisionSettings) 
         parameters_billions=spec.model.parameters_billions,
         gpu_product=spec.resources.gpu_product,
         gpus_per_replica=spec.gpus_per_replica,
-        trtllm_backend=spec.engine.tensorrt_llm.backend,
+        trtllm_backend=spec.engine.tensorrt_llm.effective_backend,
         gpu_hourly_price=spec.cost.gpu_hourly_price,
         vllm_tokens_per_gpu_hour=spec.cost.vllm_tokens_per_gpu_hour,
         tensorrt_llm_tokens_per_gpu_hour=spec.cost.tensorrt_llm_tokens_per_gpu_hour,

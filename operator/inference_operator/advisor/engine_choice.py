@@ -51,7 +51,7 @@ def choose_engine(
 def trtllm_blocker(infd: InferenceDeployment) -> str | None:
     """Why TensorRT-LLM cannot serve this model at all, or None. An unknown architecture is given the benefit
     of the doubt when the user asked for TensorRT-LLM explicitly: the build will tell."""
-    backend = infd.spec.engine.tensorrt_llm.backend
+    backend = infd.spec.engine.tensorrt_llm.effective_backend
     architecture = infd.spec.model.architecture or architecture_from_name(infd.spec.model.name)
     if architecture is not None and not trtllm_supports(architecture, backend):
         return (

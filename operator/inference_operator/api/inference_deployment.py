@@ -19,6 +19,8 @@ from .base import (
     field_conflict,
 )
 from .images import TRTLLM_IMAGE, VLLM_CPU_IMAGE, VLLM_IMAGE
+from .trtllm_recipes import PYTORCH_ONLY_IMAGE_PATTERN, RECIPES, TrtllmRecipe, TrtllmRecipeName, resolve_recipe
+from .trtllm_recipes import TrtllmBackend as TrtllmBackend  # noqa: PLC0414 - re-exported with the API's other enums
 
 KIND = "InferenceDeployment"
 PLURAL = "inferencedeployments"
@@ -61,11 +63,6 @@ class Quantization(enum.StrEnum):
     FP8 = "fp8"
     INT4_AWQ = "int4-awq"
     INT4_GPTQ = "int4-gptq"
-
-
-class TrtllmBackend(enum.StrEnum):
-    ENGINE = "engine"
-    PYTORCH = "pytorch"
 
 
 class BuildProfile(enum.StrEnum):
@@ -212,8 +209,28 @@ class VllmSpec(ApiModel):
         return unique_env_names(env)
 
 
+def _cel_string(value: str) -> str:
+    """A CEL single-quoted string literal of `value` (backslashes and quotes escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+_ENGINE_RECIPES = [r.name.value for r in RECIPES if TrtllmBackend.ENGINE in r.backends]
+# Admission's half of the recipe check (the model validator below is the other): an explicit `backend: engine`
+# on a release line without the engine backend, by the recipe override or else by the image's NGC tag.
+ENGINE_BACKEND_ABSENT = (
+    "spec.engine.tensorrtLLM.backend: engine does not exist in TensorRT-LLM 1.3.0rc21 and later (removed upstream, "
+    "NVIDIA/TensorRT-LLM#15918); use backend pytorch, or a 1.2.x image"
+)
+ENGINE_BACKEND_RULE = (
+    "!has(self.backend) || self.backend != 'engine' || (has(self.recipe) ? self.recipe in "
+    f"{_ENGINE_RECIPES} : !(has(self.image) && self.image.matches({_cel_string(PYTORCH_ONLY_IMAGE_PATTERN)})))"
+)
+
+
 class TensorrtLlmSpec(ApiModel):
     """Settings of the TensorRT-LLM engine and of its compile."""
+
+    model_config = ApiModel.model_config | {"json_schema_extra": cel((ENGINE_BACKEND_RULE, ENGINE_BACKEND_ABSENT))}
 
     image: str | None = Field(
         default=None,
@@ -223,10 +240,17 @@ class TensorrtLlmSpec(ApiModel):
         f"({TRTLLM_IMAGE}). Part of the engine cache key: an engine only runs on the TensorRT-LLM version that "
         "built it, so an operator upgrade that moves the pin rebuilds while the old engine keeps serving.",
     )
-    backend: TrtllmBackend = Field(
-        default=TrtllmBackend.ENGINE,
+    recipe: TrtllmRecipeName | None = Field(
+        default=None,
+        description="Which TensorRT-LLM release line the image is (the recipe table, docs/engine-builds.md): "
+        "1.2.x has the engine and PyTorch backends, 1.3.0rc21+ only PyTorch. Unset: read from the tag of an NGC "
+        "release image, else the pinned release's. Set it for a custom image whose tag says nothing.",
+    )
+    backend: TrtllmBackend | None = Field(
+        default=None,
         description="`engine` compiles a TensorRT engine once (cached and shared) and serves it; `pytorch` serves "
-        "the Hugging Face checkpoint with trtllm-serve's PyTorch backend, with no compile.",
+        "the Hugging Face checkpoint with trtllm-serve's PyTorch backend, with no compile. Unset: engine where "
+        "the image's release line has it (1.2.x), pytorch otherwise (1.3.0rc21 and later).",
     )
     build_profile: BuildProfile = Field(
         default=BuildProfile.DEFAULT,
@@ -268,6 +292,23 @@ class TensorrtLlmSpec(ApiModel):
     @classmethod
     def env_names_unique(cls, env: list[EnvVar]) -> list[EnvVar]:
         return unique_env_names(env)
+
+    @model_validator(mode="after")
+    def backend_exists_in_recipe(self) -> TensorrtLlmSpec:
+        problem = self.backend and self.resolved_recipe.backend_problem(self.backend)
+        if problem:
+            raise field_conflict("backend", problem)
+        return self
+
+    @property
+    def resolved_recipe(self) -> TrtllmRecipe:
+        """The recipe table's row for this image (api/trtllm_recipes.py)."""
+        return resolve_recipe(self.recipe, self.image)
+
+    @property
+    def effective_backend(self) -> TrtllmBackend:
+        """The backend that serves: the one asked for, else the release line's default."""
+        return self.backend or self.resolved_recipe.default_backend
 
 
 class EngineSpec(ApiModel):

@@ -104,7 +104,7 @@ def _plan_trtllm(
     infd: InferenceDeployment, build: BuildFacts | None, deployments: dict[Engine, DeploymentFacts | None]
 ) -> Plan:
     """TensorRT-LLM can serve this model: serve it once its engine is there, bridge until then."""
-    if infd.spec.engine.tensorrt_llm.backend is TrtllmBackend.PYTORCH:
+    if infd.spec.engine.tensorrt_llm.effective_backend is TrtllmBackend.PYTORCH:
         return _onto_trtllm(infd, None, deployments)
     if build is not None and build.phase is BuildPhase.SUCCEEDED:
         return _onto_trtllm(infd, build.name, deployments)

@@ -25,6 +25,8 @@ trtllm-serve is different, and the difference matters for scraping:
   counters (`trtllm_prompt_tokens_total`, `trtllm_generation_tokens_total`) and iteration gauges such as
   `trtllm_num_requests_waiting`/`_running`; they ship in 1.3 release candidates. Moving TRTLLM_IMAGE to 1.3
   means renaming the queries to the prefixed names and adding those panels and a KV-cache alert back.
+- The recipe table (api/trtllm_recipes.py) lists each release line's series and the options that turn them on;
+  a unit test keeps the pinned row's names equal to the TensorRT-LLM names below.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from ..api.engine_build import KIND, EngineBuild
 from ..api.inference_deployment import Quantization
 from ..api.labels import GPU_RESOURCE
 from ..api.settings import StoreSettings
-from .build_recipe import ConvertInputs, convert_commands, profile_flags
+from .build_recipe import BUILD_STEPS, ConvertInputs, convert_commands, profile_flags
 from .common import (
     SHM_PATH,
     container_security_context,
@@ -89,7 +89,7 @@ def trtllm_build_args(build: EngineBuild, output_dir: str) -> list[str]:
     """trtllm-build arguments: shapes from the spec, the profile's flags, the user's extra args last (win)."""
     spec = build.spec
     return [
-        "trtllm-build",
+        BUILD_STEPS.build_command,
         "--checkpoint_dir",
         CHECKPOINT_DIR,
         "--output_dir",

@@ -1,7 +1,9 @@
 """What a TensorRT-LLM engine build runs: checkpoint conversion and the `trtllm-build` flags of each profile.
 
-Pure data and command builders; render/build_job.py wraps them in a Job. Facts are those of the pinned release
-image (api/images.py, nvcr.io/nvidia/tensorrt-llm/release:1.2.1), from github.com/NVIDIA/TensorRT-LLM:
+Pure data and command builders; render/build_job.py wraps them in a Job. The paths of the steps (examples
+directory, converter, quantizer, build command) are the recipe table's (api/trtllm_recipes.py): only the 1.2.x
+row has an engine build. Facts are those of the pinned release image (api/images.py,
+nvcr.io/nvidia/tensorrt-llm/release:1.2.1), from github.com/NVIDIA/TensorRT-LLM:
 - trtllm-build flags: tensorrt_llm/commands/build.py (--checkpoint_dir, --output_dir, --max_batch_size,
   --max_input_len, --max_seq_len, --workers) and tensorrt_llm/plugin/plugin.py, which turns every PluginConfig
   field into a flag: dtype plugins take float16|bfloat16|float32|auto|disable, features take enable|disable.
@@ -21,13 +23,25 @@ import shlex
 from dataclasses import dataclass
 
 from ..api.inference_deployment import BuildProfile, DType, Quantization
+from ..api.trtllm_recipes import (
+    PINNED_RECIPE,
+    RECIPES,
+    TRTLLM_RELEASE_REPOSITORY,
+    EngineBuildSteps,
+    recipe_for_release,
+    split_image,
+)
 
 # Part of every engine cache key: bump it when a change here or in build_job.py changes the engine's bytes
 # (a flag, a conversion step), so that existing engines are rebuilt instead of silently reused.
 RECIPE_VERSION = 1
 
-EXAMPLES_DIR = "/app/tensorrt_llm/examples"
-QUANTIZE_SCRIPT = f"{EXAMPLES_DIR}/quantization/quantize.py"
+# The engine build of the pinned release line; build_job.py checks the EngineBuild's image has the same steps.
+if PINNED_RECIPE.build is None:  # pragma: no cover - the pin must have an engine build while this module exists
+    raise RuntimeError(f"the pinned TensorRT-LLM release line {PINNED_RECIPE.name} has no engine build")
+BUILD_STEPS: EngineBuildSteps = PINNED_RECIPE.build
+EXAMPLES_DIR = BUILD_STEPS.examples_dir
+QUANTIZE_SCRIPT = f"{EXAMPLES_DIR}/{BUILD_STEPS.quantizer}"
 
 # Hugging Face architectures whose converter lives in examples/models/core/<dir>/convert_checkpoint.py of the
 # pinned release (Mistral and Mixtral use the LLaMA converter: examples/models/core/llama/README.md).
@@ -132,7 +146,11 @@ def profile_flags(profile: BuildProfile, quantization: Quantization, gpu_product
 def converter_script(architecture: str | None) -> str | None:
     """convert_checkpoint.py of the architecture's family; None when models/core has no converter for it."""
     directory = CONVERTER_DIRS.get(architecture or "")
-    return f"{EXAMPLES_DIR}/models/core/{directory}/convert_checkpoint.py" if directory else None
+    return _converter_path(directory) if directory else None
+
+
+def _converter_path(family_dir: str) -> str:
+    return f"{EXAMPLES_DIR}/{BUILD_STEPS.converter.format(family=family_dir)}"
 
 
 @dataclass(frozen=True)
@@ -192,7 +210,7 @@ def _quantizer(inputs: ConvertInputs, qformat: str, *extra: str) -> str:
 def convert_commands(inputs: ConvertInputs) -> list[str]:
     """Shell lines turning the downloaded Hugging Face checkpoint into a TensorRT-LLM checkpoint."""
     family = converter_script(inputs.architecture)
-    fallback = f"{EXAMPLES_DIR}/models/core/{DEFAULT_CONVERTER_DIR}/convert_checkpoint.py"
+    fallback = _converter_path(DEFAULT_CONVERTER_DIR)
     if inputs.quantization is Quantization.FP8:
         # ModelOpt FP8 weights and activations plus an FP8 KV cache (what FP8 context FMHA reads).
         return [_quantizer(inputs, "fp8", "--kv_cache_dtype", "fp8")]
@@ -215,42 +233,36 @@ def convert_commands(inputs: ConvertInputs) -> list[str]:
     return [_quantizer(inputs, "full_prec")]
 
 
-# The images this recipe knows. NGC's release repository is versioned by its tag; the recipe's paths and flags
-# were checked against the 1.2 release line (1.2.1, above). Upstream removed the engine workflow from main
-# (examples: NVIDIA/TensorRT-LLM#15763, Python modules: #15918), so a release line is added here only once
-# its image is checked to still ship trtllm-build and examples/models/core.
-TRTLLM_RELEASE_REPOSITORY = "nvcr.io/nvidia/tensorrt-llm/release"
-ENGINE_RECIPE_RELEASE_LINES: tuple[tuple[int, int], ...] = ((1, 2),)
-_RELEASE_TAG = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?(?:[.-]?(?:rc|post)\d+)*$")
-
-
-def _split_image(image: str) -> tuple[str, str | None]:
-    """(repository, tag) of an image reference; the tag is None for a digest-only or untagged reference."""
-    name = image.split("@", 1)[0]
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    if colon > slash:
-        return name[:colon], name[colon + 1 :]
-    return name, None
+# NGC's release repository is versioned by its tag; the recipe table (api/trtllm_recipes.py) says which release
+# lines have an engine build. Upstream removed the engine workflow after 1.3.0rc20 (examples:
+# NVIDIA/TensorRT-LLM#15763, Python modules: #15918), so no later row has one.
+ENGINE_BUILD_LINES = ", ".join(r.name.value for r in RECIPES if r.build is not None)
 
 
 def image_recipe_problem(image: str) -> str | None:
     """Why the engine build recipe cannot run in this image (the message names spec.image), or None.
 
-    Only what is known is refused: a vLLM image, and an NGC TensorRT-LLM release outside the checked release
-    lines. Any other image (a company's own build, a digest) is trusted to carry the 1.2 layout.
+    Only what is known is refused: a vLLM image, an NGC TensorRT-LLM release whose line has no engine build, and
+    one outside the table's release lines. Any other image (a company's own build, a digest) is trusted to carry
+    the 1.2 layout.
     """
-    repository, tag = _split_image(image)
+    repository, tag = split_image(image)
     if "vllm" in repository.rsplit("/", 1)[-1].lower():
         return f"spec.image: {image} is a vLLM image; an engine is built by a TensorRT-LLM release image"
     if repository != TRTLLM_RELEASE_REPOSITORY or tag is None:
         return None
-    match = _RELEASE_TAG.match(tag)
-    lines = ", ".join(f"{major}.{minor}.x" for major, minor in ENGINE_RECIPE_RELEASE_LINES)
-    if match is None or (int(match.group(1)), int(match.group(2))) not in ENGINE_RECIPE_RELEASE_LINES:
+    recipe = recipe_for_release(tag)
+    if recipe is None:
         return (
-            f"spec.image: TensorRT-LLM release {tag} is not one the engine build recipe supports ({lines}): its "
-            "trtllm-build and converter paths are checked per release line, and upstream main has removed the "
-            "engine workflow (NVIDIA/TensorRT-LLM#15763); use an image of a supported line, or the PyTorch backend"
+            f"spec.image: TensorRT-LLM release {tag} is not one the engine build recipe supports "
+            f"({ENGINE_BUILD_LINES}): its trtllm-build and converter paths are checked per release line, and "
+            "upstream main has removed the engine workflow (NVIDIA/TensorRT-LLM#15763); use an image of a "
+            "supported line, or the PyTorch backend"
+        )
+    if recipe.build is None:
+        return (
+            f"spec.image: TensorRT-LLM release {tag} ({recipe.name.value}) has no engine build: upstream removed "
+            "trtllm-build and the converters after 1.3.0rc20 (NVIDIA/TensorRT-LLM#15918); use a 1.2.x image, or "
+            "the PyTorch backend"
         )
     return None

@@ -5,13 +5,13 @@ Two backends (spec.engine.tensorrtLLM.backend):
   the tokenizer files the build copied next to it, so serving needs neither the Hub nor a compile.
 - pytorch: trtllm-serve on the Hugging Face checkpoint with the PyTorch backend; no compile, no store.
 
-Flags follow tensorrt_llm/commands/serve.py of the pinned release (api/images.py): `trtllm-serve serve MODEL`
-(MODEL: "model name | HF checkpoint path | TensorRT engine path"), --backend pytorch|tensorrt (default
-pytorch since 1.0, so the engine path must say tensorrt), --host (default localhost: must be 0.0.0.0 in a
-pod), --port, --tp_size, --pp_size, --tokenizer, --revision, --max_batch_size, --max_seq_len, and
---extra_llm_api_options, a YAML file of LLM API arguments. That spelling is a click option of `serve` in
-tensorrt_llm/commands/serve.py from 0.19 through 1.2.1 and later; `--config` is only an alias of it added late in
-1.2 development (NVIDIA/TensorRT-LLM), which older images refuse as an unknown option.
+What differs between TensorRT-LLM release lines (the backends, the --backend values, the options flag, /health,
+the metrics path and the options that turn the metrics on) comes from the recipe table's row for the image
+(api/trtllm_recipes.py); this module only assembles it. Flags common to every row, from
+tensorrt_llm/commands/serve.py of v1.2.1 (the 1.3.0rc21+ row takes them as unchanged: see its sources):
+`trtllm-serve serve MODEL` (MODEL: "model name | HF checkpoint path | TensorRT engine path"), --host (default
+localhost: must be 0.0.0.0 in a pod), --port, --tp_size, --pp_size, --tokenizer, --revision, --max_batch_size,
+--max_seq_len.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 from ..api.inference_deployment import DType, Engine, InferenceDeployment, TrtllmBackend
 from ..api.labels import LABEL_BUILD
 from ..api.settings import StoreSettings
+from ..api.trtllm_recipes import TrtllmRecipe
 from .common import MODEL_CACHE_PATH, scrape_annotations
 from .engine_key import engine_dir
 from .serving import EngineServing, render_serving_deployment
@@ -28,24 +29,16 @@ from .serving import EngineServing, render_serving_deployment
 CONTAINER_NAME = "trtllm"
 STORE_VOLUME = "engine-store"
 
-# trtllm-serve builds the LLM (loads engine or weights) before its HTTP server listens (launch_server in
-# tensorrt_llm/commands/serve.py), and /health answers 200 only while the executor reports healthy, 503
-# otherwise (tensorrt_llm/serve/openai_server.py, health/_check_health). /health_generate runs a real
-# generation: too heavy for a probe every 10 s.
-HEALTH_PATH = "/health"
+# Probe timings and the grace period are the skeleton's (serving.py), as for vLLM. /health_generate runs a real
+# generation: too heavy for a probe every 10 s, so every row probes its plain health path.
 
-# Probe timings and the grace period are the skeleton's (serving.py), as for vLLM.
-
-# trtllm-serve's /metrics returns JSON iteration statistics, not Prometheus text; Prometheus metrics are
-# served at /prometheus/metrics only when the LLM runs with return_perf_metrics: true (openai_server.py,
-# register_routes/mount_metrics; default false).
-PROMETHEUS_PATH = "/prometheus/metrics"
-# With the TensorRT (engine) backend, return_perf_metrics crashed trtllm-serve at start (TensorRT-LLM#9678,
-# 1.2.0rc2; fixed on main by #10662): keep it off there until the pinned release is known to carry the fix.
-ENGINE_BACKEND_PERF_METRICS = False
+# trtllm-serve's /metrics returns JSON iteration statistics, not Prometheus text; Prometheus text is on the row's
+# metrics path, mounted only when the LLM runs with the row's metrics options (openai_server.py, mount_metrics).
 CONFIG_PATH = f"{MODEL_CACHE_PATH}/trtllm-serve.yaml"
-# The flag that passes CONFIG_PATH: the spelling every release since 0.19 accepts (see the module docstring).
-EXTRA_LLM_API_OPTIONS_FLAG = "--extra_llm_api_options"
+
+
+def recipe_of(infd: InferenceDeployment) -> TrtllmRecipe:
+    return infd.spec.engine.tensorrt_llm.resolved_recipe
 
 
 def engine_model_path(store: StoreSettings, build_name: str) -> str:
@@ -60,16 +53,17 @@ def perf_metrics_enabled(infd: InferenceDeployment) -> bool:
     """Whether the server exposes Prometheus metrics (monitoring on, and the backend can afford it)."""
     if not infd.spec.monitoring.enabled:
         return False
-    return infd.spec.engine.tensorrt_llm.backend is TrtllmBackend.PYTORCH or ENGINE_BACKEND_PERF_METRICS
+    on_engine = recipe_of(infd).metrics.on_engine_backend
+    return infd.spec.engine.tensorrt_llm.effective_backend is TrtllmBackend.PYTORCH or on_engine
 
 
 def llm_api_options(infd: InferenceDeployment) -> list[str]:
     """Lines of the LLM API options YAML (arguments trtllm-serve has no flag for); empty when none needed."""
     lines: list[str] = []
     if perf_metrics_enabled(infd):
-        lines.append("return_perf_metrics: true")
+        lines += recipe_of(infd).metrics.options
     dtype = infd.spec.precision.dtype
-    if infd.spec.engine.tensorrt_llm.backend is TrtllmBackend.PYTORCH and dtype is not DType.AUTO:
+    if infd.spec.engine.tensorrt_llm.effective_backend is TrtllmBackend.PYTORCH and dtype is not DType.AUTO:
         lines.append(f"dtype: {dtype.value}")  # an engine's dtype is baked in at build time
     return lines
 
@@ -78,25 +72,27 @@ def trtllm_args(infd: InferenceDeployment, engine_build_name: str | None, store:
     """`trtllm-serve` arguments; the user's extra args come last so that they win."""
     spec = infd.spec
     trt = spec.engine.tensorrt_llm
-    if trt.backend is TrtllmBackend.ENGINE:
+    serve = recipe_of(infd).serve
+    backend = trt.effective_backend
+    if backend is TrtllmBackend.ENGINE:
         if not engine_build_name:
             raise ValueError("the engine backend needs the EngineBuild whose engine to serve")
         head = [
-            "serve",
+            serve.subcommand,
             engine_model_path(store, engine_build_name),
             "--tokenizer",
             engine_tokenizer_path(store, engine_build_name),
             "--backend",
-            "tensorrt",
+            serve.backend_values[backend],
         ]
     else:
         head = [
-            "serve",
+            serve.subcommand,
             spec.model.name,
             "--revision",
             spec.model.revision,
             "--backend",
-            "pytorch",
+            serve.backend_values[backend],
             # The PyTorch backend sizes its runtime from these (an engine has them baked in).
             "--max_batch_size",
             str(trt.max_batch_size),
@@ -115,7 +111,7 @@ def trtllm_args(infd: InferenceDeployment, engine_build_name: str | None, store:
         str(spec.parallelism.pipeline),
     ]
     if llm_api_options(infd):
-        args += [EXTRA_LLM_API_OPTIONS_FLAG, CONFIG_PATH]
+        args += [serve.options_flag, CONFIG_PATH]
     return args + list(trt.extra_args)
 
 
@@ -131,7 +127,7 @@ def trtllm_command(infd: InferenceDeployment) -> list[str]:
 
 def _store_volume(infd: InferenceDeployment, store: StoreSettings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """For the engine backend, the store, read-only twice over: a server can never damage a shared engine."""
-    if infd.spec.engine.tensorrt_llm.backend is not TrtllmBackend.ENGINE:
+    if infd.spec.engine.tensorrt_llm.effective_backend is not TrtllmBackend.ENGINE:
         return [], []
     claim = {"claimName": store.claim_name, "readOnly": True}
     return (
@@ -144,7 +140,7 @@ def trtllm_scrape_annotations(infd: InferenceDeployment) -> dict[str, str]:
     """prometheus.io annotations pointing at /prometheus/metrics, only when that endpoint exists."""
     if not perf_metrics_enabled(infd):
         return {}
-    return scrape_annotations(infd) | {"prometheus.io/path": PROMETHEUS_PATH}
+    return scrape_annotations(infd) | {"prometheus.io/path": recipe_of(infd).metrics.path}
 
 
 def trtllm_serving(infd: InferenceDeployment, engine_build_name: str | None, store: StoreSettings) -> EngineServing:
@@ -152,7 +148,8 @@ def trtllm_serving(infd: InferenceDeployment, engine_build_name: str | None, sto
     spec = infd.spec
     trt = spec.engine.tensorrt_llm
     volumes, mounts = _store_volume(infd, store)
-    labels = {LABEL_BUILD: engine_build_name} if trt.backend is TrtllmBackend.ENGINE and engine_build_name else {}
+    engine = trt.effective_backend is TrtllmBackend.ENGINE
+    labels = {LABEL_BUILD: engine_build_name} if engine and engine_build_name else {}
     return EngineServing(
         engine=Engine.TENSORRT_LLM,
         container_name=CONTAINER_NAME,
@@ -160,7 +157,7 @@ def trtllm_serving(infd: InferenceDeployment, engine_build_name: str | None, sto
         command=trtllm_command(infd),
         args=trtllm_args(infd, engine_build_name, store),
         env=list(trt.env),
-        health_path=HEALTH_PATH,
+        health_path=recipe_of(infd).health_path,
         volumes=volumes,
         mounts=mounts,
         labels=labels,

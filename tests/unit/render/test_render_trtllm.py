@@ -17,12 +17,23 @@ import yaml
 from inference_operator.api.inference_deployment import InferenceDeployment
 from inference_operator.api.labels import GPU_PRODUCT_LABEL, GPU_RESOURCE, LABEL_BUILD
 from inference_operator.api.settings import StoreSettings
+from inference_operator.api.trtllm_recipes import PINNED_RECIPE
 from inference_operator.render.build_job import render_build_job
 from inference_operator.render.engine_build import render_engine_build
 from inference_operator.render.store import render_engine_store
-from inference_operator.render.trtllm import CONFIG_PATH, PROMETHEUS_PATH, render_trtllm_deployment
+from inference_operator.render.trtllm import CONFIG_PATH, render_trtllm_deployment
 from tests.support.samples import TEST_NAMESPACE, sample_body
-from tests.support.trtllm_fixtures import SAMPLE, SECRET_REF, STORE, container, created_build, infd_with, pod
+from tests.support.trtllm_fixtures import (
+    PYTORCH_ONLY_IMAGE,
+    SAMPLE,
+    SECRET_REF,
+    STORE,
+    container,
+    created_build,
+    infd_on,
+    infd_with,
+    pod,
+)
 
 GOLDEN_DIR = Path(__file__).parents[1] / "golden"
 
@@ -42,7 +53,7 @@ _ReadableDumper.add_representer(str, _str)
 def render_all(infd: InferenceDeployment) -> str:
     build = created_build(infd)
     docs: list[dict[str, Any]] = [render_engine_store(TEST_NAMESPACE, STORE)]
-    if infd.spec.engine.tensorrt_llm.backend.value == "engine":
+    if infd.spec.engine.tensorrt_llm.effective_backend.value == "engine":
         docs += [render_engine_build(infd, STORE), render_build_job(build)]
         docs.append(render_trtllm_deployment(infd, build.metadata["name"], STORE))
     else:
@@ -54,8 +65,19 @@ def render_all(infd: InferenceDeployment) -> str:
     ("golden", "backend"), [("trtllm-70b-h100-engine", "engine"), ("trtllm-70b-h100-pytorch", "pytorch")]
 )
 def test_render_matches_golden(golden: str, backend: str) -> None:
+    """The 1.2.x row of the recipe table (the pinned 1.2.1 image), with each of its backends."""
     rendered = render_all(infd_with(backend=backend))
     path = GOLDEN_DIR / f"{golden}.yaml"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(rendered)
+    assert path.exists(), f"no golden file {path.name}; run with UPDATE_GOLDEN=1 and review it"
+    assert rendered == path.read_text()
+
+
+def test_render_of_the_pytorch_only_row_matches_golden() -> None:
+    """The 1.3.0rc21+ row: the sample on its first image, backend left to the row (pytorch), no build."""
+    rendered = render_all(infd_on(PYTORCH_ONLY_IMAGE))
+    path = GOLDEN_DIR / "trtllm-70b-h100-1.3.0rc21-pytorch.yaml"
     if os.environ.get("UPDATE_GOLDEN") == "1":
         path.write_text(rendered)
     assert path.exists(), f"no golden file {path.name}; run with UPDATE_GOLDEN=1 and review it"
@@ -155,7 +177,7 @@ def test_pytorch_backend_serves_the_checkpoint_without_the_store() -> None:
     assert all("persistentVolumeClaim" not in v for v in pod(deployment)["volumes"])
     assert LABEL_BUILD not in deployment["spec"]["template"]["metadata"]["labels"]
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["prometheus.io/path"] == PROMETHEUS_PATH
+    assert annotations["prometheus.io/path"] == PINNED_RECIPE.metrics.path
     # The LLM API options go through a file written at start: metrics on, the spec's dtype.
     assert engine["command"][:2] == ["bash", "-c"] and engine["command"][3] == "trtllm-serve"
     assert "'return_perf_metrics: true' 'dtype: bfloat16'" in engine["command"][2]

@@ -127,7 +127,7 @@ def intent_for(infd: InferenceDeployment, settings: OperatorSettings, body: dict
     trt = choice.selected is Engine.TENSORRT_LLM
     blocker = trtllm_blocker(infd) if trt else None
     store = engine_build = None
-    if trt and blocker is None and infd.spec.engine.tensorrt_llm.backend is TrtllmBackend.ENGINE:
+    if trt and blocker is None and infd.spec.engine.tensorrt_llm.effective_backend is TrtllmBackend.ENGINE:
         store = render_engine_store(infd.metadata["namespace"], settings.store)
         engine_build = render_engine_build(infd, settings.store)  # EngineKeyError (an InvalidSpec) without a GPU
     return Intent(body, infd, choice, blocker, store, engine_build)

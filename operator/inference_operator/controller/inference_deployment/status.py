@@ -105,7 +105,7 @@ def _progressing(obs: StatusInputs) -> Cond:
 
 def _build_condition(infd: InferenceDeployment, build: BuildFacts | None) -> Cond | None:
     trt = infd.spec.engine.tensorrt_llm
-    if build is None or trt.backend is TrtllmBackend.PYTORCH:
+    if build is None or trt.effective_backend is TrtllmBackend.PYTORCH:
         return None
     if build.phase is BuildPhase.SUCCEEDED:
         return Cond(ENGINE_BUILT, True, "Succeeded", f"Engine {build.name} is built and cached.")
