@@ -14,6 +14,8 @@ KIND = "EngineBuild"
 PLURAL = "enginebuilds"
 SINGULAR = "enginebuild"
 SHORT_NAMES = ["eb"]
+# The Succeeded condition's reason while no node can run the build (no node has spec.gpuProduct).
+NO_NODE_WITH_GPU_PRODUCT = "NoNodeWithGPUProduct"
 
 
 class BuildPhase(enum.StrEnum):
