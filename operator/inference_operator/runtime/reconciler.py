@@ -1,11 +1,10 @@
 """The one wrapper around every reconcile of both kinds: run on the work queue, counted, errors mapped for kopf.
 
 Error taxonomy (kopf docs, "Errors"): an InvalidSpec is permanent (kopf.PermanentError, never retried; the
-controller has written Ready=False with the reason); a WaitingForCluster (a build no node can run yet) is looked
-at again after its delay (kopf.TemporaryError); a KubeError time can fix (unreachable, 409, 429, 5xx) is retried
-soon, any other KubeError later (kopf.TemporaryError with a delay). Every outcome, of either kind, is counted in
-inference_operator_reconciles_total{kind, result}: success, retry (transient, or waiting for the cluster) or
-error (the rest, programming errors included).
+controller has written Ready=False with the reason); a KubeError time can fix (unreachable, 409, 429, 5xx) is
+retried soon, any other KubeError later (kopf.TemporaryError with a delay). Every outcome, of either kind, is
+counted in inference_operator_reconciles_total{kind, result}: success, retry (transient) or error (the rest,
+programming errors included).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from typing import Any
 
 import kopf
 
-from ..api.errors import InvalidSpec, WaitingForCluster
+from ..api.errors import InvalidSpec
 from ..controller.context import Context
 from ..controller.engine_build.reconcile import reconcile_engine_build
 from ..controller.inference_deployment.reconcile import reconcile_inference_deployment
@@ -42,7 +41,7 @@ def outcome(exc: BaseException | None) -> str:
     """The reconcile metric's result label for a run that raised `exc` (None: it did not)."""
     if exc is None:
         return metrics.RESULT_SUCCESS
-    if (isinstance(exc, KubeError) and exc.transient) or isinstance(exc, WaitingForCluster):
+    if isinstance(exc, KubeError) and exc.transient:
         return metrics.RESULT_RETRY
     return metrics.RESULT_ERROR
 
@@ -82,8 +81,6 @@ class OperatorState:
             await self.queue.run((kind, namespace or "", name), logger)
         except InvalidSpec as exc:
             raise kopf.PermanentError(str(exc)) from None
-        except WaitingForCluster as exc:
-            raise kopf.TemporaryError(str(exc), delay=exc.recheck_seconds) from None
         except KubeError as exc:
             delay = TRANSIENT_DELAY_SECONDS if exc.transient else OTHER_API_ERROR_DELAY_SECONDS
             raise kopf.TemporaryError(str(exc), delay=delay) from None

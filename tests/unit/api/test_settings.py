@@ -51,5 +51,5 @@ def test_builds_wait_for_a_node_with_their_gpu_product_unless_told_otherwise() -
 
 @pytest.mark.parametrize("raw", ["no", "0", "off"])
 def test_a_bad_gpu_node_switch_is_refused_naming_the_variable(raw: str) -> None:
-    with pytest.raises(SettingsError, match="^INFOP_BUILD_REQUIRE_GPU_NODE must be true or false"):
+    with pytest.raises(SettingsError, match=r"^INFOP_BUILD_REQUIRE_GPU_NODE must be true or false"):
         from_env({"INFOP_BUILD_REQUIRE_GPU_NODE": raw})

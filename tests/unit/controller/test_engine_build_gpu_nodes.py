@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from inference_operator.api.errors import WaitingForCluster
 from inference_operator.api.labels import GPU_PRODUCT_LABEL
 from inference_operator.api.settings import OperatorSettings
 from inference_operator.controller.context import Context
-from inference_operator.controller.engine_build.desired import NODE_RECHECK_SECONDS
+from inference_operator.controller.engine_build.desired import NODE_RECHECK_SECONDS, waiting_for_a_node
 from inference_operator.controller.inference_deployment.reconcile import reconcile_inference_deployment
 from inference_operator.kube.errors import KubeError
 from inference_operator.render.engine_key import build_job_name
@@ -39,10 +38,9 @@ def condition(fake: FakeKube, name: str, ctype: str) -> dict[str, Any]:
 
 def test_no_node_with_the_product_means_no_job_and_a_condition_naming_the_field() -> None:
     ctx, fake, name = user_build(gpuProduct=B200)
-    with pytest.raises(WaitingForCluster) as raised:
-        run(ctx, name)
-    assert raised.value.recheck_seconds == NODE_RECHECK_SECONDS
-    message = str(raised.value)
+    assert run(ctx, name) == "Pending"
+    message = status(fake, name)["message"]
+    assert f"checked every {NODE_RECHECK_SECONDS}s" in message
     assert message.startswith(f"spec.gpuProduct: no node in the cluster has GPU product {B200}"), message
     assert GPU_PRODUCT_LABEL in message and "\n" not in message
     assert creates(fake) == [], "a build no node can run created a Job or a claim"
@@ -55,15 +53,14 @@ def test_no_node_with_the_product_means_no_job_and_a_condition_naming_the_field(
     assert condition(fake, name, "Stalled")["status"] == "False"
     assert condition(fake, name, "Ready")["status"] == "False"
     assert fake.events == [("Warning", "NoNodeWithGPUProduct", message)]
+    assert waiting_for_a_node(st), "the runtime's timer would not look again"
 
 
 def test_looking_again_writes_nothing_until_a_node_joins_then_the_build_proceeds() -> None:
     ctx, fake, name = user_build(gpuProduct=B200)
-    with pytest.raises(WaitingForCluster):
-        run(ctx, name)
+    assert run(ctx, name) == "Pending"
     mark = len(fake.writes)
-    with pytest.raises(WaitingForCluster):
-        run(ctx, name)
+    assert run(ctx, name) == "Pending"
     assert fake.writes_since(mark) == [], "an unchanged wait wrote its status again"
     assert len(fake.events) == 1, "the wait was reported at every look"
 
@@ -74,13 +71,13 @@ def test_looking_again_writes_nothing_until_a_node_joins_then_the_build_proceeds
     assert job["spec"]["template"]["spec"]["nodeSelector"] == {GPU_PRODUCT_LABEL: B200}
     assert succeeded(fake, name)["reason"] == "Pending" and status(fake, name)["jobName"] == build_job_name(name)
     assert [r for _, r, _ in fake.events] == ["NoNodeWithGPUProduct"], "Pending to Pending is no new phase"
+    assert not waiting_for_a_node(status(fake, name)), "the timer would keep looking"
 
 
 def test_a_node_of_another_product_does_not_count() -> None:
     ctx, fake, name = user_build(gpuProduct=B200)
     fake.cluster_add_node("b200-lookalike", {GPU_PRODUCT_LABEL: "NVIDIA-B200-SXM"})
-    with pytest.raises(WaitingForCluster):
-        run(ctx, name)
+    assert run(ctx, name) == "Pending"
     assert creates(fake) == []
 
 
@@ -129,6 +126,15 @@ def test_nodes_are_read_only_while_a_job_is_to_be_created() -> None:
     assert succeeded(fake, name)["reason"] != "NoNodeWithGPUProduct"
 
 
+def test_the_scheduler_saying_no_node_matches_is_not_a_wait_for_a_node() -> None:
+    """The timer looks again only for a build without a Job: with one, the pod's events move the build on."""
+    waiting = {"conditions": [{"type": "Succeeded", "status": "Unknown", "reason": "NoNodeWithGPUProduct"}]}
+    assert waiting_for_a_node(waiting)
+    assert not waiting_for_a_node({**waiting, "jobName": "build-x"})
+    assert not waiting_for_a_node({"conditions": [{"type": "Succeeded", "status": "Unknown", "reason": "Pending"}]})
+    assert not waiting_for_a_node({})
+
+
 def test_a_resource_for_a_product_no_node_has_names_its_own_field() -> None:
     fake = FakeKube()
     fake.cluster_add_node("gpu-0", {GPU_PRODUCT_LABEL: H100})
@@ -139,8 +145,7 @@ def test_a_resource_for_a_product_no_node_has_names_its_own_field() -> None:
     infd = body["metadata"]["name"]
     reconcile_inference_deployment(ctx, NS, infd, logging.getLogger("test"))
     (build,) = [name for kind, _, name in fake.objects if kind == "EngineBuild"]
-    with pytest.raises(WaitingForCluster):
-        run(ctx, build)
+    assert run(ctx, build) == "Pending"
     assert not [k for k in fake.objects if k[0] == "Job"]
     reconcile_inference_deployment(ctx, NS, infd, logging.getLogger("test"))
     built = next(

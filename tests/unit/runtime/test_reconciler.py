@@ -11,10 +11,8 @@ import pytest
 
 from inference_operator.api.settings import OperatorSettings
 from inference_operator.controller.context import Context
-from inference_operator.controller.engine_build.desired import NODE_RECHECK_SECONDS
 from inference_operator.kube.errors import KubeError
 from inference_operator.metrics.operator import REGISTRY
-from inference_operator.render.engine_build import render_engine_build
 from inference_operator.runtime.reconciler import (
     ENGINE_BUILD,
     INFERENCE_DEPLOYMENT,
@@ -25,7 +23,7 @@ from inference_operator.runtime.reconciler import (
 )
 from tests.support.fake_kube import FakeKube
 from tests.support.samples import TEST_NAMESPACE as NS
-from tests.support.samples import load_sample, sample_body
+from tests.support.samples import sample_body
 
 LOG = logging.getLogger("test")
 
@@ -36,7 +34,6 @@ def count(kind: str, result: str) -> float:
 
 def state_with(body_sample: str | None = None) -> tuple[OperatorState, FakeKube]:
     fake = FakeKube()
-    fake.cluster_add_gpu_nodes()
     if body_sample:
         fake.put(sample_body(body_sample))
     return OperatorState.create(Context(kube=fake, settings=OperatorSettings()), workers=2), fake
@@ -91,14 +88,3 @@ def test_the_state_lives_in_kopfs_memo() -> None:
     assert state_of(kopf.Memo({MEMO_KEY: state})) is state
     with pytest.raises(RuntimeError, match="memo"):
         state_of(kopf.Memo())
-
-
-def test_a_build_no_node_can_run_is_looked_at_again_later_and_counted_as_a_retry() -> None:
-    state, fake = state_with()
-    fake.objects = {k: v for k, v in fake.objects.items() if k[0] != "Node"}  # a cluster without those GPUs
-    build = fake.put(render_engine_build(load_sample("llama-3-1-70b-h100-trtllm"), state.ctx.settings.store))
-    before = count(ENGINE_BUILD, "retry")
-    with pytest.raises(kopf.TemporaryError, match=r"^spec\.gpuProduct: no node") as raised:
-        asyncio.run(state.reconcile(ENGINE_BUILD, NS, build["metadata"]["name"], LOG))
-    assert raised.value.delay == NODE_RECHECK_SECONDS
-    assert count(ENGINE_BUILD, "retry") == before + 1

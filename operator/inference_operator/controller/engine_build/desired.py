@@ -32,7 +32,7 @@ from .status import (
 )
 
 KIND = "EngineBuild"
-# How often a build that no node can run looks at the Nodes again (kopf retries its handler after this delay).
+# How often a build that no node can run looks at the Nodes again (a kopf timer, runtime/handlers.py).
 NODE_RECHECK_SECONDS = 30
 
 
@@ -69,6 +69,13 @@ def store_to_ensure(build: EngineBuild, settings: OperatorSettings) -> dict[str,
 def gpu_nodes_selector(build: EngineBuild) -> str:
     """The label selector of the Nodes the build Job's pod may run on: its nodeSelector (render/common.py)."""
     return f"{GPU_PRODUCT_LABEL}={build.spec.gpu_product}"
+
+
+def waiting_for_a_node(status: dict[str, Any]) -> bool:
+    """Whether a build's status says it has no Job because no node has its GPU product (no_node_update)."""
+    conditions = status.get("conditions") or []
+    held = [c.get("reason") for c in conditions if c.get("type") == SUCCEEDED]
+    return not status.get("jobName") and held == [NO_NODE_WITH_GPU_PRODUCT]
 
 
 def missing_gpu_product(build: EngineBuild, nodes: list[dict[str, Any]] | None) -> str | None:
@@ -151,8 +158,7 @@ def refused_update(build: EngineBuild, message: str, previous: dict[str, Any], n
 def no_node_update(build: EngineBuild, message: str, previous: dict[str, Any], now: str) -> BuildUpdate:
     """The status of a build no node can run, and one Warning Event when it starts waiting (not per look)."""
     update = _update(previous, no_node_build_status(build, message, previous, now), expected_seconds(build))
-    held = [c.get("reason") for c in previous.get("conditions") or [] if c.get("type") == SUCCEEDED]
-    if held == [NO_NODE_WITH_GPU_PRODUCT]:
+    if waiting_for_a_node(previous):
         return dataclasses.replace(update, event=None)
     return dataclasses.replace(update, event=("Warning", NO_NODE_WITH_GPU_PRODUCT, message))
 

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from ...api.engine_build import EngineBuild
-from ...api.errors import InvalidSpec, WaitingForCluster
+from ...api.errors import InvalidSpec
 from ...api.timestamps import utc_now
 from ...kube.errors import KubeError
 from ...metrics import operator as metrics
@@ -41,10 +41,13 @@ def reconcile_engine_build(ctx: Context, namespace: str, name: str, logger: Logg
     # desired, then act: the store and the Job first, the status from the Job as created and its newest pod
     wanted = desired.job_to_create(build, job, previous, ctx.settings)
     if wanted is not None:
+        # observe the Nodes only for a Job to create: with none of the build's GPU product, no Job but a condition
+        # (runtime/handlers.py looks again every NODE_RECHECK_SECONDS while the status says so)
         missing = desired.missing_gpu_product(build, _gpu_nodes(ctx, build, logger))
         if missing is not None:
-            _record(ctx, body, desired.no_node_update(build, missing, previous, utc_now()))
-            raise WaitingForCluster(missing, desired.NODE_RECHECK_SECONDS)
+            waiting = desired.no_node_update(build, missing, previous, utc_now())
+            _record(ctx, body, waiting)
+            return waiting.phase
         ctx.kube.create_if_absent(desired.store_to_ensure(build, ctx.settings))
         job = ctx.kube.create_if_absent(wanted)
         logger.info("build job %s created for engine %s", wanted["metadata"]["name"], name)
