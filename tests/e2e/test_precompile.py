@@ -19,6 +19,7 @@ from inference_operator.api.labels import GPU_PRODUCT_LABEL, GPU_RESOURCE, LABEL
 from inference_operator.render.common import container_security_context, pod_security_context
 from tests.e2e.test_trtllm import build_jobs, create_token_secret, free_gpus, sample, trt_body
 from tests.support.cluster import Cluster
+from tests.support.gitops_tools import argocd_health, kstatus
 from tests.support.operator_process import OperatorProcess
 from tests.support.samples import SAMPLES_DIR
 from tests.support.serving import H100, TRT, condition, event_reasons, served_by, wait_for
@@ -239,6 +240,8 @@ def test_a_build_for_a_gpu_product_no_node_has_gets_no_job_and_names_the_field_u
     assert message.startswith(f"spec.gpuProduct: no node in the cluster has GPU product {B200}"), status
     assert condition(status, "Reconciling")["status"] == "True" and condition(status, "Stalled")["status"] == "False"
     assert ("Warning", "NoNodeWithGPUProduct") in event_reasons(cluster, namespace, name)
+    live = cluster.get("enginebuild", name, namespace)
+    assert live is not None and kstatus(live)[0] == "InProgress" and argocd_health(live)[0] == "Progressing"
     deadline = time.monotonic() + 5  # it stays so, and still no Job: no node has the product
     while time.monotonic() < deadline:
         assert watch.sample()["phase"] == "Pending"

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from inference_operator.api.errors import InvalidSpec
 from inference_operator.api.labels import GPU_PRODUCT_LABEL
 from inference_operator.api.settings import OperatorSettings
 from inference_operator.controller.context import Context
@@ -153,3 +154,13 @@ def test_a_resource_for_a_product_no_node_has_names_its_own_field() -> None:
     )
     assert (built["status"], built["reason"]) == ("Unknown", "NoNodeWithGPUProduct")
     assert built["message"].startswith(f"spec.resources.gpuProduct (EngineBuild {build}): no node in the cluster")
+
+
+@pytest.mark.parametrize("product", ["NVIDIA H100", "nvidia.com/H100", "-H100"])
+def test_a_product_that_is_no_label_value_is_refused_naming_the_field(product: str) -> None:
+    """Nodes are selected by the product's label: a value no label can hold is an invalid spec, not a wait."""
+    ctx, fake, name = user_build()
+    fake.body("EngineBuild", NS, name)["spec"]["gpuProduct"] = product
+    with pytest.raises(InvalidSpec, match=r"spec\.gpuProduct"):
+        run(ctx, name)
+    assert creates(fake) == []
