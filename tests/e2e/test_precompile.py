@@ -19,6 +19,7 @@ from inference_operator.api.labels import GPU_PRODUCT_LABEL, GPU_RESOURCE, LABEL
 from inference_operator.render.common import container_security_context, pod_security_context
 from tests.e2e.test_trtllm import build_jobs, create_token_secret, free_gpus, sample, trt_body
 from tests.support.cluster import Cluster
+from tests.support.gitops_tools import argocd_health, kstatus
 from tests.support.operator_process import OperatorProcess
 from tests.support.samples import SAMPLES_DIR
 from tests.support.serving import H100, TRT, condition, event_reasons, served_by, wait_for
@@ -195,25 +196,78 @@ def test_a_build_with_no_free_gpu_is_pending_with_the_schedulers_reason_then_bui
     assert [r for _, r in event_reasons(cluster, namespace, name)].count("BuildBuilding") <= 1
 
 
-def test_a_build_for_a_gpu_product_no_node_has_names_the_field_and_never_compiles(
+B200 = "NVIDIA-B200"  # a product none of the test bed's nodes has (testbed/nodes.yaml)
+B200_NODE = "kwok-b200-e2e"
+RECHECK_TIMER = "on_build_waiting_for_a_node"  # runtime/handlers.py
+
+
+def resource_version(cluster: Cluster, kind: str, name: str, namespace: str) -> str:
+    obj = cluster.get(kind, name, namespace)
+    assert obj is not None, f"no {kind} {name}"
+    return str(obj["metadata"]["resourceVersion"])
+
+
+def kwok_gpu_node(name: str, product: str, gpus: int) -> dict[str, Any]:
+    """A GPU node kwok simulates, labelled and tainted as the test bed's own (testbed/nodes.yaml)."""
+    resources = {"cpu": "192", "memory": "2000Gi", "pods": "110", "ephemeral-storage": "2Ti", GPU_RESOURCE: str(gpus)}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake"},
+            "labels": {"kubernetes.io/hostname": name, "type": "kwok", GPU_PRODUCT_LABEL: product},
+        },
+        "spec": {"taints": [{"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}]},
+        "status": {"allocatable": resources, "capacity": resources},
+    }
+
+
+def test_a_build_for_a_gpu_product_no_node_has_gets_no_job_and_names_the_field_until_a_node_joins(
     cluster: Cluster, operator: OperatorProcess, namespace: str, tmp_path: Any
 ) -> None:
+    assert cluster.get("node", B200_NODE, "default") is None
+    assert not [n for n in cluster.items("nodes", "default") if n["metadata"]["labels"].get(GPU_PRODUCT_LABEL) == B200]
     create_token_secret(cluster, namespace)
-    name = one_gpu_build(cluster, namespace, "NVIDIA-B200", tmp_path)
+    name = one_gpu_build(cluster, namespace, B200, tmp_path)
     watch = BuildWatch(cluster, name, namespace)
     status = watch.until(
         "the missing product named",
         lambda s: s.get("conditions") and condition(s, "Succeeded")["reason"] == "NoNodeWithGPUProduct",
     )
-    assert status["phase"] == "Pending"
-    assert status["message"].startswith("spec.gpuProduct: no schedulable node has this GPU product"), status
-    assert "didn't match Pod's node affinity/selector" in status["message"]
-    deadline = time.monotonic() + 5
+    assert status["phase"] == "Pending", status
+    message = status["message"]
+    assert message.startswith(f"spec.gpuProduct: no node in the cluster has GPU product {B200}"), status
+    assert condition(status, "Reconciling")["status"] == "True" and condition(status, "Stalled")["status"] == "False"
+    assert ("Warning", "NoNodeWithGPUProduct") in event_reasons(cluster, namespace, name)
+    live = cluster.get("enginebuild", name, namespace)
+    assert live is not None and kstatus(live)[0] == "InProgress" and argocd_health(live)[0] == "Progressing"
+    deadline = time.monotonic() + 5  # it stays so, and still no Job: no node has the product
     while time.monotonic() < deadline:
         assert watch.sample()["phase"] == "Pending"
+        assert build_jobs(cluster, namespace) == []
         time.sleep(0.5)
+    assert cluster.get("pvc", "inference-engine-store", namespace) is None
+    # The operator looks again (a kopf timer, every 30 s) and, nothing having changed, writes nothing.
+    looked = f"Timer '{RECHECK_TIMER}' succeeded"
+    looks, version = operator.log().count(looked), resource_version(cluster, "enginebuild", name, namespace)
+    wait_for("the operator's next look", lambda: operator.log().count(looked) > looks, 120, 1)
+    assert resource_version(cluster, "enginebuild", name, namespace) == version
+    assert build_jobs(cluster, namespace) == []
+
+    # A node with the product joins: the next look (every 30 s) creates the Job, and the build runs on it.
+    cluster.apply(kwok_gpu_node(B200_NODE, B200, 8), "default")
+    try:
+        watch.until("the build Succeeded once a B200 node joined", lambda s: s.get("phase") == "Succeeded", 240)
+        (job,) = build_jobs(cluster, namespace)
+        assert job["spec"]["template"]["spec"]["nodeSelector"] == {GPU_PRODUCT_LABEL: B200}
+        pods = cluster.items("pods", namespace, f"{LABEL_BUILD}={name}")
+        assert pods and {p["spec"].get("nodeName") for p in pods} == {B200_NODE}, pods
+    finally:
+        cluster.kubectl("delete", "node", B200_NODE, "--ignore-not-found", "--wait=false")
     watch.assert_never_compiling_before_the_pod_ran()
-    assert "BuildBuilding" not in [r for _, r in event_reasons(cluster, namespace, name)]
+    watch.assert_phases_in_order()
+    assert [r for _, r in event_reasons(cluster, namespace, name)].count("NoNodeWithGPUProduct") == 1
 
 
 def test_an_engine_build_the_operator_cannot_build_gets_a_condition_naming_the_field_and_no_job(

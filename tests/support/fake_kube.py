@@ -17,6 +17,8 @@ from typing import Any
 from inference_operator.kube.errors import KubeError, NotFound
 
 Key = tuple[str, str, str]
+# The GPU products of the samples (and of the test bed's kwok nodes), for fakes of a cluster that has them.
+SAMPLE_GPU_PRODUCTS = ("NVIDIA-H100-80GB-HBM3", "NVIDIA-A100-SXM4-80GB")
 List = list  # the class below has a method named list
 
 
@@ -55,12 +57,16 @@ class FakeKube:
         obj = self.objects.get((kind, namespace, name))
         return copy.deepcopy(obj) if obj is not None else None
 
-    def list(self, kind: str, namespace: str | None, label_selector: str) -> List[dict[str, Any]]:
-        return [
+    def list(
+        self, kind: str, namespace: str | None, label_selector: str, limit: int | None = None
+    ) -> List[dict[str, Any]]:
+        self._maybe_fail("list", kind)
+        found = [
             copy.deepcopy(o)
             for (k, ns, _), o in sorted(self.objects.items())
             if k == kind and (namespace is None or ns == namespace) and _matches(o, label_selector)
         ]
+        return found[:limit] if limit is not None else found
 
     def served(self, group_version: str) -> bool:
         return group_version in self.served_apis
@@ -130,6 +136,15 @@ class FakeKube:
         obj = self.objects.get((kind, namespace, name))
         assert obj is not None, f"no {kind} {namespace}/{name}"
         return obj
+
+    def cluster_add_node(self, name: str, labels: dict[str, str]) -> dict[str, Any]:
+        """A Node joins the cluster (cluster-scoped: no namespace)."""
+        return self.put({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}})
+
+    def cluster_add_gpu_nodes(self, products: tuple[str, ...] = SAMPLE_GPU_PRODUCTS) -> None:
+        """One GPU node per product (label nvidia.com/gpu.product, as GPU feature discovery sets it)."""
+        for i, product in enumerate(products):
+            self.cluster_add_node(f"gpu-{i}", {"nvidia.com/gpu.product": product})
 
     def cluster_roll_out(self, namespace: str, name: str, ready: int | None = None) -> None:
         """The Deployment controller has rolled a Deployment out; `ready` of its pods are Ready."""

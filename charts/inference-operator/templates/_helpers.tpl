@@ -110,6 +110,13 @@ resolves; the operator only writes the Secret's name into the pod template.
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
   verbs: ["list", "watch"]
+{{- if .Values.builds.requireGPUProductNode }}
+# Nodes, listed by GPU product label before a build Job is created: a build for a product no node has waits with
+# a condition instead of a Job nobody can place. Read only; without it builds are created unchecked.
+- apiGroups: [""]
+  resources: ["nodes"]
+  verbs: ["list"]
+{{- end }}
 {{- if .Values.ha.enabled }}
 # kopf's peering: one ClusterKopfPeering whatever the operator watches. kopf watches the collection
 # (list/watch); get/patch are narrowed to the release's peering object.

@@ -14,6 +14,8 @@ KIND = "EngineBuild"
 PLURAL = "enginebuilds"
 SINGULAR = "enginebuild"
 SHORT_NAMES = ["eb"]
+# The Succeeded condition's reason while no node can run the build (no node has spec.gpuProduct).
+NO_NODE_WITH_GPU_PRODUCT = "NoNodeWithGPUProduct"
 
 
 class BuildPhase(enum.StrEnum):
@@ -48,7 +50,13 @@ class EngineBuildSpec(ApiModel):
     image: str = Field(
         min_length=1, max_length=512, description="TensorRT-LLM image that builds and must serve the engine."
     )
-    gpu_product: str = Field(min_length=1, max_length=63, description="GPU product the engine is built on and runs on.")
+    gpu_product: str = Field(
+        min_length=1,
+        max_length=63,
+        pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",  # a label value: nodes are selected by it
+        description="GPU product the engine is built on and runs on, matched against the node label "
+        "nvidia.com/gpu.product (e.g. NVIDIA-H100-80GB-HBM3). While no node has it, the build waits with no Job.",
+    )
     architecture: str | None = Field(
         default=None, max_length=128, description="Hugging Face architecture of the model."
     )

@@ -46,6 +46,9 @@ class OperatorSettings:
     hub_endpoint: str | None = None
     # ttlSecondsAfterFinished of build Jobs (INFOP_BUILD_JOB_TTL_SECONDS); the EngineBuild keeps the result.
     build_job_ttl_seconds: int = 86400
+    # Whether a build waits, with no Job, while no Node carries its GPU product (INFOP_BUILD_REQUIRE_GPU_NODE).
+    # Off for clusters whose GPU pools scale from zero: there, only a pending pod makes the autoscaler add a node.
+    build_require_gpu_node: bool = True
 
 
 class SettingsError(ValueError):
@@ -63,6 +66,15 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 0:
         raise SettingsError(f"{name} must not be negative, got {value}")
     return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in ("true", "false"):
+        raise SettingsError(f"{name} must be true or false, got {env[name]!r}")
+    return raw == "true"
 
 
 def _hub_endpoint(env: Mapping[str, str]) -> str | None:
@@ -100,4 +112,5 @@ def from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
         health_port=_int(env, "INFOP_HEALTH_PORT", 8081),
         hub_endpoint=_hub_endpoint(env),
         build_job_ttl_seconds=_int(env, "INFOP_BUILD_JOB_TTL_SECONDS", OperatorSettings.build_job_ttl_seconds),
+        build_require_gpu_node=_bool(env, "INFOP_BUILD_REQUIRE_GPU_NODE", OperatorSettings.build_require_gpu_node),
     )

@@ -19,6 +19,9 @@ class Context:
     fleet: Fleet = field(default_factory=Fleet)
     # Whether the monitoring API is served; None: ask the API server at the next reconcile that needs it.
     monitoring_api: bool | None = None
+    # Whether the operator may list Nodes (the GPU-product check of builds); False once the API server said 403,
+    # so the fallback is logged once. None: not asked yet.
+    nodes_readable: bool | None = None
     # EngineBuild (namespace, name) -> InferenceDeployments using it; rebuilt by the resume handlers at start.
     _build_users: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     _users_lock: threading.Lock = field(default_factory=threading.Lock)

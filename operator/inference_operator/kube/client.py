@@ -30,6 +30,7 @@ _KINDS: dict[str, tuple[str, str]] = {
     "Service": ("api/v1", "services"),
     "Job": ("apis/batch/v1", "jobs"),
     "Pod": ("api/v1", "pods"),
+    "Node": ("api/v1", "nodes"),
     "PersistentVolumeClaim": ("api/v1", "persistentvolumeclaims"),
     "Event": ("api/v1", "events"),
     "PodMonitor": ("apis/monitoring.coreos.com/v1", "podmonitors"),
@@ -183,8 +184,15 @@ class Kube:
         with self._applied_lock:
             return len(self._applied)
 
-    def list(self, kind: str, namespace: str | None, label_selector: str) -> list[dict[str, Any]]:
-        result = self._call("GET", self._url(kind, namespace, query={"labelSelector": label_selector}))
+    def list(
+        self, kind: str, namespace: str | None, label_selector: str, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Objects matching the selector (namespace None: every namespace, or a cluster-scoped kind); `limit`
+        returns at most that many (the first page), for a question that one object answers."""
+        query = {"labelSelector": label_selector}
+        if limit is not None:
+            query["limit"] = str(limit)
+        result = self._call("GET", self._url(kind, namespace, query=query))
         items: list[dict[str, Any]] = result.get("items", [])
         return items
 

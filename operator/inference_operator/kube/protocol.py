@@ -13,7 +13,10 @@ class Client(Protocol):
     def get(self, kind: str, namespace: str, name: str, fresh: bool = False) -> dict[str, Any] | None:
         """The object, or None when it does not exist; `fresh` never answers from a cache."""
 
-    def list(self, kind: str, namespace: str | None, label_selector: str) -> list[dict[str, Any]]: ...
+    def list(
+        self, kind: str, namespace: str | None, label_selector: str, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Objects matching the selector; namespace None: every namespace (or a cluster-scoped kind, e.g. Node)."""
 
     def served(self, group_version: str) -> bool:
         """Whether the API server serves an API group version, e.g. monitoring.coreos.com/v1."""

@@ -20,6 +20,7 @@ from ..api.labels import (
     LABEL_MANAGED_BY,
     MANAGED_BY,
 )
+from ..controller.engine_build.desired import NODE_RECHECK_SECONDS, waiting_for_a_node
 from ..controller.facts import deployment_facts
 from .reconciler import ENGINE_BUILD, INFERENCE_DEPLOYMENT, state_of
 
@@ -85,6 +86,19 @@ async def on_unschedulable_pod(
 @kopf.on.create(*EB)
 async def on_engine_build(name: str, namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any) -> None:
     await state_of(memo).reconcile(ENGINE_BUILD, namespace, name, logger)
+
+
+def _waiting_for_a_node(status: kopf.Status, **_: Any) -> bool:
+    return waiting_for_a_node(dict(status))
+
+
+@kopf.timer(*EB, interval=NODE_RECHECK_SECONDS, initial_delay=NODE_RECHECK_SECONDS, when=_waiting_for_a_node)
+async def on_build_waiting_for_a_node(
+    name: str, namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any
+) -> None:
+    """No node had the build's GPU product: look again while the status says so (kopf stops the timer once it
+    does not), so a node that joins later lets the build proceed. Nothing is written while nothing changed."""
+    state_of(memo).trigger(ENGINE_BUILD, namespace, name, logger)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=BUILD)

@@ -41,3 +41,15 @@ def test_build_jobs_stay_a_day_unless_told_otherwise() -> None:
 def test_a_bad_ttl_is_refused_naming_the_variable(raw: str) -> None:
     with pytest.raises(SettingsError, match="INFOP_BUILD_JOB_TTL_SECONDS"):
         from_env({"INFOP_BUILD_JOB_TTL_SECONDS": raw})
+
+
+def test_builds_wait_for_a_node_with_their_gpu_product_unless_told_otherwise() -> None:
+    assert from_env({}).build_require_gpu_node is True
+    assert from_env({"INFOP_BUILD_REQUIRE_GPU_NODE": "false"}).build_require_gpu_node is False
+    assert from_env({"INFOP_BUILD_REQUIRE_GPU_NODE": "True"}).build_require_gpu_node is True
+
+
+@pytest.mark.parametrize("raw", ["no", "0", "off"])
+def test_a_bad_gpu_node_switch_is_refused_naming_the_variable(raw: str) -> None:
+    with pytest.raises(SettingsError, match=r"^INFOP_BUILD_REQUIRE_GPU_NODE must be true or false"):
+        from_env({"INFOP_BUILD_REQUIRE_GPU_NODE": raw})

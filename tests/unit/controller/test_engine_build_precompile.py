@@ -40,6 +40,7 @@ NO_PRODUCT = (
 def user_build(**spec: Any) -> tuple[Context, FakeKube, str]:
     """The EngineBuild `render --engine-builds` prints for the sample, created by a person (no resource)."""
     fake = FakeKube()
+    fake.cluster_add_gpu_nodes()
     settings = OperatorSettings()
     build = engine_build_for(load_sample(SAMPLE), settings)
     assert build is not None
@@ -134,7 +135,8 @@ def test_a_pod_the_scheduler_cannot_place_is_pending_with_its_reason_never_compi
     assert [r for _, r, _ in fake.events] == ["BuildPending"]
 
 
-def test_a_gpu_product_no_node_has_is_named_as_the_field() -> None:
+def test_a_gpu_product_whose_nodes_the_build_may_not_use_is_named_as_the_field() -> None:
+    """The nodes exist (no up-front refusal) but are tainted or cordoned: the scheduler says so on the pod."""
     ctx, fake, name = user_build()
     run(ctx, name)
     put_pod(fake, name, unschedulable(NO_PRODUCT))

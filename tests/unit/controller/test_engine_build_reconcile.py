@@ -21,6 +21,7 @@ LOG = logging.getLogger("test")
 
 def setup() -> tuple[Context, FakeKube, str]:
     fake = FakeKube()
+    fake.cluster_add_gpu_nodes()
     settings = OperatorSettings()
     build = fake.put(render_engine_build(load_sample("llama-3-1-70b-h100-trtllm"), settings.store))
     return Context(kube=fake, settings=settings), fake, str(build["metadata"]["name"])
@@ -113,6 +114,7 @@ def test_a_result_recorded_before_the_kstatus_conditions_gains_them_without_its_
 
 def test_the_operator_creates_build_jobs_with_its_ttl() -> None:
     fake = FakeKube()
+    fake.cluster_add_gpu_nodes()
     settings = OperatorSettings(build_job_ttl_seconds=120)
     build = fake.put(render_engine_build(load_sample("llama-3-1-70b-h100-trtllm"), settings.store))
     reconcile_engine_build(Context(kube=fake, settings=settings), NS, str(build["metadata"]["name"]), LOG)

@@ -31,6 +31,7 @@ def setup(
     sample: str = "llama-3-1-70b-h100-trtllm", monitoring_api: bool = False, **spec: Any
 ) -> tuple[Context, FakeKube]:
     fake = FakeKube(served_apis={MONITORING_API} if monitoring_api else set())
+    fake.cluster_add_gpu_nodes()
     body = sample_body(sample)
     body["spec"] = merge(body["spec"], spec)
     fake.put(body)

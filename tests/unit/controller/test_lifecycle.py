@@ -46,6 +46,7 @@ def comparable(obj: dict[str, Any]) -> tuple[str, str, str]:
 def test_render_is_the_converged_state_of_the_reconcile(sample: str) -> None:
     settings = OperatorSettings()
     fake = FakeKube(served_apis={MONITORING_API})
+    fake.cluster_add_gpu_nodes()
     body = sample_body(sample)
     body["spec"]["monitoring"] = {"enabled": True}
     fake.put(body)

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from inference_operator.api.inference_deployment import Engine, EngineStatus
-from inference_operator.controller.engine_build.status import compute_build_status
+from inference_operator.controller.engine_build.desired import missing_gpu_product
+from inference_operator.controller.engine_build.status import compute_build_status, no_node_build_status
 from inference_operator.controller.facts import BuildPodFacts, DeploymentFacts
 from inference_operator.controller.inference_deployment.status import StatusInputs, compute_status, invalid_spec_status
 from inference_operator.controller.plan import Action, Mode, Plan
@@ -65,6 +66,19 @@ def _build(job_conditions: list[dict[str, str]] | None, active: int = 0) -> dict
     return compute_build_status(build, job, "eb-3f2a9c-build", "/engines/eb-3f2a9c/engine", {}, NOW, pod)
 
 
+def _no_node_build() -> dict[str, Any]:
+    build = created_build(infd_with())
+    build = build.model_copy(
+        update={
+            "metadata": {**build.metadata, "generation": 1},
+            "spec": build.spec.model_copy(update={"gpu_product": "NVIDIA-B200"}),
+        }
+    )
+    message = missing_gpu_product(build, [])
+    assert message is not None
+    return no_node_build_status(build, message, {}, NOW)
+
+
 BACKOFF = [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "backoff limit"}]
 COMPUTED: dict[str, Callable[[], dict[str, Any]]] = {
     "infd-rolling-update": lambda: _infd(_facts(ready=2, desired=2, rolled_out=False), replicas=2),
@@ -77,6 +91,7 @@ COMPUTED: dict[str, Callable[[], dict[str, Any]]] = {
     "infd-ready": lambda: _infd(_facts(ready=1)),
     "infd-deploying": lambda: _infd(_facts(ready=0, rolled_out=False)),
     "eb-pending": lambda: _build([]),
+    "eb-no-node": _no_node_build,
     "eb-building": lambda: _build([], active=1),
     "eb-failed": lambda: _build(BACKOFF),
     "eb-succeeded": lambda: _build([{"type": "Complete", "status": "True"}]),

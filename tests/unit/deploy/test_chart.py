@@ -33,6 +33,7 @@ EXPECTED_GRANTS: dict[tuple[str, str], set[str]] = {
     ("", "events"): {"create"},  # operator and kopf Events
     ("monitoring.coreos.com", "podmonitors"): {"get", "create", "patch", "delete"},  # SSA; monitoring off
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},  # the PodMonitor CRD appearing
+    ("", "nodes"): {"list"},  # does any node have a build's GPU product (builds.requireGPUProductNode)
 }
 PEERING_GRANTS = {("kopf.dev", "clusterkopfpeerings"): {"get", "list", "watch", "patch"}}
 EVERYTHING_ON: dict[str, Any] = {
@@ -121,6 +122,7 @@ def test_env_is_what_the_operator_reads(tmp_path: Path) -> None:
         "autoEngine": {"lowTokensPerMonth": 5, "highTokensPerMonth": 6_000_000_000},
         "metrics": {"port": 9090},
         "health": {"port": 9091},
+        "builds": {"jobTTLSeconds": 3600, "requireGPUProductNode": False},
     }
     env = {e["name"]: e["value"] for e in container(template(values, workdir=tmp_path))["env"] if "value" in e}
     assert from_env(env) == OperatorSettings(
@@ -128,8 +130,27 @@ def test_env_is_what_the_operator_reads(tmp_path: Path) -> None:
         decision=DecisionSettings(low_tokens_per_month=5, high_tokens_per_month=6_000_000_000),
         metrics_port=9090,
         health_port=9091,
+        build_job_ttl_seconds=3600,
+        build_require_gpu_node=False,
     )
     assert from_env({e["name"]: e["value"] for e in container(template())["env"] if "value" in e}) == OperatorSettings()
+
+
+@pytest.mark.parametrize("ttl", [0, 604800, 2147483647])
+def test_the_build_job_ttl_reaches_the_operator(ttl: int, tmp_path: Path) -> None:
+    """A week, or 0 (deleted when finished), as written: no float rendering (6.048e+05) the operator refuses."""
+    env = {
+        e["name"]: e.get("value")
+        for e in container(template({"builds": {"jobTTLSeconds": ttl}}, workdir=tmp_path))["env"]
+    }
+    assert env["INFOP_BUILD_JOB_TTL_SECONDS"] == str(ttl)
+    assert from_env({k: v for k, v in env.items() if v is not None}).build_job_ttl_seconds == ttl
+
+
+def test_without_the_gpu_node_check_the_operator_may_not_read_nodes(tmp_path: Path) -> None:
+    table = grants(template({"builds": {"requireGPUProductNode": False}}, workdir=tmp_path))
+    assert ("", "nodes") not in table
+    assert table == {k: v for k, v in EXPECTED_GRANTS.items() if k != ("", "nodes")}
 
 
 @pytest.mark.parametrize("values", [{}, EVERYTHING_ON], ids=["defaults", "everything-on"])
@@ -154,10 +175,11 @@ def test_namespaced_ha_and_monitoring(tmp_path: Path) -> None:
     assert index["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.labels['apps.kubernetes.io/pod-index']"
     assert [r["metadata"]["namespace"] for r in of_kind(docs, "Role")] == ["team-a", "team-b"]
     assert [b["metadata"]["namespace"] for b in of_kind(docs, "RoleBinding")] == ["team-a", "team-b"]
-    # Namespaced mode: one ClusterRole, for cluster-scoped resources only (CRDs, the peering object).
+    # Namespaced mode: one ClusterRole, for cluster-scoped resources only (CRDs, Nodes, the peering object).
     (cluster_role,) = of_kind(docs, "ClusterRole")
     assert cluster_role["metadata"]["name"] == "inference-operator-cluster"
-    assert {g for rule in cluster_role["rules"] for g in rule["apiGroups"]} == {"apiextensions.k8s.io", "kopf.dev"}
+    assert {g for rule in cluster_role["rules"] for g in rule["apiGroups"]} == {"apiextensions.k8s.io", "", "kopf.dev"}
+    assert [r["resources"] for r in cluster_role["rules"] if r["apiGroups"] == [""]] == [["nodes"]]
     assert one(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
     assert one(docs, "ClusterKopfPeering")["metadata"]["name"] == "inference-operator"
     crds = {c["metadata"]["name"]: c["spec"]["scope"] for c in of_kind(docs, "CustomResourceDefinition")}
@@ -291,6 +313,9 @@ def test_schema_rejects_unknown_keys(setting: str) -> None:
         ({"autoEngine": {"lowTokensPerMonth": 2, "highTokensPerMonth": 1}}, "must not exceed"),
         ({"ha": {"enabled": True, "replicas": 1}}, "minimum"),
         ({"watchNamespaces": ["Not_A_Namespace"]}, "does not match pattern"),
+        ({"builds": {"jobTTLSeconds": -1}}, "minimum"),
+        ({"builds": {"jobTTLSeconds": "1d"}}, "jobTTLSeconds"),
+        ({"builds": {"requireGPUProductNode": "yes"}}, "requireGPUProductNode"),
     ],
 )
 def test_invalid_values_fail_with_a_reason(values: dict[str, Any], message: str, tmp_path: Path) -> None:

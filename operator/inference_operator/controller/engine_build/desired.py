@@ -9,10 +9,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from ...advisor.architectures import TRTLLM_ENGINE_ARCHITECTURES, trtllm_supports
-from ...api.engine_build import BuildPhase, EngineBuild
+from ...api.engine_build import NO_NODE_WITH_GPU_PRODUCT, BuildPhase, EngineBuild
 from ...api.errors import InvalidSpec
 from ...api.inference_deployment import TrtllmBackend
-from ...api.labels import COMPONENT_BUILD, LABEL_BUILD, LABEL_COMPONENT
+from ...api.labels import COMPONENT_BUILD, GPU_PRODUCT_LABEL, LABEL_BUILD, LABEL_COMPONENT
 from ...api.settings import OperatorSettings
 from ...api.timestamps import parse_time
 from ...api.validation import format_validation_error
@@ -23,9 +23,17 @@ from ...render.engine_key import build_job_name, engine_dir
 from ...render.store import render_engine_store
 from ..conditions import status_changed
 from ..facts import BuildPodFacts
-from .status import FINISHED, compute_build_status, refused_build_status
+from .status import (
+    FINISHED,
+    SUCCEEDED,
+    compute_build_status,
+    no_node_build_status,
+    refused_build_status,
+)
 
 KIND = "EngineBuild"
+# How often a build that no node can run looks at the Nodes again (a kopf timer, runtime/handlers.py).
+NODE_RECHECK_SECONDS = 30
 
 
 def parse(body: dict[str, Any]) -> EngineBuild:
@@ -56,6 +64,34 @@ def store_to_ensure(build: EngineBuild, settings: OperatorSettings) -> dict[str,
     by nothing, so deleting an EngineBuild never deletes engines)."""
     store = dataclasses.replace(settings.store, claim_name=build.spec.store_claim)
     return render_engine_store(build.metadata["namespace"], store)
+
+
+def gpu_nodes_selector(build: EngineBuild) -> str:
+    """The label selector of the Nodes the build Job's pod may run on: its nodeSelector (render/common.py)."""
+    return f"{GPU_PRODUCT_LABEL}={build.spec.gpu_product}"
+
+
+def waiting_for_a_node(status: dict[str, Any]) -> bool:
+    """Whether a build's status says it has no Job because no node has its GPU product (no_node_update)."""
+    conditions = status.get("conditions") or []
+    held = [c.get("reason") for c in conditions if c.get("type") == SUCCEEDED]
+    return not status.get("jobName") and held == [NO_NODE_WITH_GPU_PRODUCT]
+
+
+def missing_gpu_product(build: EngineBuild, nodes: list[dict[str, Any]] | None) -> str | None:
+    """Why no build Job is created yet (the message names the field), or None: some Node carries the product, or
+    the Nodes could not be read (None), and the Job goes ahead as before.
+
+    Only "no node at all" stops the Job: nodes that exist but are busy, cordoned or tainted are the scheduler's
+    to report, on the Job's pod (status.py), and a node autoscaler acts on that pod.
+    """
+    if nodes is None or nodes:
+        return None
+    product = build.spec.gpu_product
+    return (
+        f"spec.gpuProduct: no node in the cluster has GPU product {product} (label {GPU_PRODUCT_LABEL}); "
+        f"no build Job is created until one joins (checked every {NODE_RECHECK_SECONDS}s)."
+    )
 
 
 def pods_selector(build: EngineBuild) -> str:
@@ -117,6 +153,14 @@ def build_update(
 def refused_update(build: EngineBuild, message: str, previous: dict[str, Any], now: str) -> BuildUpdate:
     """The status of a refused spec: Failed with the reason, once (and one Warning Event)."""
     return _update(previous, refused_build_status(build, message, previous, now), expected_seconds(build))
+
+
+def no_node_update(build: EngineBuild, message: str, previous: dict[str, Any], now: str) -> BuildUpdate:
+    """The status of a build no node can run, and one Warning Event when it starts waiting (not per look)."""
+    update = _update(previous, no_node_build_status(build, message, previous, now), expected_seconds(build))
+    if waiting_for_a_node(previous):
+        return dataclasses.replace(update, event=None)
+    return dataclasses.replace(update, event=("Warning", NO_NODE_WITH_GPU_PRODUCT, message))
 
 
 def _update(previous: dict[str, Any], status: dict[str, Any], expected: int) -> BuildUpdate:

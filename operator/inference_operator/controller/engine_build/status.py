@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...api.engine_build import BuildPhase, EngineBuild
+from ...api.engine_build import NO_NODE_WITH_GPU_PRODUCT, BuildPhase, EngineBuild
 from ...api.labels import GPU_PRODUCT_LABEL
 from ...api.timestamps import format_duration, parse_time
 from ..conditions import Cond, merge_conditions
@@ -79,7 +79,7 @@ def _waiting_phase(job_name: str, pod: BuildPodFacts | None, attempts: int) -> t
         reason, _, detail = pod.unschedulable.partition(": ")
         message = f"Build Job {job_name}: pod {pod.name} cannot be scheduled: {detail}"
         if pod.no_node_matches_selector:
-            reason = "NoNodeWithGPUProduct"
+            reason = NO_NODE_WITH_GPU_PRODUCT
             message = (
                 f"spec.gpuProduct: no schedulable node has this GPU product (label {GPU_PRODUCT_LABEL}). {message}"
             )
@@ -193,6 +193,21 @@ def refused_build_status(build: EngineBuild, message: str, previous: dict[str, A
     return {
         "observedGeneration": generation,
         "phase": BuildPhase.FAILED.value,
+        "message": message,
+        "conditions": merge_conditions(previous.get("conditions") or [], kstatus_conditions(cond), generation, now),
+    }
+
+
+def no_node_build_status(build: EngineBuild, message: str, previous: dict[str, Any], now: str) -> dict[str, Any]:
+    """Status of a build no node can run: Pending (a node that joins lets it proceed), no Job, the field named.
+
+    Reconciling, not Stalled: kstatus and Argo CD show it in progress, because a change to the cluster, not only a
+    new spec, moves it on."""
+    generation = int(build.metadata.get("generation", 0))
+    cond = Cond(SUCCEEDED, None, NO_NODE_WITH_GPU_PRODUCT, message)
+    return {
+        "observedGeneration": generation,
+        "phase": BuildPhase.PENDING.value,
         "message": message,
         "conditions": merge_conditions(previous.get("conditions") or [], kstatus_conditions(cond), generation, now),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ...api.engine_build import BuildPhase
+from ...api.engine_build import NO_NODE_WITH_GPU_PRODUCT, BuildPhase
 from ...api.inference_deployment import (
     BuildStatus,
     Engine,
@@ -113,6 +113,10 @@ def _build_condition(infd: InferenceDeployment, build: BuildFacts | None) -> Con
         # The Job's own reason (BackoffLimitExceeded, DeadlineExceeded) tells retry-worthy from hopeless.
         reason = build.reason or "BuildFailed"
         return Cond(ENGINE_BUILT, False, reason, build.message or f"Engine build {build.name} failed.")
+    if build.reason == NO_NODE_WITH_GPU_PRODUCT:
+        # The build names its own field; here the same product is this resource's spec.resources.gpuProduct.
+        detail = build.message.removeprefix("spec.gpuProduct: ")
+        return Cond(ENGINE_BUILT, None, build.reason, f"spec.resources.gpuProduct (EngineBuild {build.name}): {detail}")
     return Cond(
         ENGINE_BUILT,
         None,
