@@ -12,8 +12,6 @@ import pytest
 from inference_operator.api.errors import InvalidSpec
 from inference_operator.api.images import TRTLLM_IMAGE
 from inference_operator.api.inference_deployment import (
-    ENGINE_BACKEND_ABSENT,
-    ENGINE_BACKEND_RULE,
     Engine,
     InferenceDeployment,
     TrtllmBackend,
@@ -28,6 +26,7 @@ from inference_operator.api.trtllm_recipes import (
     recipe_for_image,
     resolve_recipe,
 )
+from inference_operator.api.trtllm_spec import ENGINE_BACKEND_ABSENT, ENGINE_BACKEND_RULE
 from inference_operator.api.validation import format_validation_error
 from inference_operator.controller.inference_deployment.desired import parse
 from inference_operator.metrics.engines import ENGINE_METRICS
