@@ -28,7 +28,7 @@ monitoring: venv ## regenerate the TensorRT-LLM rules and dashboard targets of c
 	$(BIN)/python -m inference_operator.metrics.write_monitoring
 
 .PHONY: manifests
-manifests: venv testbed ## regenerate manifests/install.yaml (from the chart) and docs/argocd/argocd-cm.yaml
+manifests: venv testbed monitoring ## regenerate the chart's TensorRT-LLM monitoring files (`make monitoring`), manifests/install.yaml (from the chart) and docs/argocd/argocd-cm.yaml
 	bash hack/gen-manifests.sh
 	$(BIN)/python hack/gen_argocd_cm.py
 
