@@ -23,8 +23,12 @@ venv: $(STAMP) ## create the virtual environment from pyproject.toml
 crds: venv ## regenerate crds/ (and the chart's copy) from the pydantic models
 	$(BIN)/python -m inference_operator.api.write_crds
 
+.PHONY: monitoring
+monitoring: venv ## regenerate the TensorRT-LLM rules and dashboard targets of charts/inference-operator/files from the recipe table
+	$(BIN)/python -m inference_operator.metrics.write_monitoring
+
 .PHONY: manifests
-manifests: venv testbed ## regenerate manifests/install.yaml (from the chart) and docs/argocd/argocd-cm.yaml
+manifests: venv testbed monitoring ## regenerate the chart's TensorRT-LLM monitoring files (`make monitoring`), manifests/install.yaml (from the chart) and docs/argocd/argocd-cm.yaml
 	bash hack/gen-manifests.sh
 	$(BIN)/python hack/gen_argocd_cm.py
 

@@ -4,8 +4,9 @@ TensorRT-LLM's, to check against the series the pinned release exports.
 An e2e test sends each vLLM query after some traffic and fails on one that returns nothing. Dashboard variables
 are filled in: $namespace and $deployment with the resource under test, $__rate_interval with a window that
 covers a few scrapes. TensorRT-LLM cannot run here (no NVIDIA GPU), so its queries are checked by name only:
-`trtllm_queries` finds them (a `trtllm_` series, or a selector on the tensorrt-llm engine label, as the
-unprefixed 1.2.x names need) and `metric_names` says which series each one reads.
+`trtllm_queries` finds them (a `trtllm_` series, the recorded `inference_operator:trtllm_` ones included, or a
+selector on the tensorrt-llm engine label, as the recording rules of the unprefixed 1.2.x names need) and
+`metric_names` says which series each one reads.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ DASHBOARD = REPO_ROOT / "charts" / "inference-operator" / "files" / "dashboard.j
 RULES = REPO_ROOT / "charts" / "inference-operator" / "files" / "prometheus-rules.yaml"
 # A vLLM series: `vllm:` followed by a metric name (vllm/v1/metrics/loggers.py names them all so).
 VLLM_SERIES = re.compile(r"\bvllm:[a-zA-Z_][a-zA-Z0-9_]*")
-# A query reads TensorRT-LLM when it names a `trtllm_` series (1.3 onwards, or a mistake) or selects the engine
-# label of TensorRT-LLM pods (how the unprefixed 1.2.x series are told apart from anything else).
+# A query reads TensorRT-LLM when it names a `trtllm_` series (1.3.0rc21+, or a recorded inference_operator:trtllm_
+# one) or selects the engine label of TensorRT-LLM pods (how the unprefixed 1.2.x series are told apart).
 TRTLLM_ENGINE_SELECTOR = 'inference_operator_dev_engine="tensorrt-llm"'
 TRTLLM_QUERY = re.compile(r"\btrtllm_[a-zA-Z0-9_]*|" + re.escape(TRTLLM_ENGINE_SELECTOR))
 _VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")

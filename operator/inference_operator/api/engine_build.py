@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import Field
 
 from .base import ApiModel, Arg, Condition, Quantity, SecretKeySelector, cel
-from .inference_deployment import BuildProfile, DType, Quantization
+from .inference_deployment import DType, Quantization
+from .trtllm_spec import BuildProfile
 
 KIND = "EngineBuild"
 PLURAL = "enginebuilds"

@@ -8,7 +8,6 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from .base import (
-    LIST_MAP_BY_NAME,
     ApiModel,
     Arg,
     Condition,
@@ -18,9 +17,10 @@ from .base import (
     cel,
     field_conflict,
 )
+from .env_vars import ENV_SCHEMA, EnvVar, unique_env_names
 from .images import TRTLLM_IMAGE, VLLM_CPU_IMAGE, VLLM_IMAGE
-from .trtllm_recipes import PYTORCH_ONLY_IMAGE_PATTERN, RECIPES, TrtllmRecipe, TrtllmRecipeName, resolve_recipe
 from .trtllm_recipes import TrtllmBackend as TrtllmBackend  # noqa: PLC0414 - re-exported with the API's other enums
+from .trtllm_spec import TensorrtLlmSpec
 
 KIND = "InferenceDeployment"
 PLURAL = "inferencedeployments"
@@ -63,11 +63,6 @@ class Quantization(enum.StrEnum):
     FP8 = "fp8"
     INT4_AWQ = "int4-awq"
     INT4_GPTQ = "int4-gptq"
-
-
-class BuildProfile(enum.StrEnum):
-    DEFAULT = "default"
-    AGGRESSIVE = "aggressive"
 
 
 class WorkloadProfile(enum.StrEnum):
@@ -134,53 +129,6 @@ class ModelSpec(ApiModel):
     )
 
 
-class ConfigMapKeySelector(ApiModel):
-    """A key of a ConfigMap in the resource's namespace."""
-
-    name: str = Field(min_length=1, max_length=253, description="Name of the ConfigMap.")
-    key: str = Field(min_length=1, max_length=253, description="Key within the ConfigMap.")
-
-
-class EnvVarSource(ApiModel):
-    """Where an environment variable's value comes from."""
-
-    secret_key_ref: SecretKeySelector | None = Field(default=None, description="A key of a Secret.")
-    config_map_key_ref: ConfigMapKeySelector | None = Field(default=None, description="A key of a ConfigMap.")
-
-
-class EnvVar(ApiModel):
-    """An environment variable for the engine container."""
-
-    name: str = Field(
-        min_length=1, max_length=256, pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$", description="Variable name."
-    )
-    value: str | None = Field(default=None, max_length=32768, description="Literal value.")
-    value_from: EnvVarSource | None = Field(default=None, description="Take the value from a Secret or ConfigMap.")
-
-
-# Variables that hold a Hugging Face token: only ever from a Secret, never a literal in the resource.
-TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
-TOKEN_FROM_SECRET = (
-    "HF_TOKEN and HUGGING_FACE_HUB_TOKEN must come from a Secret (spec.model.credentials or valueFrom), not a value"
-)
-ENV_SCHEMA: dict[str, Any] = {
-    **LIST_MAP_BY_NAME,
-    **cel((f"self.all(e, !(e.name in {list(TOKEN_VARIABLES)}) || !has(e.value))", TOKEN_FROM_SECRET)),
-}
-
-
-def unique_env_names(env: list[EnvVar]) -> list[EnvVar]:
-    """A container's env is keyed by name (the API server refuses a name twice); tokens come from Secrets."""
-    seen: set[str] = set()
-    for var in env:
-        if var.name in seen:
-            raise ValueError(f"{var.name} is listed twice")
-        if var.name in TOKEN_VARIABLES and var.value is not None:
-            raise ValueError(TOKEN_FROM_SECRET)
-        seen.add(var.name)
-    return env
-
-
 class VllmSpec(ApiModel):
     """Settings of the vLLM engine (also used while a TensorRT-LLM engine compiles, and as the fallback)."""
 
@@ -207,108 +155,6 @@ class VllmSpec(ApiModel):
     @classmethod
     def env_names_unique(cls, env: list[EnvVar]) -> list[EnvVar]:
         return unique_env_names(env)
-
-
-def _cel_string(value: str) -> str:
-    """A CEL single-quoted string literal of `value` (backslashes and quotes escaped)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-_ENGINE_RECIPES = [r.name.value for r in RECIPES if TrtllmBackend.ENGINE in r.backends]
-# Admission's half of the recipe check (the model validator below is the other): an explicit `backend: engine`
-# on a release line without the engine backend, by the recipe override or else by the image's NGC tag.
-ENGINE_BACKEND_ABSENT = (
-    "spec.engine.tensorrtLLM.backend: engine does not exist in TensorRT-LLM 1.3.0rc21 and later (removed upstream, "
-    "NVIDIA/TensorRT-LLM#15918); use backend pytorch, or a 1.2.x image"
-)
-ENGINE_BACKEND_RULE = (
-    "!has(self.backend) || self.backend != 'engine' || (has(self.recipe) ? self.recipe in "
-    f"{_ENGINE_RECIPES} : !(has(self.image) && self.image.matches({_cel_string(PYTORCH_ONLY_IMAGE_PATTERN)})))"
-)
-
-
-class TensorrtLlmSpec(ApiModel):
-    """Settings of the TensorRT-LLM engine and of its compile."""
-
-    model_config = ApiModel.model_config | {"json_schema_extra": cel((ENGINE_BACKEND_RULE, ENGINE_BACKEND_ABSENT))}
-
-    image: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=512,
-        description=f"TensorRT-LLM release image used to build and serve. Unset: the operator's pinned release "
-        f"({TRTLLM_IMAGE}). Part of the engine cache key: an engine only runs on the TensorRT-LLM version that "
-        "built it, so an operator upgrade that moves the pin rebuilds while the old engine keeps serving.",
-    )
-    recipe: TrtllmRecipeName | None = Field(
-        default=None,
-        description="Which TensorRT-LLM release line the image is (the recipe table, docs/engine-builds.md): "
-        "1.2.x has the engine and PyTorch backends, 1.3.0rc21+ only PyTorch. Unset: read from the tag of an NGC "
-        "release image, else the pinned release's. Set it for a custom image whose tag says nothing.",
-    )
-    backend: TrtllmBackend | None = Field(
-        default=None,
-        description="`engine` compiles a TensorRT engine once (cached and shared) and serves it; `pytorch` serves "
-        "the Hugging Face checkpoint with trtllm-serve's PyTorch backend, with no compile. Unset: engine where "
-        "the image's release line has it (1.2.x), pytorch otherwise (1.3.0rc21 and later).",
-    )
-    build_profile: BuildProfile = Field(
-        default=BuildProfile.DEFAULT,
-        description="`default` builds quickly with safe plugins; `aggressive` spends more build time for throughput "
-        "(multiple optimization profiles, FP8 context attention on Hopper).",
-    )
-    max_batch_size: int = Field(default=64, ge=1, le=4096, description="Largest batch the engine accepts.")
-    max_input_len: int = Field(default=4096, ge=16, le=1048576, description="Longest prompt, in tokens.")
-    max_seq_len: int = Field(
-        default=8192, ge=32, le=1048576, description="Longest prompt plus generated tokens, in tokens."
-    )
-    build_deadline_seconds: int | None = Field(
-        default=None,
-        ge=300,
-        le=172800,
-        description="How long a build may run before it fails. Default: sized from the model (about 3x the "
-        "expected compile time of its size on H100, at least an hour).",
-    )
-    build_backoff_limit: int = Field(default=2, ge=0, le=10, description="Retries of a failed build Job.")
-    build_scratch_size: Quantity | None = Field(
-        default=None,
-        description="sizeLimit of the build Job's scratch emptyDir on node disk (checkpoint, converted copy, "
-        "engine). Default: 3x the model's weights plus 4Gi (docs/resources.md).",
-    )
-    extra_build_args: list[Arg] = Field(
-        default_factory=list,
-        max_length=64,
-        description="Extra trtllm-build arguments (part of the cache key).",
-    )
-    extra_args: list[Arg] = Field(default_factory=list, max_length=64, description="Extra trtllm-serve arguments.")
-    env: list[EnvVar] = Field(
-        default_factory=list,
-        max_length=64,
-        description="Extra environment variables (one entry per name).",
-        json_schema_extra=ENV_SCHEMA,
-    )
-
-    @field_validator("env")
-    @classmethod
-    def env_names_unique(cls, env: list[EnvVar]) -> list[EnvVar]:
-        return unique_env_names(env)
-
-    @model_validator(mode="after")
-    def backend_exists_in_recipe(self) -> TensorrtLlmSpec:
-        problem = self.backend and self.resolved_recipe.backend_problem(self.backend)
-        if problem:
-            raise field_conflict("backend", problem)
-        return self
-
-    @property
-    def resolved_recipe(self) -> TrtllmRecipe:
-        """The recipe table's row for this image (api/trtllm_recipes.py)."""
-        return resolve_recipe(self.recipe, self.image)
-
-    @property
-    def effective_backend(self) -> TrtllmBackend:
-        """The backend that serves: the one asked for, else the release line's default."""
-        return self.backend or self.resolved_recipe.default_backend
 
 
 class EngineSpec(ApiModel):

@@ -75,6 +75,24 @@ class ServeFlags:
     options_flag: str  # the flag passing the LLM API options YAML
 
 
+class SeriesKind(enum.StrEnum):
+    """The prometheus_client type a series is registered with."""
+
+    COUNTER = "counter"
+    GAUGE = "gauge"
+    HISTOGRAM = "histogram"
+
+
+@dataclass(frozen=True)
+class TrtllmSeries:
+    """One exported series and the operator-owned signal it stands for (the same signal in every row)."""
+
+    name: str  # exposed name (histograms: the base name, without _bucket/_sum/_count)
+    kind: SeriesKind
+    signal: str  # what it measures, as metrics/trtllm_monitoring.py names its recorded series
+    meaning: str
+
+
 @dataclass(frozen=True)
 class MetricsRecipe:
     """Where the Prometheus series are, what turns them on, and what they are called."""
@@ -82,7 +100,12 @@ class MetricsRecipe:
     path: str
     options: tuple[str, ...]  # LLM API options YAML lines that turn them on
     on_engine_backend: bool  # whether the engine backend may turn them on
-    names: tuple[str, ...]  # exposed names (histograms: the base name)
+    series: tuple[TrtllmSeries, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The exposed names (histograms: the base name)."""
+        return tuple(s.name for s in self.series)
 
 
 @dataclass(frozen=True)
@@ -114,14 +137,20 @@ class TrtllmRecipe:
 
 _TRT_SERVE = "tensorrt_llm/commands/serve.py"
 _OPENAI_SERVER = "tensorrt_llm/serve/openai_server.py"
-# The five request series of MetricsCollector (tensorrt_llm/metrics/collector.py) before the trtllm_ prefix.
+# The five request series of MetricsCollector (tensorrt_llm/metrics/collector.py) before the trtllm_ prefix:
+# one Counter (labelled finished_reason) and four Histograms.
 _REQUEST_SERIES = (
-    "request_success_total",
-    "e2e_request_latency_seconds",
-    "time_to_first_token_seconds",
-    "time_per_output_token_seconds",
-    "request_queue_time_seconds",
+    ("request_success_total", SeriesKind.COUNTER, "Finished requests, by finished_reason."),
+    ("e2e_request_latency_seconds", SeriesKind.HISTOGRAM, "End-to-end request latency."),
+    ("time_to_first_token_seconds", SeriesKind.HISTOGRAM, "Time to first token."),
+    ("time_per_output_token_seconds", SeriesKind.HISTOGRAM, "Time per output token."),
+    ("request_queue_time_seconds", SeriesKind.HISTOGRAM, "Time a request spent waiting."),
 )
+
+
+def _request_series(prefix: str) -> tuple[TrtllmSeries, ...]:
+    return tuple(TrtllmSeries(prefix + name, kind, name, meaning) for name, kind, meaning in _REQUEST_SERIES)
+
 
 RECIPES: tuple[TrtllmRecipe, ...] = (
     TrtllmRecipe(
@@ -152,7 +181,7 @@ RECIPES: tuple[TrtllmRecipe, ...] = (
             # return_perf_metrics crashed trtllm-serve at start with the engine backend (TensorRT-LLM#9678,
             # 1.2.0rc2; fixed on main by #10662): off there until the release line is known to carry the fix.
             on_engine_backend=False,
-            names=_REQUEST_SERIES,
+            series=_request_series(""),
         ),
         sources=(
             f"NVIDIA/TensorRT-LLM v1.2.1: {_TRT_SERVE}, {_OPENAI_SERVER} (health, mount_metrics), "
@@ -186,10 +215,15 @@ RECIPES: tuple[TrtllmRecipe, ...] = (
             # trtllm_kv_cache_hit_rate and trtllm_kv_cache_utilization).
             options=("return_perf_metrics: true", "enable_iter_perf_stats: true"),
             on_engine_backend=False,
-            names=(
-                *(f"trtllm_{name}" for name in _REQUEST_SERIES),
-                "trtllm_kv_cache_hit_rate",  # NVIDIA/TensorRT-LLM#11243 (February 2026): prefix and KV gauges
-                "trtllm_kv_cache_utilization",
+            # NVIDIA/TensorRT-LLM#11243 (February 2026): the trtllm_ prefix and the KV-cache gauges. Both Gauges;
+            # utilization is usedNumBlocks / maxNumBlocks of the iteration's kvCacheStats, so 1 = full
+            # (log_iteration_stats in collector.py on main, read at 050f80de; the rc21 tag itself was not read).
+            series=(
+                *_request_series("trtllm_"),
+                TrtllmSeries("trtllm_kv_cache_hit_rate", SeriesKind.GAUGE, "kv_cache_hit_rate", "KV-cache hit rate."),
+                TrtllmSeries(
+                    "trtllm_kv_cache_utilization", SeriesKind.GAUGE, "kv_cache_utilization", "KV-cache usage, 1 = full."
+                ),
             ),
         ),
         sources=(

@@ -10,7 +10,7 @@ trtllm-serve is different, and the difference matters for scraping:
   tensorrt_llm/serve/openai_server.py), not Prometheus text; scraping it makes the target fail (`up == 0`);
 - Prometheus text is on `/prometheus/metrics`, mounted only when the LLM API option
   `return_perf_metrics: true` is set (`mount_metrics`, added by NVIDIA/TensorRT-LLM#5785, merged August 2025);
-- the pinned release (TRTLLM_IMAGE in api/images.py, TRTLLM_METRICS_RELEASE below) exports exactly five
+- the 1.2.x line (the pinned release, TRTLLM_IMAGE in api/images.py) exports exactly five
   request series, without a prefix: `MetricsCollector` in tensorrt_llm/metrics/collector.py of the 1.2 line
   (as #5785 added it) registers `request_success_total`, `e2e_request_latency_seconds`,
   `time_to_first_token_seconds`, `time_per_output_token_seconds` and `request_queue_time_seconds`, nothing
@@ -18,15 +18,13 @@ trtllm-serve is different, and the difference matters for scraping:
   itself was not read here. The 1.2 line predates the renames below: 1.3.0rc0 reached PyPI in January 2026,
   1.2.0 in March; vllm-project/aibrix#2004 shows the five bare names scraped from a 1.2 server.)
 - they are stored under these names whether Prometheus scrapes the pods by annotation or through the
-  PodMonitor (which renames nothing), so dashboards and alerts query exactly them and select
-  `inference_operator_dev_engine="tensorrt-llm"`, since the names are generic;
-- Future, not in the pinned release: on main, NVIDIA/TensorRT-LLM#11243 (February 2026) added the `trtllm_`
-  prefix with `trtllm_kv_cache_utilization` and `trtllm_kv_cache_hit_rate`, and #12545 (March 2026) token
-  counters (`trtllm_prompt_tokens_total`, `trtllm_generation_tokens_total`) and iteration gauges such as
-  `trtllm_num_requests_waiting`/`_running`; they ship in 1.3 release candidates. Moving TRTLLM_IMAGE to 1.3
-  means renaming the queries to the prefixed names and adding those panels and a KV-cache alert back.
+  PodMonitor (which renames nothing);
+- NVIDIA/TensorRT-LLM#11243 (February 2026) added the `trtllm_` prefix with `trtllm_kv_cache_utilization` and
+  `trtllm_kv_cache_hit_rate`; the 1.3.0rc21+ row of the recipe table lists them.
 - The recipe table (api/trtllm_recipes.py) lists each release line's series and the options that turn them on;
-  a unit test keeps the pinned row's names equal to the TensorRT-LLM names below.
+  the TensorRT-LLM entries below are taken from it, every row's. Dashboards and alerts never query them
+  directly: metrics/trtllm_monitoring.py records each row's series under one operator-owned name per signal
+  (`inference_operator:trtllm_...`), so a panel or alert works for every release line that has the signal.
 """
 
 from __future__ import annotations
@@ -37,16 +35,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from ..api.inference_deployment import Engine
+from ..api.trtllm_recipes import RECIPES, TrtllmRecipe
 
 VLLM_METRICS_PATH = "/metrics"
 TRTLLM_METRICS_PATH = "/prometheus/metrics"
 
 VLLM_LOGGERS_SOURCE = "vllm-project/vllm vllm/v1/metrics/loggers.py (PrometheusStatLogger), v0.11 onwards"
-# The TensorRT-LLM release whose exported series the table below lists: the tag of TRTLLM_IMAGE (a test checks).
-TRTLLM_METRICS_RELEASE = "1.2.1"
-TRTLLM_COLLECTOR_SOURCE = (
-    f"NVIDIA/TensorRT-LLM v{TRTLLM_METRICS_RELEASE} tensorrt_llm/metrics/collector.py (MetricsCollector, #5785)"
-)
 
 
 class MetricKind(enum.StrEnum):
@@ -67,8 +61,18 @@ def _vllm(kind: MetricKind, meaning: str) -> EngineMetric:
     return EngineMetric(Engine.VLLM, kind, meaning, VLLM_LOGGERS_SOURCE)
 
 
-def _trtllm(kind: MetricKind, meaning: str) -> EngineMetric:
-    return EngineMetric(Engine.TENSORRT_LLM, kind, meaning, TRTLLM_COLLECTOR_SOURCE)
+def _trtllm(recipes: tuple[TrtllmRecipe, ...]) -> dict[str, EngineMetric]:
+    """Every row's series: tensorrt_llm/metrics/collector.py (MetricsCollector) as each row's sources say."""
+    return {
+        series.name: EngineMetric(
+            Engine.TENSORRT_LLM,
+            MetricKind(series.kind.value),
+            series.meaning,
+            f"TensorRT-LLM {row.name.value} row of api/trtllm_recipes.py: {row.sources[-1]}",
+        )
+        for row in recipes
+        for series in row.metrics.series
+    }
 
 
 _C, _G, _H = MetricKind.COUNTER, MetricKind.GAUGE, MetricKind.HISTOGRAM
@@ -87,12 +91,7 @@ ENGINE_METRICS: Mapping[str, EngineMetric] = MappingProxyType(
         "vllm:inter_token_latency_seconds": _vllm(_H, "Time between generated tokens (new in 0.11)."),
         "vllm:e2e_request_latency_seconds": _vllm(_H, "End-to-end request latency."),
         "vllm:request_queue_time_seconds": _vllm(_H, "Time a request spent waiting."),
-        # TensorRT-LLM 1.2.x: the five request series, exported and stored without a prefix.
-        "request_success_total": _trtllm(_C, "Finished requests, by finished_reason."),
-        "e2e_request_latency_seconds": _trtllm(_H, "End-to-end request latency."),
-        "time_to_first_token_seconds": _trtllm(_H, "Time to first token."),
-        "time_per_output_token_seconds": _trtllm(_H, "Time per output token."),
-        "request_queue_time_seconds": _trtllm(_H, "Time a request spent waiting."),
+        **_trtllm(RECIPES),
     }
 )
 

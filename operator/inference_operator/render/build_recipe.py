@@ -22,7 +22,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from ..api.inference_deployment import BuildProfile, DType, Quantization
+from ..api.inference_deployment import DType, Quantization
 from ..api.trtllm_recipes import (
     PINNED_RECIPE,
     RECIPES,
@@ -31,6 +31,7 @@ from ..api.trtllm_recipes import (
     recipe_for_release,
     split_image,
 )
+from ..api.trtllm_spec import BuildProfile
 
 # Part of every engine cache key: bump it when a change here or in build_job.py changes the engine's bytes
 # (a flag, a conversion step), so that existing engines are rebuilt instead of silently reused.

@@ -11,9 +11,9 @@ from typing import Any
 
 from .. import API_VERSION
 from ..api.base import SecretKeySelector
+from ..api.env_vars import EnvVar
 from ..api.inference_deployment import (
     Engine,
-    EnvVar,
     InferenceDeployment,
     ReadinessProbeSpec,
     ResourcesSpec,

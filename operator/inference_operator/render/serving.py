@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api.inference_deployment import Engine, EnvVar, InferenceDeployment
+from ..api.env_vars import EnvVar
+from ..api.inference_deployment import Engine, InferenceDeployment
 from ..api.labels import COMPONENT_SERVING, PORT_NAME
 from .common import (
     MODEL_CACHE_PATH,

@@ -12,8 +12,6 @@ import pytest
 from inference_operator.api.errors import InvalidSpec
 from inference_operator.api.images import TRTLLM_IMAGE
 from inference_operator.api.inference_deployment import (
-    ENGINE_BACKEND_ABSENT,
-    ENGINE_BACKEND_RULE,
     Engine,
     InferenceDeployment,
     TrtllmBackend,
@@ -28,9 +26,10 @@ from inference_operator.api.trtllm_recipes import (
     recipe_for_image,
     resolve_recipe,
 )
+from inference_operator.api.trtllm_spec import ENGINE_BACKEND_ABSENT, ENGINE_BACKEND_RULE
 from inference_operator.api.validation import format_validation_error
 from inference_operator.controller.inference_deployment.desired import parse
-from inference_operator.metrics.engines import ENGINE_METRICS, TRTLLM_METRICS_RELEASE
+from inference_operator.metrics.engines import ENGINE_METRICS
 from tests.support.samples import sample_body
 from tests.support.trtllm_fixtures import PYTORCH_ONLY_IMAGE, SAMPLE, infd_on
 
@@ -88,11 +87,22 @@ def test_rows_do_not_overlap_and_each_cites_its_sources() -> None:
         assert earlier.last is not None and earlier.last <= later.first
 
 
-def test_the_pinned_rows_metric_names_are_the_ones_dashboards_query() -> None:
-    """metrics/engines.py lists the series the dashboards and alerts use: the pinned row's, exactly."""
-    assert TRTLLM_IMAGE.endswith(f":{TRTLLM_METRICS_RELEASE}")
+def test_engine_metrics_list_every_rows_series_and_no_other_trtllm_series() -> None:
+    """metrics/engines.py takes its TensorRT-LLM names from the table: every row's, and the pinned row's among them."""
     trtllm = {name for name, metric in ENGINE_METRICS.items() if metric.engine is Engine.TENSORRT_LLM}
-    assert trtllm == set(PINNED_RECIPE.metrics.names)
+    assert trtllm == {name for row in RECIPES for name in row.metrics.names}
+    assert set(PINNED_RECIPE.metrics.names) <= trtllm
+
+
+def test_each_signal_has_one_kind_in_every_row() -> None:
+    # The recorded series of a signal (metrics/trtllm_monitoring.py) is one name whatever the row: same kind.
+    kinds: dict[str, set[str]] = {}
+    for row in RECIPES:
+        signals = [s.signal for s in row.metrics.series]
+        assert len(signals) == len(set(signals)), row.name
+        for series in row.metrics.series:
+            kinds.setdefault(series.signal, set()).add(series.kind.value)
+    assert all(len(k) == 1 for k in kinds.values()), kinds
 
 
 def _tags() -> list[str]:

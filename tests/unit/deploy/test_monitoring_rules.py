@@ -18,8 +18,9 @@ import yaml
 
 from inference_operator.metrics import operator as metrics
 from inference_operator.metrics.engines import RETIRED_ENGINE_METRICS, series_names
+from inference_operator.metrics.trtllm_monitoring import RECORDED_PREFIX
 from inference_operator.render.podmonitor import TARGET_DEPLOYMENT, TARGET_ENGINE, TARGET_MODEL
-from tests.support.queries import TRTLLM_ENGINE_SELECTOR, metric_names
+from tests.support.queries import metric_names
 from tests.support.samples import REPO_ROOT
 
 FILES = REPO_ROOT / "charts" / "inference-operator" / "files"
@@ -43,9 +44,19 @@ def run_promtool(*args: str) -> None:
     assert done.returncode == 0, f"promtool {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
 
 
-def rules() -> list[dict[str, Any]]:
+def all_rules() -> list[dict[str, Any]]:
     groups = yaml.safe_load(RULES.read_text())["groups"]
     return [rule for group in groups for rule in group["rules"]]
+
+
+def rules() -> list[dict[str, Any]]:
+    """The alerting rules."""
+    return [rule for rule in all_rules() if "alert" in rule]
+
+
+def recorded() -> set[str]:
+    """What the recording rules (metrics/trtllm_monitoring.py) record: test_trtllm_series.py checks their inputs."""
+    return {rule["record"] for rule in all_rules() if "record" in rule}
 
 
 def dashboard() -> dict[str, Any]:
@@ -68,12 +79,12 @@ def test_metric_name_extraction() -> None:
     assert metric_names(expr) == {"a:b_bucket", "c_total", "d"}
 
 
-KNOWN = metrics.exposed_metric_names() | series_names()
+KNOWN = metrics.exposed_metric_names() | series_names() | recorded()
 
 
 @pytest.mark.parametrize("source", ["rules", "dashboard"])
 def test_every_expression_names_only_exported_metrics(source: str) -> None:
-    exprs = [r["expr"] for r in rules()] if source == "rules" else dashboard_exprs()
+    exprs = [r["expr"] for r in all_rules()] if source == "rules" else dashboard_exprs()
     assert exprs
     for expr in exprs:
         names = metric_names(expr)
@@ -133,10 +144,20 @@ SLOW_BUILD = [
     series("inference_operator_engine_build_expected_seconds", BUILD, "600x30"),
 ]
 TRT_POD = {**ML, DEP: "chat", "pod": "chat-trtllm-1", TARGET_ENGINE: "tensorrt-llm"}
-TRT_BUCKETS = [
-    series("request_queue_time_seconds_bucket", {**TRT_POD, "le": le}, values)
-    for le, values in (("1.0", "0x40"), ("10.0", "0+10x40"), ("+Inf", "0+10x40"))
-]
+
+
+def queue_buckets(name: str, pod: dict[str, str]) -> list[dict[str, str]]:
+    """A queue-time histogram whose requests all wait between 1 and 10 s."""
+    return [
+        series(name, {**pod, "le": le}, values)
+        for le, values in (("1.0", "0x40"), ("10.0", "0+10x40"), ("+Inf", "0+10x40"))
+    ]
+
+
+# The same signal as each row of the recipe table names it: 1.2.x bare, 1.3.0rc21+ prefixed.
+VLLM_POD = {**POD1, TARGET_ENGINE: "vllm"}
+TRT_BUCKETS = queue_buckets("request_queue_time_seconds_bucket", TRT_POD)
+TRT_1_3_BUCKETS = queue_buckets("trtllm_request_queue_time_seconds_bucket", TRT_POD)
 CASES = [
     case("InferenceDeploymentNotReady", "10m", [series(READY, NOT_READY, "0x30")], []),
     case(
@@ -192,16 +213,21 @@ CASES = [
         [POD1],
     ),
     case("TrtllmQueueTimeHigh", "25m", TRT_BUCKETS, [{**ML, DEP: "chat"}]),
+    case("TrtllmQueueTimeHigh", "25m", TRT_1_3_BUCKETS, [{**ML, DEP: "chat"}]),
     # The same histogram from a pod of another engine (or any other app) is not TensorRT-LLM's: no alert.
+    case("TrtllmQueueTimeHigh", "25m", queue_buckets("request_queue_time_seconds_bucket", VLLM_POD), []),
+    # Only 1.3.0rc21+ exports a KV-cache gauge (trtllm_kv_cache_utilization, 1 = full).
     case(
-        "TrtllmQueueTimeHigh",
-        "25m",
+        "TrtllmKvCacheFull",
+        "20m",
         [
-            series("request_queue_time_seconds_bucket", {**POD1, TARGET_ENGINE: "vllm", "le": le}, values)
-            for le, values in (("1.0", "0x40"), ("10.0", "0+10x40"), ("+Inf", "0+10x40"))
+            series("trtllm_kv_cache_utilization", TRT_POD, "0.95x30"),
+            series("trtllm_kv_cache_utilization", {**TRT_POD, "pod": "chat-trtllm-2"}, "0.5x30"),
+            series("trtllm_kv_cache_utilization", {**ML, "pod": "not-ours"}, "0.99x30"),
         ],
-        [],
+        [{**ML, DEP: "chat", "pod": "chat-trtllm-1"}],
     ),
+    case("TrtllmKvCacheFull", "10m", [series("trtllm_kv_cache_utilization", TRT_POD, "0.95x30")], []),
 ]
 
 
@@ -248,8 +274,8 @@ def test_dashboard_is_grafana_json_with_a_datasource_and_deployment_variable() -
 
 
 def test_dashboard_queries_filter_on_the_selected_deployment() -> None:
-    engine_exprs = [e for e in dashboard_exprs() if metric_names(e) & series_names()]
-    assert any("vllm:" in e for e in engine_exprs) and any(TRTLLM_ENGINE_SELECTOR in e for e in engine_exprs)
+    engine_exprs = [e for e in dashboard_exprs() if metric_names(e) & (series_names() | recorded())]
+    assert any("vllm:" in e for e in engine_exprs) and any(RECORDED_PREFIX in e for e in engine_exprs)
     for expr in engine_exprs:
         assert f'{DEP}="$deployment"' in expr and 'namespace="$namespace"' in expr, expr
 

@@ -1,17 +1,24 @@
-"""Every TensorRT-LLM series the shipped dashboard and alerts read is one the pinned trtllm-serve exports.
+"""Every TensorRT-LLM series the shipped rules read is one a row of the recipe table exports, and the dashboard
+and alerts read only what the rules record from them.
 
 TensorRT-LLM cannot run here (it needs an NVIDIA GPU), so no Prometheus can show a TensorRT-LLM query empty;
-this test holds the queries to the list of series below instead, written out from the engine's source.
+this test holds the queries to the table instead, and the 1.2.x row to a list written out from the engine's
+source. tests/unit/deploy/test_monitoring_rules.py runs the rules in promtool on series of both rows.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from inference_operator.api.images import TRTLLM_IMAGE
 from inference_operator.api.inference_deployment import Engine
-from inference_operator.metrics.engines import TRTLLM_METRICS_RELEASE, series_names
+from inference_operator.api.trtllm_recipes import PINNED_RECIPE, RECIPES_BY_NAME, TrtllmRecipeName
+from inference_operator.metrics.engines import ENGINE_METRICS, series_names
+from inference_operator.metrics.trtllm_monitoring import RECIPE_LABEL, RECORDED_PREFIX
 from tests.support.queries import DASHBOARD, RULES, TRTLLM_ENGINE_SELECTOR, metric_names, trtllm_queries
 
 # What trtllm-serve 1.2.1 serves on /prometheus/metrics: MetricsCollector in tensorrt_llm/metrics/collector.py
@@ -32,34 +39,63 @@ TRTLLM_1_2_1_SERIES = frozenset(
 )
 
 
+def rules() -> list[dict[str, Any]]:
+    return [rule for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]]
+
+
+def recorded() -> set[str]:
+    return {rule["record"] for rule in rules() if "record" in rule}
+
+
+def row_series(name: str) -> frozenset[str]:
+    """The series names a row's queries may use (histograms expanded), from metrics/engines.py's expansion."""
+    row = RECIPES_BY_NAME[TrtllmRecipeName(name)]
+    metrics = {n: m for n, m in ENGINE_METRICS.items() if n in row.metrics.names}
+    return series_names(metrics, engine=Engine.TENSORRT_LLM)
+
+
 def test_the_list_is_of_the_release_the_operator_runs() -> None:
     # Moving TRTLLM_IMAGE to another release means reading its collector.py again and updating this list.
-    assert TRTLLM_IMAGE.rsplit(":", 1)[1] == TRTLLM_METRICS_RELEASE == PINNED_RELEASE
+    assert TRTLLM_IMAGE.rsplit(":", 1)[1] == PINNED_RELEASE
+    assert PINNED_RECIPE.name is TrtllmRecipeName.RELEASE_1_2
 
 
-def test_every_trtllm_series_of_the_dashboard_and_alerts_is_exported() -> None:
-    queries = trtllm_queries()
+def test_the_1_2_row_lists_the_series_of_the_source() -> None:
+    queryable = {name for name in TRTLLM_1_2_1_SERIES if not name.endswith("_created")}
+    assert row_series(TrtllmRecipeName.RELEASE_1_2.value) == queryable
+
+
+def test_every_recording_rule_reads_only_its_rows_series_and_every_series_is_recorded() -> None:
+    records = [rule for rule in rules() if "record" in rule]
+    assert records
+    read: dict[str, set[str]] = {}
+    for rule in records:
+        row = rule["labels"][RECIPE_LABEL]
+        names = metric_names(rule["expr"])
+        assert names and names <= row_series(row), f"{rule['record']}: {row} exports no {names - row_series(row)}"
+        assert rule["record"].startswith(RECORDED_PREFIX), rule
+        assert TRTLLM_ENGINE_SELECTOR in rule["expr"], rule  # the 1.2.x names are generic
+        read.setdefault(row, set()).update(names)
+    for name, row in RECIPES_BY_NAME.items():
+        bases = {n.removesuffix("_bucket") for n in read[name.value]}
+        assert bases == set(row.metrics.names), name
+
+
+def test_no_two_rules_record_the_same_series() -> None:
+    keys = [(r["record"], r["labels"][RECIPE_LABEL]) for r in rules() if "record" in r]
+    assert len(keys) == len(set(keys))
+
+
+def test_dashboard_and_alerts_read_only_recorded_series() -> None:
+    queries = [q for q in trtllm_queries() if not any(q.title == r for r in recorded())]
     assert {q.source for q in queries} == {"dashboard", "alert"}
     for query in queries:
         names = metric_names(query.expr)
         assert names, query
-        assert names <= TRTLLM_1_2_1_SERIES, (
-            f"{query.title}: TensorRT-LLM 1.2.1 exports no {sorted(names - TRTLLM_1_2_1_SERIES)}"
-        )
+        assert names <= recorded(), f"{query.title}: no rule records {sorted(names - recorded())}"
 
 
-def test_every_trtllm_query_selects_the_engine_label() -> None:
-    # The 1.2.1 names are generic (request_success_total): only the engine label makes them TensorRT-LLM's.
-    for query in trtllm_queries():
-        assert TRTLLM_ENGINE_SELECTOR in query.expr, query
-
-
-def test_the_operator_table_lists_the_same_series() -> None:
-    queryable = {name for name in TRTLLM_1_2_1_SERIES if not name.endswith("_created")}
-    assert series_names(engine=Engine.TENSORRT_LLM) == queryable
-
-
-def test_a_series_of_a_later_release_is_caught(tmp_path: Path) -> None:
+def test_a_raw_series_on_the_dashboard_is_caught(tmp_path: Path) -> None:
     dashboard = json.loads(DASHBOARD.read_text())
     dashboard["panels"].append(
         {
@@ -70,4 +106,4 @@ def test_a_series_of_a_later_release_is_caught(tmp_path: Path) -> None:
     path = tmp_path / "dashboard.json"
     path.write_text(json.dumps(dashboard))
     late = [q for q in trtllm_queries(dashboard=path, rules=RULES) if q.title == "late [A]"]
-    assert [metric_names(q.expr) - TRTLLM_1_2_1_SERIES for q in late] == [{"trtllm_kv_cache_utilization"}]
+    assert [metric_names(q.expr) - recorded() for q in late] == [{"trtllm_kv_cache_utilization"}]
