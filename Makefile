@@ -11,10 +11,12 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	@rm -f $(VENV)/.installed-* && touch $@
+	@start=$$(date +%s); \
+	  { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); } && \
+	  $(BIN)/pip install --quiet --upgrade pip && \
+	  $(BIN)/pip install --quiet -e '.[dev]' && \
+	  rm -f $(VENV)/.installed-* && touch $@ && \
+	  echo "venv: the project and its dev tools installed in $$(( $$(date +%s) - start ))s"
 
 .PHONY: venv
 venv: $(STAMP) ## create the virtual environment from pyproject.toml
