@@ -41,6 +41,10 @@ class ImageEntry:
         out: list[str] = []
         for d in self.path:
             out.append(d)
+            if self.stand_in:
+                # A stand-in's wrapper runs the server beside its bin dir (standin-bin/../standin_openai.py): a
+                # checkout under a directory pods do not see (/tmp, /root) must still show it to the pod.
+                out.append(str(Path(d).parent))
             cfg = Path(d).parent / "pyvenv.cfg"
             if cfg.is_file():
                 out.append(str(Path(d).parent))

