@@ -1,5 +1,4 @@
-"""A load client that sends OpenAI completions to a Service's ready endpoints, as a proxy would: without pause, or
-at a steady `rate` (requests per second over all workers).
+"""A load client that sends OpenAI completions without pause to a Service's ready endpoints, as a proxy would.
 
 Like kube-proxy or Envoy's EDS, it routes by the Service's EndpointSlices: a reader thread re-lists them every
 `refresh` seconds and keeps the endpoints whose `ready` condition is true (the EndpointSlice controller sets it
@@ -171,9 +170,6 @@ class LoadClient:
     workers: int = 2
     refresh: float = 0.5
     timeout: float = 30.0
-    # Requests per second over all workers; None sends without pause. A paced load leaves the CPU to the engine
-    # starts a scenario waits for (on two cores a saturating client and a busy server starve them).
-    rate: float | None = None
     _endpoints: list[Endpoint] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -188,7 +184,6 @@ class LoadClient:
     _read_errors: int = 0
     _last_read: float = 0.0
     _longest_between_reads: float = 0.0
-    _next_send: float = 0.0
     _started: float = 0.0
     _turn: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -239,19 +234,8 @@ class LoadClient:
             return None, current
         return current[next(self._turn) % len(current)], current
 
-    def _pace(self) -> None:
-        """With a `rate`, wait for this worker's turn: the sends are spaced 1/rate apart over all workers."""
-        if not self.rate:
-            return
-        with self._lock:
-            now = time.monotonic()
-            at = max(now, self._next_send)
-            self._next_send = at + 1.0 / self.rate
-        self._stop.wait(at - now)
-
     def _worker(self) -> None:
         while not self._stop.is_set():
-            self._pace()
             endpoint, _ = self._pick()
             if endpoint is None:
                 self._stop.wait(0.05)  # nothing to send to: wait for the next read, not a retry

@@ -31,23 +31,13 @@ class ScriptedClient(LoadClient):
         return list(self.listed)
 
 
-def client(send: Any, rate: float | None = None, workers: int = 1) -> ScriptedClient:
-    c = ScriptedClient(Path("unused"), "ns", "svc", send, workers=workers, refresh=0.02, rate=rate)
+def client(send: Any, workers: int = 1) -> ScriptedClient:
+    c = ScriptedClient(Path("unused"), "ns", "svc", send, workers=workers, refresh=0.02)
     c.listed = [A]
     return c
 
 
-def test_a_paced_client_sends_at_its_rate_not_as_fast_as_it_can() -> None:
-    sent: list[float] = []
-    c = client(lambda endpoint, timeout: sent.append(time.monotonic()), rate=20.0, workers=2).start()
-    wait_for("ten requests", lambda: len(sent) >= 10, 10)
-    report = c.stop()
-    # 20 per second over both workers: 10 requests need at least 9 intervals of 50 ms between them.
-    assert sent[9] - sent[0] >= 9 * 0.05 * 0.95
-    assert report.sent == report.succeeded == len(sent)
-
-
-def test_an_unpaced_client_sends_without_pause() -> None:
+def test_the_client_sends_without_pause() -> None:
     sent: list[float] = []
     c = client(lambda endpoint, timeout: sent.append(time.monotonic())).start()
     wait_for("a thousand requests", lambda: len(sent) >= 1000, 10)
@@ -64,7 +54,7 @@ def test_requests_follow_the_ready_endpoints_and_failures_name_their_cause() -> 
         with lock:
             by_pod[endpoint.pod] = by_pod.get(endpoint.pod, 0) + 1
 
-    c = client(send, rate=200.0)
+    c = client(send)
     c.start()
     wait_for("answers from a", lambda: by_pod.get("pod-a", 0) >= 5, 10)
     c.listed = [A, B]
@@ -77,7 +67,7 @@ def test_requests_follow_the_ready_endpoints_and_failures_name_their_cause() -> 
 
 def test_a_gap_without_ready_endpoints_is_reported_and_nothing_is_sent_in_it() -> None:
     sent: list[Endpoint] = []
-    c = client(lambda endpoint, timeout: sent.append(endpoint), rate=100.0)
+    c = client(lambda endpoint, timeout: sent.append(endpoint))
     c.start()
     wait_for("a few requests", lambda: len(sent) >= 3, 10)
     c.listed = []
@@ -93,7 +83,7 @@ def test_a_gap_without_ready_endpoints_is_reported_and_nothing_is_sent_in_it() -
 
 def test_failed_endpoint_reads_are_counted_and_the_last_view_kept() -> None:
     sent: list[Endpoint] = []
-    c = client(lambda endpoint, timeout: sent.append(endpoint), rate=100.0)
+    c = client(lambda endpoint, timeout: sent.append(endpoint))
     c.start()
     wait_for("a few requests", lambda: len(sent) >= 3, 10)
     c.fail_reads = True
