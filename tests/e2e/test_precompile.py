@@ -177,12 +177,18 @@ def test_a_build_with_no_free_gpu_is_pending_with_the_schedulers_reason_then_bui
     create_token_secret(cluster, namespace)
     name = one_gpu_build(cluster, namespace, A100, tmp_path)
     watch = BuildWatch(cluster, name, namespace)
+    # The scheduler's first verdict may be about the store claim, not bound yet ("pod has unbound immediate
+    # PersistentVolumeClaims", seen in a full run): the status follows its latest verdict, so wait for the GPUs'.
     status = watch.until(
-        "the scheduler's reason in the build's status",
-        lambda s: s.get("conditions") and condition(s, "Succeeded")["reason"] == "Unschedulable",
+        "the scheduler's reason (no free GPU) in the build's status",
+        lambda s: (
+            s.get("conditions")
+            and condition(s, "Succeeded")["reason"] == "Unschedulable"
+            and "Insufficient nvidia.com/gpu" in str(s.get("message"))
+        ),
     )
     assert status["phase"] == "Pending", status
-    assert "cannot be scheduled: 0/" in status["message"] and "Insufficient nvidia.com/gpu" in status["message"]
+    assert "cannot be scheduled: 0/" in status["message"]
     deadline = time.monotonic() + 5  # it stays so: nothing frees a GPU
     while time.monotonic() < deadline:
         assert watch.sample()["phase"] == "Pending"
