@@ -15,9 +15,10 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
+
+from inference_operator.metrics.write_monitoring import all_panels
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = REPO_ROOT / "charts" / "inference-operator" / "files" / "dashboard.json"
@@ -50,14 +51,6 @@ def without_threshold(expr: str) -> str:
     return _THRESHOLD.sub("", expr.strip())
 
 
-def _panels(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    found = []
-    for panel in panels:
-        found.append(panel)
-        found += _panels(panel.get("panels", []))  # collapsed rows keep their panels inside
-    return found
-
-
 def fill_variables(expr: str, values: dict[str, str]) -> str:
     """Replaces $name and ${name}; a variable without a value is an error naming it."""
 
@@ -76,7 +69,7 @@ def _dashboard_queries(
     dashboard = json.loads(path.read_text())
     values = {"namespace": namespace, "deployment": deployment, "__rate_interval": rate_interval}
     queries = []
-    for panel in _panels(dashboard.get("panels", [])):
+    for panel in all_panels(dashboard.get("panels", [])):
         for target in panel.get("targets", []):
             expr = target.get("expr", "")
             if engine.search(expr):

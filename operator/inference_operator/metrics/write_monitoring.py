@@ -38,11 +38,12 @@ def render_rules(text: str, recipes: Sequence[TrtllmRecipe] = RECIPES) -> str:
     return hand + GENERATED_MARKER + "".join(f"  {line}\n" if line else "\n" for line in generated.splitlines())
 
 
-def _panels(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def all_panels(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every panel of a Grafana dashboard's panel list, those inside collapsed rows included."""
     found = []
     for panel in panels:
         found.append(panel)
-        found += _panels(panel.get("panels", []))  # collapsed rows keep their panels inside
+        found += all_panels(panel.get("panels", []))  # collapsed rows keep their panels inside
     return found
 
 
@@ -57,7 +58,7 @@ def render_dashboard(text: str, recipes: Sequence[TrtllmRecipe] = RECIPES) -> st
     """The dashboard with every TensorRT-LLM target replaced by the ones rendered from the table."""
     board = json.loads(text)
     generated = panel_targets(recipes)
-    for panel in _panels(board.get("panels", [])):
+    for panel in all_panels(board.get("panels", [])):
         if "targets" not in panel:
             continue
         kept = [t for t in panel["targets"] if not is_trtllm_target(t.get("expr", ""))]
