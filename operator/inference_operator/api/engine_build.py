@@ -1,14 +1,20 @@
-"""The EngineBuild API: the record of one compiled TensorRT-LLM engine, named after its cache key."""
+"""The EngineBuild API: the record of one cached build, named after its cache key.
+
+Two kinds (spec.kind): Engine, a compiled TensorRT-LLM engine (the engine backend of the 1.2.x line), and
+Quantization, a Hugging Face checkpoint quantized once by NVIDIA Model Optimizer, which vLLM and TensorRT-LLM's
+PyTorch backend both serve (issue 16 §2). Both are Jobs with the same lifecycle, store and status.
+"""
 
 from __future__ import annotations
 
 import enum
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from .base import ApiModel, Arg, Condition, Quantity, SecretKeySelector, cel
+from .base import ApiModel, Arg, Condition, Quantity, SecretKeySelector, cel, field_conflict
 from .inference_deployment import DType, Quantization
+from .quantization_spec import CalibrationSpec
 from .trtllm_spec import BuildProfile
 
 KIND = "EngineBuild"
@@ -26,6 +32,11 @@ class BuildPhase(enum.StrEnum):
     FAILED = "Failed"
 
 
+class BuildKind(enum.StrEnum):
+    ENGINE = "Engine"
+    QUANTIZATION = "Quantization"
+
+
 class EngineBuildSpec(ApiModel):
     """Everything that changes the engine's bytes, plus how to fetch the checkpoint. Immutable."""
 
@@ -35,9 +46,22 @@ class EngineBuildSpec(ApiModel):
                 "self == oldSelf",
                 "spec is immutable: an engine's inputs never change; a new key makes a new build",
             ),
+            (
+                "!has(self.kind) || self.kind != 'Quantization' || has(self.calibration)",
+                "spec.calibration is required when spec.kind is Quantization",
+            ),
         )
     }
 
+    kind: BuildKind = Field(
+        default=BuildKind.ENGINE,
+        description="Engine: trtllm-build compiles a TensorRT-LLM engine. Quantization: NVIDIA Model Optimizer "
+        "quantizes the checkpoint to spec.quantization, calibrated as spec.calibration says, into a Hugging Face "
+        "checkpoint that vLLM and TensorRT-LLM's PyTorch backend serve (the engine-only fields are then fixed).",
+    )
+    calibration: CalibrationSpec | None = Field(
+        default=None, description="Quantization builds: the calibration set, its size and the KV-cache dtype."
+    )
     model: str = Field(min_length=1, max_length=256, description="Hugging Face repository id.")
     revision: str = Field(min_length=1, max_length=128, description="Branch, tag or commit of the checkpoint.")
     dtype: DType = Field(description="dtype baked into the engine.")
@@ -75,6 +99,12 @@ class EngineBuildSpec(ApiModel):
     scratch_size: Quantity | None = Field(
         default=None, description="sizeLimit of the scratch emptyDir; the container requests it plus 2Gi of disk."
     )
+
+    @model_validator(mode="after")
+    def quantization_has_calibration(self) -> EngineBuildSpec:
+        if self.kind is BuildKind.QUANTIZATION and self.calibration is None:
+            raise field_conflict("calibration", "is required when spec.kind is Quantization")
+        return self
 
 
 class EngineBuildStatus(ApiModel):

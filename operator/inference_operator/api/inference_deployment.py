@@ -19,6 +19,7 @@ from .base import (
 )
 from .env_vars import ENV_SCHEMA, EnvVar, unique_env_names
 from .images import TRTLLM_IMAGE, VLLM_CPU_IMAGE, VLLM_IMAGE
+from .quantization_spec import FORMAT_NEEDS, CalibrationSpec
 from .trtllm_recipes import TrtllmBackend as TrtllmBackend  # noqa: PLC0414 - re-exported with the API's other enums
 from .trtllm_spec import TensorrtLlmSpec
 
@@ -63,6 +64,7 @@ class Quantization(enum.StrEnum):
     FP8 = "fp8"
     INT4_AWQ = "int4-awq"
     INT4_GPTQ = "int4-gptq"
+    NVFP4 = "nvfp4"  # only from a quantization build (spec.precision.calibration)
 
 
 class WorkloadProfile(enum.StrEnum):
@@ -190,6 +192,15 @@ FLOAT32_QUANTIZED = (
 )
 
 
+CALIBRATION_FORMATS = (
+    "needs spec.precision.quantization fp8, nvfp4 or int4-awq: the formats NVIDIA Model Optimizer quantizes to"
+)
+NVFP4_NEEDS_CALIBRATION = (
+    "nvfp4 needs spec.precision.calibration: an NVFP4 checkpoint is made by a quantization build, no engine "
+    "quantizes to it at load time"
+)
+
+
 class PrecisionSpec(ApiModel):
     """Numeric precision. For TensorRT-LLM both are baked into the engine: a change means a rebuild."""
 
@@ -198,7 +209,16 @@ class PrecisionSpec(ApiModel):
             (
                 "!has(self.dtype) || !has(self.quantization) || self.dtype != 'float32' || self.quantization == 'none'",
                 f"spec.precision.dtype {FLOAT32_QUANTIZED}",
-            )
+            ),
+            (
+                "!has(self.calibration) || (has(self.quantization) && self.quantization in ['fp8', 'nvfp4', "
+                "'int4-awq'])",
+                f"spec.precision.calibration {CALIBRATION_FORMATS}",
+            ),
+            (
+                "has(self.calibration) || !has(self.quantization) || self.quantization != 'nvfp4'",
+                f"spec.precision.quantization: {NVFP4_NEEDS_CALIBRATION}",
+            ),
         )
     }
 
@@ -209,13 +229,27 @@ class PrecisionSpec(ApiModel):
     quantization: Quantization = Field(
         default=Quantization.NONE,
         description="Weight quantization: none, fp8 (Hopper/Ada), int4-awq or int4-gptq (needs a checkpoint "
-        "quantized that way for vLLM).",
+        "quantized that way for vLLM), nvfp4 (Blackwell; only with calibration).",
+    )
+    calibration: CalibrationSpec | None = Field(
+        default=None,
+        description="Quantize the checkpoint once with NVIDIA Model Optimizer to spec.precision.quantization (fp8, "
+        "nvfp4 or int4-awq), calibrated on this set; a cached quantization Job shared by every resource and engine "
+        "with the same key. The unquantized model serves until the quantized checkpoint is ready.",
     )
 
     @model_validator(mode="after")
     def float32_only_unquantized(self) -> PrecisionSpec:
         if self.dtype is DType.FLOAT32 and self.quantization is not Quantization.NONE:
             raise field_conflict("dtype", FLOAT32_QUANTIZED)
+        return self
+
+    @model_validator(mode="after")
+    def calibration_has_a_format(self) -> PrecisionSpec:
+        if self.calibration is not None and self.quantization.value not in FORMAT_NEEDS:
+            raise field_conflict("calibration", CALIBRATION_FORMATS)
+        if self.calibration is None and self.quantization is Quantization.NVFP4:
+            raise field_conflict("quantization", NVFP4_NEEDS_CALIBRATION)
         return self
 
 

@@ -8,6 +8,7 @@ rebuilt one, or a resource is switched back to vLLM.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ class Plan:
     route: Engine
     mode: Mode
     detail: str  # why, for the status message (empty when nothing needs saying)
+    vllm_build: str | None = None  # quantization EngineBuild whose checkpoint the applied vLLM Deployment serves
 
 
 def _onto_vllm(deployments: dict[Engine, DeploymentFacts | None], mode: Mode, detail: str) -> Plan:
@@ -88,6 +90,8 @@ def plan_serving(
     product), or is None.
     """
     if selected is Engine.VLLM:
+        if build is not None:
+            return _vllm_quantized(infd, build, deployments)
         return _onto_vllm(deployments, Mode.DIRECT, "")
     if trtllm_blocker is not None:
         return _cannot_serve(infd, deployments, trtllm_blocker)
@@ -96,7 +100,7 @@ def plan_serving(
 
 def _build_failure(build: BuildFacts | None) -> str | None:
     if build is not None and build.phase is BuildPhase.FAILED:
-        return f"the engine build {build.name} failed: {build.message}"
+        return f"the build {build.name} failed: {build.message}"
     return None
 
 
@@ -104,7 +108,7 @@ def _plan_trtllm(
     infd: InferenceDeployment, build: BuildFacts | None, deployments: dict[Engine, DeploymentFacts | None]
 ) -> Plan:
     """TensorRT-LLM can serve this model: serve it once its engine is there, bridge until then."""
-    if infd.spec.engine.tensorrt_llm.effective_backend is TrtllmBackend.PYTORCH:
+    if build is None and infd.spec.engine.tensorrt_llm.effective_backend is TrtllmBackend.PYTORCH:
         return _onto_trtllm(infd, None, deployments)
     if build is not None and build.phase is BuildPhase.SUCCEEDED:
         return _onto_trtllm(infd, build.name, deployments)
@@ -131,3 +135,28 @@ def _while_compiling(infd: InferenceDeployment, deployments: dict[Engine, Deploy
     if interim or deployments.get(Engine.VLLM) is not None:
         return Plan(Action.APPLY if interim else Action.KEEP, Action.DELETE, None, Engine.VLLM, Mode.INTERIM, "")
     return Plan(Action.DELETE, Action.DELETE, None, Engine.TENSORRT_LLM, Mode.INTERIM, "")
+
+
+def _vllm_quantized(
+    infd: InferenceDeployment, build: BuildFacts, deployments: dict[Engine, DeploymentFacts | None]
+) -> Plan:
+    """vLLM serving a quantized checkpoint (issue 16 §2): the unquantized model serves until it is ready.
+
+    The cut-over is the vLLM Deployment's own rollout onto the checkpoint: with RollingUpdate (the default) the
+    unquantized pods serve until the quantized ones are Ready, so there is no gap. A failed quantization leaves
+    the unquantized model serving (engine.fallback: vllm), as a failed engine build leaves vLLM serving.
+    """
+    if build.phase is BuildPhase.SUCCEEDED:
+        plan = _onto_vllm(deployments, Mode.DIRECT, "")
+        return dataclasses.replace(plan, vllm_build=build.name)
+    vllm = deployments.get(Engine.VLLM)
+    if vllm is not None and vllm.engine_build and vllm.serving:
+        # A checkpoint of an earlier spec serves until the new one is ready.
+        plan = _onto_vllm(deployments, Mode.OLD_ENGINE, _build_failure(build) or "")
+        return dataclasses.replace(plan, vllm=Action.KEEP, vllm_build=vllm.engine_build)
+    failure = _build_failure(build)
+    if failure is not None:
+        if infd.spec.engine.fallback is Fallback.VLLM:
+            return _onto_vllm(deployments, Mode.FALLBACK, failure)
+        return Plan(Action.DELETE, Action.DELETE, None, Engine.VLLM, Mode.UNAVAILABLE, failure)
+    return _onto_vllm(deployments, Mode.INTERIM, "")

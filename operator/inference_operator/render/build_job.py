@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import API_VERSION
 from ..advisor.architectures import parameters_billions_from_name
-from ..api.engine_build import KIND, EngineBuild
+from ..api.engine_build import KIND, BuildKind, EngineBuild
 from ..api.inference_deployment import Quantization
 from ..api.labels import GPU_RESOURCE
 from ..api.settings import StoreSettings
@@ -33,6 +33,7 @@ from .common import (
 )
 from .engine_build import BUILD_SHM_SIZE, engine_build_labels
 from .engine_key import build_job_name, engine_cache_key, engine_dir
+from .quantize_job import quantize_script
 from .sizing import PodSizes, build_sizes, weights_bytes
 
 CONTAINER_NAME = "build"
@@ -113,6 +114,8 @@ def build_script(build: EngineBuild, mount_path: str) -> str:
     spec = build.spec
     key = engine_cache_key(spec)
     out = engine_dir(mount_path, build.metadata["name"])
+    if spec.kind is BuildKind.QUANTIZATION:
+        return quantize_script(build, out, key, HF_DIR, _download_lines(build), COMPLETE_MARKER)
     q = shlex.quote
     convert = convert_commands(
         ConvertInputs(

@@ -10,9 +10,10 @@ from typing import Any
 from .. import API_VERSION
 from ..advisor.architectures import architecture_from_name, parameters_billions_from_name
 from ..advisor.compile_time import compile_minutes
-from ..api.engine_build import KIND, EngineBuildSpec
+from ..api.engine_build import KIND, BuildKind, EngineBuildSpec
 from ..api.errors import InvalidSpec
-from ..api.inference_deployment import Engine, InferenceDeployment, Quantization
+from ..api.images import QUANTIZER_IMAGE
+from ..api.inference_deployment import DType, Engine, InferenceDeployment, Quantization
 from ..api.labels import (
     COMPONENT_BUILD,
     LABEL_BUILD,
@@ -24,7 +25,9 @@ from ..api.labels import (
     MANAGED_BY,
     model_label_value,
 )
+from ..api.quantization_spec import gpu_problem
 from ..api.settings import StoreSettings
+from ..api.trtllm_spec import BuildProfile
 from .engine_key import engine_build_name
 from .sizing import build_sizes, weights_bytes
 
@@ -100,13 +103,61 @@ def engine_build_spec(infd: InferenceDeployment, store: StoreSettings) -> Engine
     )
 
 
+# The engine-only fields of a quantization build are fixed (max_batch_size, max_input_len, max_seq_len: 1;
+# profile default), so that which resource created it never shows.
+
+
+def quantization_build_spec(infd: InferenceDeployment, store: StoreSettings) -> EngineBuildSpec:
+    """The quantization build the resource needs (spec.precision.calibration): refused on a GPU the format does
+    not run on, with the reason. Shared by every engine: nothing of vLLM's or TensorRT-LLM's settings is in it."""
+    spec = infd.spec
+    calibration = spec.precision.calibration
+    if calibration is None:
+        raise ValueError("a quantization build needs spec.precision.calibration")
+    problem = gpu_problem(spec.precision.quantization.value, spec.resources.gpu_product)
+    if problem is not None:
+        raise EngineKeyError(problem)
+    assert spec.resources.gpu_product is not None  # gpu_problem refuses a resource without one
+    gpus = spec.parallelism.tensor * spec.parallelism.pipeline
+    weights = weights_bytes(parameters_billions(infd), spec.precision.dtype, Quantization.NONE)
+    sizes = build_sizes(weights, gpus, BUILD_SHM_SIZE, spec.engine.tensorrt_llm.build_scratch_size)
+    return EngineBuildSpec(
+        kind=BuildKind.QUANTIZATION,
+        calibration=calibration,
+        model=spec.model.name,
+        revision=spec.model.revision,
+        dtype=spec.precision.dtype if spec.precision.dtype is not DType.FLOAT32 else DType.AUTO,
+        quantization=spec.precision.quantization,
+        tensor=spec.parallelism.tensor,
+        pipeline=spec.parallelism.pipeline,
+        image=QUANTIZER_IMAGE,
+        gpu_product=spec.resources.gpu_product,
+        architecture=spec.model.architecture or architecture_from_name(spec.model.name),
+        credentials=spec.model.credentials,
+        deadline_seconds=build_deadline_seconds(infd),
+        backoff_limit=spec.engine.tensorrt_llm.build_backoff_limit,
+        store_claim=store.claim_name,
+        cpu=sizes.cpu,
+        memory=sizes.memory,
+        scratch_size=sizes.disk_size_limit,
+        max_batch_size=1,
+        max_input_len=1,
+        max_seq_len=1,
+        profile=BuildProfile.DEFAULT,
+    )
+
+
 def engine_build_labels(spec: EngineBuildSpec, name: str) -> dict[str, str]:
-    """Labels of an EngineBuild and its Job. No deployment label: an engine is shared by several resources."""
+    """Labels of an EngineBuild and its Job. No deployment label: an engine is shared by several resources.
+    A quantization build is shared by both engines: its name label says what makes it (modelopt), no engine."""
+    if spec.kind is BuildKind.QUANTIZATION:
+        engine = {LABEL_NAME: "modelopt"}
+    else:
+        engine = {LABEL_NAME: Engine.TENSORRT_LLM.value, LABEL_ENGINE: Engine.TENSORRT_LLM.value}
     return {
-        LABEL_NAME: Engine.TENSORRT_LLM.value,
+        **engine,
         LABEL_COMPONENT: COMPONENT_BUILD,
         LABEL_MANAGED_BY: MANAGED_BY,
-        LABEL_ENGINE: Engine.TENSORRT_LLM.value,
         LABEL_MODEL: model_label_value(spec.model),
         LABEL_BUILD: name,
     }
@@ -119,7 +170,15 @@ def render_engine_build(infd: InferenceDeployment, store: StoreSettings) -> dict
     key reuses the existing EngineBuild as it is (create if absent, never apply over it: its spec is
     immutable).
     """
-    spec = engine_build_spec(infd, store)
+    return _build_object(infd, engine_build_spec(infd, store))
+
+
+def render_quantization_build(infd: InferenceDeployment, store: StoreSettings) -> dict[str, Any]:
+    """The quantization EngineBuild (kind Quantization): like an engine, owned by nothing and shared by key."""
+    return _build_object(infd, quantization_build_spec(infd, store))
+
+
+def _build_object(infd: InferenceDeployment, spec: EngineBuildSpec) -> dict[str, Any]:
     name = engine_build_name(spec)
     return {
         "apiVersion": API_VERSION,

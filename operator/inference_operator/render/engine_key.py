@@ -11,8 +11,10 @@ import json
 import re
 from typing import Any
 
-from ..api.engine_build import EngineBuildSpec
+from ..api.engine_build import BuildKind, EngineBuildSpec
+from ..api.quantization_spec import FORMAT_NEEDS
 from .build_recipe import RECIPE_VERSION
+from .quantize_job import QUANTIZE_RECIPE_VERSION, QUANTIZER
 
 KEY_LENGTH = 12  # hex digits of sha256: 48 bits, no collision at any realistic number of engines
 
@@ -40,10 +42,32 @@ BUILD_JOB_SUFFIX = "-build"
 BUILD_NAME_MAX_LENGTH = 63 - len(BUILD_JOB_SUFFIX)
 
 
+# A quantization build's key (issue 16 §2): what changes the quantized checkpoint's bytes. Not the GPU product
+# nor the parallelism: calibration runs on any GPU the format allows, and the export is one unsharded checkpoint,
+# so an H100 and an H200 resource, a vLLM and a TensorRT-LLM one, share it. The image carries the quantizer's
+# version (nvidia-modelopt inside it); the format's GPU requirement is added below.
+QUANTIZATION_KEY_FIELDS: tuple[str, ...] = (
+    "kind",
+    "model",
+    "revision",
+    "dtype",
+    "quantization",
+    "calibration",
+    "image",
+)
+
+
 def engine_cache_key(spec: EngineBuildSpec) -> str:
-    """Short stable hash of the engine-relevant fields (canonical JSON, sorted keys, sha256)."""
-    data: dict[str, Any] = spec.model_dump(mode="json", include=set(KEY_FIELDS))
-    data["recipe"] = RECIPE_VERSION
+    """Short stable hash of the fields that change the build's bytes (canonical JSON, sorted keys, sha256)."""
+    if spec.kind is BuildKind.QUANTIZATION:
+        data: dict[str, Any] = spec.model_dump(mode="json", include=set(QUANTIZATION_KEY_FIELDS))
+        data["quantizer"] = QUANTIZER
+        data["recipe"] = QUANTIZE_RECIPE_VERSION
+        data["gpu"] = FORMAT_NEEDS[spec.quantization.value].label
+    else:
+        # The engine key is unchanged by the kind field: engines built before it keep their names.
+        data = spec.model_dump(mode="json", include=set(KEY_FIELDS))
+        data["recipe"] = RECIPE_VERSION
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:KEY_LENGTH]
 
@@ -58,6 +82,11 @@ def engine_build_name(spec: EngineBuildSpec) -> str:
     """<model slug>-<key>: deterministic, readable, a DNS-1123 label short enough for the Job's name."""
     key = engine_cache_key(spec)
     slug = model_slug(spec.model)[: BUILD_NAME_MAX_LENGTH - len(key) - 1].rstrip("-")
+    if spec.kind is BuildKind.QUANTIZATION:
+        # "-q<format>" tells a quantized checkpoint from an engine at a glance (kubectl get eb).
+        tag = "q" + spec.quantization.value.replace("-", "")
+        slug = model_slug(spec.model)[: BUILD_NAME_MAX_LENGTH - len(key) - len(tag) - 2].rstrip("-")
+        return f"{slug}-{tag}-{key}" if slug else f"{tag}-{key}"
     return f"{slug}-{key}" if slug else f"engine-{key}"
 
 

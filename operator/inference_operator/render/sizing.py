@@ -85,7 +85,7 @@ def bytes_per_parameter(dtype: DType, quantization: Quantization) -> float:
     """Weight bytes per parameter as served: quantized formats first, then the dtype (auto: 16-bit)."""
     if quantization is Quantization.FP8:
         return 1.0
-    if quantization in (Quantization.INT4_AWQ, Quantization.INT4_GPTQ):
+    if quantization in (Quantization.INT4_AWQ, Quantization.INT4_GPTQ, Quantization.NVFP4):
         return 0.5
     return 4.0 if dtype is DType.FLOAT32 else 2.0
 

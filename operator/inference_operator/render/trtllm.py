@@ -24,6 +24,7 @@ from ..api.settings import StoreSettings
 from ..api.trtllm_recipes import TrtllmRecipe
 from .common import MODEL_CACHE_PATH, scrape_annotations
 from .engine_key import engine_dir
+from .quantize_job import checkpoint_dir, store_mount
 from .serving import EngineServing, render_serving_deployment
 
 CONTAINER_NAME = "trtllm"
@@ -86,11 +87,13 @@ def trtllm_args(infd: InferenceDeployment, engine_build_name: str | None, store:
             serve.backend_values[backend],
         ]
     else:
+        # A quantization build's checkpoint (hf_quant_config.json) in place of the Hub's, once it is there.
+        model = [spec.model.name, "--revision", spec.model.revision]
+        if engine_build_name and spec.precision.calibration is not None:
+            model = [checkpoint_dir(store.mount_path, engine_build_name)]
         head = [
             serve.subcommand,
-            spec.model.name,
-            "--revision",
-            spec.model.revision,
+            *model,
             "--backend",
             serve.backend_values[backend],
             # The PyTorch backend sizes its runtime from these (an engine has them baked in).
@@ -126,7 +129,10 @@ def trtllm_command(infd: InferenceDeployment) -> list[str]:
 
 
 def _store_volume(infd: InferenceDeployment, store: StoreSettings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """For the engine backend, the store, read-only twice over: a server can never damage a shared engine."""
+    """For the engine backend (and a quantized checkpoint), the store, read-only twice over: a server can never
+    damage a shared engine."""
+    if infd.spec.precision.calibration is not None:
+        return store_mount(store.claim_name, store.mount_path, STORE_VOLUME)
     if infd.spec.engine.tensorrt_llm.effective_backend is not TrtllmBackend.ENGINE:
         return [], []
     claim = {"claimName": store.claim_name, "readOnly": True}
@@ -148,8 +154,10 @@ def trtllm_serving(infd: InferenceDeployment, engine_build_name: str | None, sto
     spec = infd.spec
     trt = spec.engine.tensorrt_llm
     volumes, mounts = _store_volume(infd, store)
-    engine = trt.effective_backend is TrtllmBackend.ENGINE
-    labels = {LABEL_BUILD: engine_build_name} if engine and engine_build_name else {}
+    built = trt.effective_backend is TrtllmBackend.ENGINE or spec.precision.calibration is not None
+    labels = {LABEL_BUILD: engine_build_name} if built and engine_build_name else {}
+    if not (built and engine_build_name):
+        volumes, mounts = [], []
     return EngineServing(
         engine=Engine.TENSORRT_LLM,
         container_name=CONTAINER_NAME,

@@ -8,7 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..api.inference_deployment import Engine, InferenceDeployment, Quantization
+from ..api.labels import LABEL_BUILD
+from ..api.quantization_spec import KvCacheDtype
+from ..api.settings import StoreSettings
 from .common import scrape_annotations
+from .quantize_job import checkpoint_dir, store_mount
 from .serving import IN_FLIGHT_DRAIN_SECONDS, EngineServing, render_serving_deployment
 
 CONTAINER_NAME = "vllm"
@@ -39,6 +43,14 @@ _GPU_QUANTIZATION_ARG = {
 }
 
 
+# A ModelOpt checkpoint (a quantization build, issue 16 §2) is loaded by the method its hf_quant_config.json's
+# quant_algo belongs to: FP8 -> `modelopt`, NVFP4 -> `modelopt_fp4` (vllm-project/vllm v0.32.0,
+# vllm/model_executor/layers/quantization/modelopt.py LINEAR_ALGOS and get_name, __init__.py's method list).
+# vLLM has no ModelOpt W4A16_AWQ method: an int4-awq quantization build is TensorRT-LLM's only (engine_choice.py).
+MODELOPT_QUANTIZATION_ARG = {Quantization.FP8: "modelopt", Quantization.NVFP4: "modelopt_fp4"}
+STORE_VOLUME = "engine-store"
+
+
 def vllm_image(infd: InferenceDeployment) -> str:
     """The configured image, else the pinned GPU build, or vLLM's CPU build when a replica has no GPU."""
     return infd.spec.vllm_image
@@ -47,7 +59,8 @@ def vllm_image(infd: InferenceDeployment) -> str:
 def quantization_arg(infd: InferenceDeployment) -> str | None:
     """The --quantization value, or None to let vLLM read the checkpoint's own quantization_config."""
     quantization = infd.spec.precision.quantization
-    if quantization is Quantization.NONE:
+    if quantization is Quantization.NONE or infd.spec.precision.calibration is not None:
+        # Calibrated: the unquantized model serves until the quantization build's checkpoint is there.
         return None
     if infd.spec.gpus_per_replica == 0 and quantization is not Quantization.FP8:
         # Marlin kernels are CUDA-only; on CPU vLLM picks its kernel from the checkpoint.
@@ -55,14 +68,14 @@ def quantization_arg(infd: InferenceDeployment) -> str | None:
     return _GPU_QUANTIZATION_ARG[quantization]
 
 
-def vllm_args(infd: InferenceDeployment) -> list[str]:
-    """`vllm serve` arguments from the spec; the user's extra args come last so that they win."""
+def vllm_args(infd: InferenceDeployment, checkpoint: str | None = None) -> list[str]:
+    """`vllm serve` arguments from the spec; the user's extra args come last so that they win. `checkpoint`: the
+    directory of a quantized checkpoint in the store, served in place of the Hub's."""
     spec = infd.spec
+    # Positional: `vllm serve --model` is deprecated ("provide the model as a positional argument").
+    model = [checkpoint] if checkpoint else [spec.model.name, "--revision", spec.model.revision]
     args = [
-        # Positional: `vllm serve --model` is deprecated ("provide the model as a positional argument").
-        spec.model.name,
-        "--revision",
-        spec.model.revision,
+        *model,
         "--served-model-name",
         spec.served_model_name,
         "--host",
@@ -81,23 +94,48 @@ def vllm_args(infd: InferenceDeployment) -> list[str]:
     quantization = quantization_arg(infd)
     if quantization is not None:
         args += ["--quantization", quantization]
+    calibration = spec.precision.calibration
+    if checkpoint and calibration is not None:
+        args += ["--quantization", MODELOPT_QUANTIZATION_ARG[spec.precision.quantization]]
+        if calibration.kv_cache_dtype is KvCacheDtype.FP8:
+            args += ["--kv-cache-dtype", "fp8"]  # the checkpoint carries the calibrated KV scales
     return args + list(spec.engine.vllm.extra_args)
 
 
-def vllm_serving(infd: InferenceDeployment) -> EngineServing:
+def vllm_serving(
+    infd: InferenceDeployment, quantized_build: str | None = None, store: StoreSettings | None = None
+) -> EngineServing:
     """What the vLLM Deployment has of its own around the shared skeleton (serving.py)."""
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    labels: dict[str, str] = {}
+    checkpoint = None
+    if quantized_build:
+        store = store or StoreSettings()
+        checkpoint = checkpoint_dir(store.mount_path, quantized_build)
+        volumes, mounts = store_mount(store.claim_name, store.mount_path, STORE_VOLUME)
+        labels = {LABEL_BUILD: quantized_build}  # which checkpoint serves (controller/facts.py), as for engines
     return EngineServing(
         engine=Engine.VLLM,
         container_name=CONTAINER_NAME,
         image=vllm_image(infd),
         command=list(COMMAND),
-        args=vllm_args(infd),
+        args=vllm_args(infd, checkpoint),
         env=list(infd.spec.engine.vllm.env),
         health_path=HEALTH_PATH,
+        volumes=volumes,
+        mounts=mounts,
+        labels=labels,
         pod_annotations=scrape_annotations(infd),
     )
 
 
-def render_vllm_deployment(infd: InferenceDeployment, hub_endpoint: str | None = None) -> dict[str, Any]:
-    """The apps/v1 Deployment serving the resource's model with vLLM."""
-    return render_serving_deployment(infd, vllm_serving(infd), hub_endpoint)
+def render_vllm_deployment(
+    infd: InferenceDeployment,
+    hub_endpoint: str | None = None,
+    quantized_build: str | None = None,
+    store: StoreSettings | None = None,
+) -> dict[str, Any]:
+    """The apps/v1 Deployment serving the resource's model with vLLM (on a quantization build's checkpoint once
+    `quantized_build` names it)."""
+    return render_serving_deployment(infd, vllm_serving(infd, quantized_build, store), hub_endpoint)

@@ -42,7 +42,13 @@ def test_float32_with_a_quantization_is_refused_naming_the_field(quantization: s
     [
         {"dtype": "float32"},
         {"dtype": "float32", "quantization": "none"},
-        *({"dtype": d.value, "quantization": q} for d in DType if d is not DType.FLOAT32 for q in QUANTIZED),
+        *(
+            {"dtype": d.value, "quantization": q}
+            for d in DType
+            if d is not DType.FLOAT32
+            for q in QUANTIZED
+            if q != Quantization.NVFP4.value  # only with spec.precision.calibration (test_quantization_api.py)
+        ),
     ],
 )
 def test_every_other_combination_is_accepted(precision: dict[str, str]) -> None:
@@ -57,7 +63,7 @@ def precision_schema() -> dict[str, Any]:
 
 
 def test_the_crd_carries_the_same_rule_as_cel() -> None:
-    rules = precision_schema()["x-kubernetes-validations"]
+    rules = [r for r in precision_schema()["x-kubernetes-validations"] if "float32" in r["rule"]]
     assert len(rules) == 1
     rule = rules[0]
     # Absent fields are read only behind has(), so the rule never fails to evaluate.

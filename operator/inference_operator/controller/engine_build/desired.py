@@ -9,10 +9,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from ...advisor.architectures import TRTLLM_ENGINE_ARCHITECTURES, trtllm_supports
-from ...api.engine_build import NO_NODE_WITH_GPU_PRODUCT, BuildPhase, EngineBuild
+from ...api.engine_build import NO_NODE_WITH_GPU_PRODUCT, BuildKind, BuildPhase, EngineBuild
 from ...api.errors import InvalidSpec
 from ...api.inference_deployment import TrtllmBackend
 from ...api.labels import COMPONENT_BUILD, GPU_PRODUCT_LABEL, LABEL_BUILD, LABEL_COMPONENT
+from ...api.quantization_spec import gpu_problem
 from ...api.settings import OperatorSettings
 from ...api.timestamps import parse_time
 from ...api.validation import format_validation_error
@@ -50,6 +51,16 @@ def refusal(build: EngineBuild) -> str | None:
     architecture TensorRT-LLM's engine backend does not build, an image the build recipe cannot run in.
     """
     spec = build.spec
+    if spec.kind is BuildKind.QUANTIZATION:
+        # A ModelOpt checkpoint is served by either engine: only the format's GPU requirement can refuse it.
+        problem = gpu_problem(spec.quantization.value, spec.gpu_product)
+        return (
+            problem.replace("spec.resources.gpuProduct", "spec.gpuProduct").replace(
+                "spec.precision.quantization", "spec.quantization"
+            )
+            if problem
+            else None
+        )
     if spec.architecture is not None and not trtllm_supports(spec.architecture, TrtllmBackend.ENGINE):
         return (
             f"spec.architecture: TensorRT-LLM's engine backend does not build {spec.architecture} "

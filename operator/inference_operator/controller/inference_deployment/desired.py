@@ -21,12 +21,12 @@ from ...api.labels import LABEL_ENGINE
 from ...api.settings import OperatorSettings
 from ...api.validation import format_validation_error
 from ...render.common import endpoint, selector_labels
-from ...render.engine_build import render_engine_build
+from ...render.engine_build import render_engine_build, render_quantization_build
 from ...render.podmonitor import render_pod_monitor
 from ...render.service import render_service
 from ...render.store import render_engine_store
 from ...render.trtllm import render_trtllm_deployment
-from ...render.vllm import render_vllm_deployment
+from ...render.vllm import MODELOPT_QUANTIZATION_ARG, render_vllm_deployment
 from ..conditions import status_changed
 from ..facts import BuildFacts, build_facts, deployment_facts
 from ..plan import Action, Plan, plan_serving
@@ -127,15 +127,40 @@ def intent_for(infd: InferenceDeployment, settings: OperatorSettings, body: dict
     trt = choice.selected is Engine.TENSORRT_LLM
     blocker = trtllm_blocker(infd) if trt else None
     store = engine_build = None
-    if trt and blocker is None and infd.spec.engine.tensorrt_llm.effective_backend is TrtllmBackend.ENGINE:
+    backend = infd.spec.engine.tensorrt_llm.effective_backend
+    if infd.spec.precision.calibration is not None:
+        problem = quantization_problem(infd, choice.selected, backend)
+        if problem is not None:
+            raise InvalidSpec(problem)
+        if blocker is None:
+            # One quantization build for either engine (EngineKeyError, an InvalidSpec, on a GPU too old).
+            store = render_engine_store(infd.metadata["namespace"], settings.store)
+            engine_build = render_quantization_build(infd, settings.store)
+    elif trt and blocker is None and backend is TrtllmBackend.ENGINE:
         store = render_engine_store(infd.metadata["namespace"], settings.store)
         engine_build = render_engine_build(infd, settings.store)  # EngineKeyError (an InvalidSpec) without a GPU
     return Intent(body, infd, choice, blocker, store, engine_build)
 
 
+def quantization_problem(infd: InferenceDeployment, selected: Engine, backend: TrtllmBackend) -> str | None:
+    """Why the selected engine cannot serve the resource's quantization build (the message names the field)."""
+    quantization = infd.spec.precision.quantization
+    if selected is Engine.TENSORRT_LLM and backend is TrtllmBackend.ENGINE:
+        return (
+            "spec.precision.calibration: the engine backend quantizes inside its own engine build; a quantization "
+            "build is served by TensorRT-LLM's PyTorch backend (spec.engine.tensorrtLLM.backend: pytorch) or vLLM"
+        )
+    if selected is Engine.VLLM and quantization not in MODELOPT_QUANTIZATION_ARG:
+        return (
+            f"spec.precision.quantization: vLLM v0.32.0 serves ModelOpt checkpoints in fp8 and nvfp4, not "
+            f"{quantization.value} (no ModelOpt W4A16_AWQ method); serve it with TensorRT-LLM's PyTorch backend"
+        )
+    return None
+
+
 def _deployment_manifest(intent: Intent, engine: Engine, plan: Plan, settings: OperatorSettings) -> dict[str, Any]:
     if engine is Engine.VLLM:
-        return render_vllm_deployment(intent.infd, settings.hub_endpoint)
+        return render_vllm_deployment(intent.infd, settings.hub_endpoint, plan.vllm_build, settings.store)
     return render_trtllm_deployment(intent.infd, plan.trtllm_build, settings.store, settings.hub_endpoint)
 
 
