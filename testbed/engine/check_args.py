@@ -18,6 +18,7 @@ supported for quantization method ..."), so the same two checks are made here fr
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from typing import Any, NoReturn
@@ -68,8 +69,12 @@ def _value_errors(args: argparse.Namespace) -> list[str]:
             errors.append(f"--quantization {quantization!r} is not one of vLLM's methods")
         elif args.dtype in DTYPES:
             dtype = getattr(torch, DTYPES[args.dtype])
-            supported = get_quantization_config(quantization).get_supported_act_dtypes()
-            if dtype not in supported:
+            config = get_quantization_config(quantization)
+            # ModelOpt's configs (modelopt.py) answer per instance, built from the checkpoint's
+            # hf_quant_config.json: vLLM checks those dtypes when it loads the checkpoint, not from flags.
+            per_instance = "self" in inspect.signature(config.get_supported_act_dtypes).parameters
+            supported = [] if per_instance else config.get_supported_act_dtypes()
+            if not per_instance and dtype not in supported:
                 errors.append(f"--dtype {args.dtype} is not supported with --quantization {quantization} ({supported})")
     return errors
 

@@ -30,7 +30,7 @@ def calibrated_body(
     return {
         "apiVersion": "inference-operator.dev/v1alpha1",
         "kind": "InferenceDeployment",
-        "metadata": {"name": name, "namespace": "team-a"},
+        "metadata": {"name": name, "namespace": "team-a", "uid": "00000000-0000-4000-8000-0000000000a1"},
         "spec": {
             "model": {"name": MODEL, "architecture": "LlamaForCausalLM"},
             "engine": {"preference": engine, "fallback": "vllm", "tensorrtLLM": trt},

@@ -19,7 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
+from inference_operator.render.vllm import render_vllm_deployment
 from tests.support.engine import ArgvVerdict, check_vllm_args
+from tests.support.quantization import B200, STORE, calibrated
+from tests.support.trtllm_fixtures import container
 from tests.support.fuzz_specs import body, generated_specs
 from tests.support.samples import SAMPLES_DIR
 
@@ -125,3 +128,20 @@ def test_the_checker_refuses_what_vllm_would(bad_verdict: ArgvVerdict, name: str
     assert bad_verdict.returncode == 1
     assert "good" not in bad_verdict.bad
     assert BAD_ARGVS[name][1] in bad_verdict.bad[name]
+
+
+def test_the_quantized_checkpoint_command_lines_parse_with_vllms_parser() -> None:
+    """vLLM on a quantization build's checkpoint (issue 16 §2): FP8 -> modelopt (with an FP8 KV cache), NVFP4 ->
+    modelopt_fp4, both methods vLLM v0.32.0 has; and the unquantized command line it serves until then."""
+    fp8 = calibrated("a", "vllm", calibration={"kvCacheDtype": "fp8"})
+    nvfp4 = calibrated("b", "vllm", quantization="nvfp4", gpu_product=B200)
+    items = [
+        ("fp8-checkpoint", container(render_vllm_deployment(fp8, None, "eb-fp8", STORE))["args"]),
+        ("fp8-interim", container(render_vllm_deployment(fp8))["args"]),
+        ("nvfp4-checkpoint", container(render_vllm_deployment(nvfp4, None, "eb-nvfp4", STORE))["args"]),
+    ]
+    assert "modelopt" in items[0][1] and "modelopt_fp4" in items[2][1]
+    verdict = check_vllm_args(items)
+    assert verdict.returncode == 0 and not verdict.bad, f"{verdict.summary}\n" + "\n".join(
+        f"{k}: {v}" for k, v in verdict.bad.items()
+    )
