@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..api.inference_deployment import EngineCost, TrtllmBackend
+from ..api.inference_deployment import EngineCost, PreparationPath, TrtllmBackend
 from .compile_time import compile_minutes
 
 HOURS_PER_DAY = 24
@@ -102,12 +102,27 @@ def engine_cost(tokens_per_month: int, tokens_per_gpu_hour: int, gpu_hourly_pric
     )
 
 
-def compile_gpu_hours(parameters_billions: float | None, build_gpus: int, backend: TrtllmBackend) -> float:
-    """GPU-hours of the compile: its hours times the GPUs the build holds; the PyTorch backend has no compile.
+def preparation_path(backend: TrtllmBackend, quantization_build: bool) -> PreparationPath:
+    """The one-off preparation TensorRT-LLM's serving path needs (issue 16 §3): a quantization build when the
+    resource asks for one (either engine), else an engine compile on the engine backend, else none."""
+    if quantization_build:
+        return PreparationPath.QUANTIZATION
+    if backend is TrtllmBackend.ENGINE:
+        return PreparationPath.ENGINE_COMPILE
+    return PreparationPath.NONE
 
-    The article times compiles on H100; a slower GPU builds longer, so there this is a lower bound.
+
+def compile_gpu_hours(
+    parameters_billions: float | None, build_gpus: int, backend: TrtllmBackend, quantization_build: bool = False
+) -> float:
+    """GPU-hours of the preparation: its hours times the GPUs the build holds; none for the PyTorch backend in bf16.
+
+    The article times compiles on H100; a slower GPU builds longer, so there this is a lower bound. No published
+    figure times a ModelOpt quantization alone: the compile's table stands in as its upper bound, since the engine
+    build of an FP8 engine runs that same ModelOpt calibration (examples/quantization/quantize.py) and then
+    trtllm-build on top of it.
     """
-    if backend is TrtllmBackend.PYTORCH:
+    if preparation_path(backend, quantization_build) is PreparationPath.NONE:
         return 0.0
     return compile_minutes(parameters_billions) / 60 * max(1, build_gpus)
 

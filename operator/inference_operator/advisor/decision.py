@@ -33,6 +33,7 @@ from ..api.inference_deployment import (
     EngineCost,
     EngineStatus,
     InferenceDeployment,
+    PreparationPath,
     TrtllmBackend,
     WorkloadProfile,
 )
@@ -81,6 +82,7 @@ class DecisionInputs:
     gpu_product: str | None = None
     gpus_per_replica: int = 1
     trtllm_backend: TrtllmBackend = TrtllmBackend.ENGINE
+    quantization_build: bool = False  # spec.precision.calibration: the preparation is a quantization build
     gpu_hourly_price: float | None = None
     vllm_tokens_per_gpu_hour: int | None = None
     tensorrt_llm_tokens_per_gpu_hour: int | None = None
@@ -90,6 +92,8 @@ class DecisionInputs:
     def digest(self) -> str:
         """A stable short hash of the inputs: same inputs, same hash, across processes and Python versions."""
         fields = asdict(self) | {"rules_version": RULES_VERSION}
+        if not self.quantization_build:
+            del fields["quantization_build"]  # decisions made before the field existed keep their hash
         canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -101,9 +105,10 @@ class Economics:
     vllm: EngineCost
     tensorrt_llm: EngineCost
     savings_per_month: float
-    compile_gpu_hours: float
+    compile_gpu_hours: float  # of the preparation (`preparation`): an engine compile, a quantization, or none
     compile_cost: float
     compile_payback_days: float | None
+    preparation: PreparationPath = PreparationPath.ENGINE_COMPILE
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,7 @@ def decision_inputs_from(infd: InferenceDeployment, settings: DecisionSettings) 
         gpu_product=spec.resources.gpu_product,
         gpus_per_replica=spec.gpus_per_replica,
         trtllm_backend=spec.engine.tensorrt_llm.effective_backend,
+        quantization_build=spec.precision.calibration is not None,
         gpu_hourly_price=spec.cost.gpu_hourly_price,
         vllm_tokens_per_gpu_hour=spec.cost.vllm_tokens_per_gpu_hour,
         tensorrt_llm_tokens_per_gpu_hour=spec.cost.tensorrt_llm_tokens_per_gpu_hour,
@@ -211,7 +217,9 @@ def _economics(inputs: DecisionInputs) -> tuple[Economics | None, tuple[str, ...
     parameters = inputs.parameters_billions
     if parameters is None and inputs.model_name:
         parameters = parameters_billions_from_name(inputs.model_name)
-    compile_gpu_hours = cost.compile_gpu_hours(parameters, inputs.gpus_per_replica, inputs.trtllm_backend)
+    compile_gpu_hours = cost.compile_gpu_hours(
+        parameters, inputs.gpus_per_replica, inputs.trtllm_backend, inputs.quantization_build
+    )
     savings = vllm.cost_per_month - trtllm.cost_per_month
     compile_cost = compile_gpu_hours * price
     economics = Economics(
@@ -221,6 +229,7 @@ def _economics(inputs: DecisionInputs) -> tuple[Economics | None, tuple[str, ...
         compile_gpu_hours=compile_gpu_hours,
         compile_cost=compile_cost,
         compile_payback_days=cost.payback_days(compile_cost, savings),
+        preparation=cost.preparation_path(inputs.trtllm_backend, inputs.quantization_build),
     )
     return economics, notes
 
@@ -322,11 +331,13 @@ def _saves(economics: Economics) -> str:
 
 def _payback(economics: Economics) -> str:
     days = economics.compile_payback_days
-    if economics.compile_gpu_hours == 0:
-        return "; no compile (PyTorch backend)"
+    if economics.preparation is PreparationPath.NONE:
+        return "; no compile and no quantization to pay back (PyTorch backend, bf16)"
+    what = "the compile" if economics.preparation is PreparationPath.ENGINE_COMPILE else "the quantization build"
+    one_off = f"{format_money(economics.compile_cost)} one-off"
     if days is None:
-        return ""
-    return f"; the compile pays back in {format_days(days)} days"
+        return f"; {what} costs {one_off}"
+    return f"; {what} pays back in {format_days(days)} days ({one_off})"
 
 
 def format_count(value: float) -> str:

@@ -490,11 +490,24 @@ class EngineCost(ApiModel):
     cost_per_month: float = Field(description="Dollars a month for the expected volume.")
 
 
+class PreparationPath(enum.StrEnum):
+    """The one-off preparation a serving path needs (issue 16 §3)."""
+
+    ENGINE_COMPILE = "EngineCompile"  # a TensorRT-LLM engine (the legacy engine backend, 1.2.x)
+    QUANTIZATION = "Quantization"  # a ModelOpt-quantized checkpoint, for either engine
+    NONE = "None"  # the checkpoint as it is (vLLM, or TensorRT-LLM's PyTorch backend in bf16)
+
+
 class EngineStatus(ApiModel):
     """The engine choice, and why."""
 
     selected: Engine | None = Field(default=None, description="The engine the operator aims to serve with.")
     active: Engine | None = Field(default=None, description="The engine serving the Service right now.")
+    path: PreparationPath | None = Field(
+        default=None,
+        description="What the serving pods run on: EngineCompile (a compiled TensorRT-LLM engine), Quantization (a "
+        "quantized checkpoint) or None (the checkpoint as it is).",
+    )
     reason: str = Field(default="", description="Why this engine was selected, in one line.")
     decision_hash: str | None = Field(
         default=None, description="Hash of the decision's inputs; the choice changes only when they do."

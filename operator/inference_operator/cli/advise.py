@@ -26,7 +26,7 @@ from ..advisor.decision import (
     format_days,
     format_money,
 )
-from ..api.inference_deployment import KIND, InferenceDeployment, WorkloadProfile
+from ..api.inference_deployment import KIND, InferenceDeployment, PreparationPath, TrtllmBackend, WorkloadProfile
 from ..api.settings import DecisionSettings, SettingsError, from_env
 from ..cli.manifest_io import ManifestError, format_validation_error, load_resource
 
@@ -77,6 +77,17 @@ def add_advise_parser(subparsers: argparse._SubParsersAction[_Parser]) -> None:
         default=None,
         help="declare a stable, long-lived deployment (tips 100M-1B tokens a month to TensorRT-LLM)",
     )
+    parser.add_argument(
+        "--backend",
+        choices=[b.value for b in TrtllmBackend],
+        help="TensorRT-LLM backend: engine (a compile, 1.2.x) or pytorch (no compile)",
+    )
+    parser.add_argument(
+        "--quantization-build",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="price a ModelOpt quantization build (spec.precision.calibration) as the one-off preparation",
+    )
     parser.add_argument("-o", "--output", choices=["table", "json"], default="table")
     parser.set_defaults(func=run_advise)
 
@@ -107,6 +118,14 @@ def advice_json(decision: Decision) -> dict[str, Any]:
         "reason": decision.reason,
         "engines": {"vllm": figures(decision.vllm), "tensorrt-llm": figures(decision.tensorrt_llm)},
         "savings_per_month": decision.savings_per_month,
+        "preparation": None
+        if decision.economics is None
+        else {
+            "path": decision.economics.preparation.value,
+            "gpu_hours": decision.economics.compile_gpu_hours,
+            "cost": decision.economics.compile_cost,
+            "payback_days": decision.economics.compile_payback_days,
+        },
     }
 
 
@@ -126,11 +145,18 @@ def advice_table(decision: Decision) -> str:
         lines += [
             "",
             f"Savings/month:    {format_money(economics.savings_per_month)} with TensorRT-LLM",
-            f"Compile:          {economics.compile_gpu_hours:.2f} GPU-hours "
-            f"({format_money(economics.compile_cost)}); {pays}",
+            _preparation_line(economics.preparation, economics.compile_gpu_hours, economics.compile_cost, pays),
         ]
     lines += [f"Note:             {note}" for note in decision.notes]
     return "\n".join(lines)
+
+
+def _preparation_line(path: PreparationPath, gpu_hours: float, dollars: float, pays: str) -> str:
+    """The one-off preparation of TensorRT-LLM's path, named (issue 16 §3)."""
+    if path is PreparationPath.NONE:
+        return "Preparation:      none (PyTorch backend, bf16 checkpoint as it is)"
+    label = "Compile:" if path is PreparationPath.ENGINE_COMPILE else "Quantization:"
+    return f"{label:<18}{gpu_hours:.2f} GPU-hours ({format_money(dollars)}); {pays}"
 
 
 def _inputs(args: argparse.Namespace, settings: DecisionSettings) -> DecisionInputs:
@@ -156,6 +182,8 @@ def _inputs(args: argparse.Namespace, settings: DecisionSettings) -> DecisionInp
         ),
         "profile": WorkloadProfile(args.profile) if args.profile else None,
         "stable": args.stable,
+        "trtllm_backend": TrtllmBackend(args.backend) if args.backend else None,
+        "quantization_build": args.quantization_build,
     }
     given = {name: value for name, value in overrides.items() if value is not None}
     return dataclasses.replace(base, **given)

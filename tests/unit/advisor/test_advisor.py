@@ -28,6 +28,7 @@ from inference_operator.advisor.decision import (
 from inference_operator.api.inference_deployment import (
     Engine,
     InferenceDeployment,
+    PreparationPath,
     TrtllmBackend,
     WorkloadProfile,
 )
@@ -348,6 +349,7 @@ CHANGED_INPUTS: dict[str, Any] = {
     "gpu_product": "NVIDIA-H100-80GB-HBM3",
     "gpus_per_replica": 2,
     "trtllm_backend": TrtllmBackend.PYTORCH,
+    "quantization_build": True,
     "gpu_hourly_price": 1.49,
     "vllm_tokens_per_gpu_hour": 667_001,
     "tensorrt_llm_tokens_per_gpu_hour": 741_001,
@@ -518,3 +520,31 @@ def test_format_count(value: int, text: str) -> None:
 
 def test_format_money() -> None:
     assert (format_money(22.158), format_money(2215.9), format_money(-3.5)) == ("$22.16", "$2,216", "$-3.50")
+
+
+# Issue 16 §3: the one-off cost is the chosen path's preparation.
+
+
+def test_the_preparation_is_named_with_its_one_off_cost() -> None:
+    engine = decide(inputs(tokens_per_month=2 * B))
+    assert engine.economics is not None and engine.economics.preparation is PreparationPath.ENGINE_COMPILE
+    assert "; the compile pays back in under 0.1 days ($0.25 one-off)" in engine.reason
+    quantized = decide(inputs(tokens_per_month=2 * B, trtllm_backend=TrtllmBackend.PYTORCH, quantization_build=True))
+    assert quantized.economics is not None and quantized.economics.preparation is PreparationPath.QUANTIZATION
+    assert quantized.economics.compile_gpu_hours == engine.economics.compile_gpu_hours  # the compile's upper bound
+    assert "; the quantization build pays back in under 0.1 days ($0.25 one-off)" in quantized.reason
+    bf16 = decide(inputs(tokens_per_month=2 * B, trtllm_backend=TrtllmBackend.PYTORCH))
+    assert bf16.economics is not None and bf16.economics.preparation is PreparationPath.NONE
+    assert bf16.economics.compile_gpu_hours == 0 and bf16.economics.compile_payback_days == 0
+    assert "no compile and no quantization to pay back (PyTorch backend, bf16)" in bf16.reason
+
+
+def test_a_calibrated_resource_is_priced_as_a_quantization_build() -> None:
+    infd = resource(workload={"tokensPerMonth": 2 * B})
+    plain = decision_inputs_from(infd, DecisionSettings())
+    assert plain.quantization_build is False
+    body = infd.model_dump(mode="json", by_alias=True, exclude_none=True)
+    body["spec"]["precision"] = {"quantization": "fp8", "calibration": {}}
+    calibrated = decision_inputs_from(InferenceDeployment.model_validate(body), DecisionSettings())
+    assert calibrated.quantization_build is True
+    assert decide(calibrated).decision_hash != decide(plain).decision_hash

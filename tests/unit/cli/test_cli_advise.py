@@ -57,7 +57,9 @@ def test_acceptance_command_gives_the_article_figures(capsys: pytest.CaptureFixt
     code, out, err = advise(ACCEPTANCE, capsys)
     assert (code, err) == (0, "")
     payload = json.loads(out)
-    assert set(payload) == {"selected", "reason", "engines", "savings_per_month"}
+    # Issue 16 §3 added the preparation (path and one-off cost) to the shape.
+    assert set(payload) == {"selected", "reason", "engines", "savings_per_month", "preparation"}
+    assert payload["preparation"]["path"] == "EngineCompile"
     assert set(payload["engines"]) == {"vllm", "tensorrt-llm"}
     vllm, trtllm = payload["engines"]["vllm"], payload["engines"]["tensorrt-llm"]
     assert set(vllm) == set(trtllm) == ENGINE_KEYS
@@ -168,6 +170,7 @@ def test_cpu_mode_keeps_the_shape_with_null_figures(tmp_path: Path, capsys: pyte
         "reason": payload["reason"],
         "engines": {"vllm": None, "tensorrt-llm": None},
         "savings_per_month": None,
+        "preparation": None,
     }
     assert "CPU mode" in payload["reason"]
 

@@ -12,6 +12,7 @@ from ...api.inference_deployment import (
     EngineStatus,
     InferenceDeployment,
     Phase,
+    PreparationPath,
     TrtllmBackend,
 )
 from ..conditions import Cond, merge_conditions
@@ -22,6 +23,7 @@ READY = "Ready"
 PROGRESSING = "Progressing"
 DEGRADED = "Degraded"
 ENGINE_BUILT = "EngineBuilt"
+QUANTIZED = "Quantized"  # a quantization build's condition (spec.precision.calibration), as EngineBuilt for engines
 # kstatus (sigs.k8s.io/cli-utils v0.37.2, pkg/kstatus/status) reads these two first: Reconciling=True is
 # InProgress, Stalled=True is Failed; then Ready. Flux, kpt and Config Sync gate on that.
 RECONCILING = "Reconciling"
@@ -61,7 +63,8 @@ def _phase_and_ready(infd: InferenceDeployment, obs: StatusInputs, was_ready: bo
         )
         return Phase.FAILED, Cond(READY, False, "EngineUnavailable", msg)
     if obs.plan.mode is Mode.INTERIM and facts is None:
-        return Phase.DEPLOYING, Cond(READY, False, "EngineBuilding", "Waiting for the TensorRT-LLM engine build.")
+        what = "quantization build" if quantized(infd) else "TensorRT-LLM engine build"
+        return Phase.DEPLOYING, Cond(READY, False, "EngineBuilding", f"Waiting for the {what}.")
     ready = facts.ready if facts else 0
     if facts is not None and ready >= desired:
         if obs.plan.mode is Mode.FALLBACK:
@@ -88,8 +91,16 @@ def _phase_and_ready(infd: InferenceDeployment, obs: StatusInputs, was_ready: bo
     return Phase.DEPLOYING, Cond(READY, False, "Deploying", msg + " Models take minutes to load.")
 
 
-def _progressing(obs: StatusInputs) -> Cond:
+def quantized(infd: InferenceDeployment) -> bool:
+    """Whether the resource is served from a quantization build (spec.precision.calibration)."""
+    return infd.spec.precision.calibration is not None
+
+
+def _progressing(infd: InferenceDeployment, obs: StatusInputs) -> Cond:
     plan = obs.plan
+    if plan.mode is Mode.INTERIM and quantized(infd):
+        msg = f"{_engine_label(plan.route)} serves the unquantized model while the quantization build runs."
+        return Cond(PROGRESSING, True, "Quantizing", msg)
     if plan.mode is Mode.INTERIM:
         return Cond(PROGRESSING, True, "EngineBuilding", "vLLM serves while the TensorRT-LLM engine compiles.")
     if plan.mode is Mode.OLD_ENGINE and not plan.detail:
@@ -103,8 +114,20 @@ def _progressing(obs: StatusInputs) -> Cond:
     return Cond(PROGRESSING, False, "Stable", "Nothing to roll out.")
 
 
+def _quantized_condition(build: BuildFacts) -> Cond:
+    if build.phase is BuildPhase.SUCCEEDED:
+        return Cond(QUANTIZED, True, "Succeeded", f"Quantized checkpoint {build.name} is built and cached.")
+    if build.phase is BuildPhase.FAILED:
+        reason = build.reason or "BuildFailed"
+        return Cond(QUANTIZED, False, reason, build.message or f"Quantization build {build.name} failed.")
+    detail = build.message or f"Quantization build {build.name} is {build.phase.value.lower()}."
+    return Cond(QUANTIZED, None, build.reason or build.phase.value, detail)
+
+
 def _build_condition(infd: InferenceDeployment, build: BuildFacts | None) -> Cond | None:
     trt = infd.spec.engine.tensorrt_llm
+    if build is not None and quantized(infd):
+        return _quantized_condition(build)
     if build is None or trt.effective_backend is TrtllmBackend.PYTORCH:
         return None
     if build.phase is BuildPhase.SUCCEEDED:
@@ -153,7 +176,7 @@ def compute_status(infd: InferenceDeployment, obs: StatusInputs, previous: dict[
     generation = int(infd.metadata.get("generation", 0))
     was_ready = previous.get("phase") in (Phase.READY.value, Phase.DEGRADED.value)
     phase, ready = _phase_and_ready(infd, obs, was_ready)
-    progressing = _progressing(obs)
+    progressing = _progressing(infd, obs)
     conds = [ready, progressing, *kstatus_conditions(phase, ready, progressing)]
     built = _build_condition(infd, obs.build)
     if built is not None:
@@ -167,7 +190,11 @@ def compute_status(infd: InferenceDeployment, obs: StatusInputs, previous: dict[
         "replicas": facts.replicas if facts else 0,
         "readyReplicas": facts.ready if facts else 0,
         "engine": EngineStatus.model_validate(
-            {**obs.engine.to_wire(), "active": obs.plan.route.value if facts and facts.serving else None}
+            {
+                **obs.engine.to_wire(),
+                "active": obs.plan.route.value if facts and facts.serving else None,
+                "path": serving_path(infd, facts).value if facts and facts.serving else None,
+            }
         ).to_wire(),
         "conditions": merge_conditions(previous.get("conditions") or [], conds, generation, now),
     }
@@ -176,6 +203,13 @@ def compute_status(infd: InferenceDeployment, obs: StatusInputs, previous: dict[
             key=obs.build.name, phase=obs.build.phase.value, message=obs.build.message
         ).to_wire()
     return status
+
+
+def serving_path(infd: InferenceDeployment, facts: DeploymentFacts) -> PreparationPath:
+    """What was prepared for the pods that serve: a compiled engine, a quantized checkpoint, or nothing."""
+    if not facts.engine_build:
+        return PreparationPath.NONE
+    return PreparationPath.QUANTIZATION if quantized(infd) else PreparationPath.ENGINE_COMPILE
 
 
 def invalid_spec_status(generation: int, message: str, previous: dict[str, Any], now: str) -> dict[str, Any]:
