@@ -5,7 +5,9 @@ A resource with spec.precision.calibration gets its weights quantized once by NV
 (nvidia-modelopt) into a Hugging Face checkpoint, which vLLM and TensorRT-LLM's PyTorch backend both serve.
 
 The GPU requirement is the format's tensor cores, by CUDA compute capability (NVIDIA, "CUDA GPUs - Compute
-Capability", developer.nvidia.com/cuda-gpus, and the CUDA C++ Programming Guide's feature table):
+Capability", developer.nvidia.com/cuda-gpus), as Model Optimizer's support matrix states it per format
+(nvidia.github.io/Model-Optimizer/guides/0_support_matrix.html: FP4 "Blackwell and Later", FP8 "Ada and Later",
+W4A16 AWQ and INT8 SmoothQuant "Ampere and Later"):
 - FP8 (E4M3 weights and activations): compute capability 8.9 or higher, i.e. Ada (L4, L40, L40S: 8.9), Hopper
   (H100, H200, H20, GH200: 9.0) and Blackwell. Ampere (A100: 8.0, A10/A40: 8.6) has no FP8 tensor cores; vLLM
   v0.32.0 would still load the checkpoint there (ModelOptFp8Config.get_min_capability is 80, weight-only Marlin),
