@@ -95,7 +95,11 @@ def test_an_fp8_build_on_h100_is_one_job_shared_by_a_vllm_and_a_trtllm_resource_
         assert interim[name], f"{name}: never saw the unquantized model serve while the build ran"
         assert interim[name][0][0] == MODEL and "--quantization" not in interim[name][0], interim[name][0]
     assert watches["q-trt"].engines() == [VLLM, TRT], watches["q-trt"].samples
+    assert_one_quantization_build(cluster, namespace, eb_name)
+    assert_both_on_the_checkpoint(cluster, namespace, eb_name, vllm_status, trt_status)
 
+
+def assert_one_quantization_build(cluster: Cluster, namespace: str, eb_name: str) -> None:
     # One EngineBuild of kind Quantization and one Job.
     builds = engine_builds(cluster, namespace)
     assert [(b["metadata"]["name"], b["spec"]["kind"]) for b in builds] == [(eb_name, "Quantization")]
@@ -106,6 +110,10 @@ def test_an_fp8_build_on_h100_is_one_job_shared_by_a_vllm_and_a_trtllm_resource_
     owners = jobs[0]["metadata"].get("ownerReferences") or []
     assert all(ref["kind"] == "EngineBuild" for ref in owners), owners
 
+
+def assert_both_on_the_checkpoint(
+    cluster: Cluster, namespace: str, eb_name: str, vllm_status: dict[str, Any], trt_status: dict[str, Any]
+) -> None:
     checkpoint = f"{from_env().store.mount_path}/{eb_name}/checkpoint"
     for status in (vllm_status, trt_status):
         assert status["build"]["key"] == eb_name and status["build"]["phase"] == "Succeeded"

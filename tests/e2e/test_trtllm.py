@@ -567,9 +567,7 @@ def test_post_removal_image_serves_via_the_pytorch_backend_with_no_build(
     assert all(v.get("persistentVolumeClaim") is None for v in trt["spec"]["template"]["spec"]["volumes"])
 
 
-def test_engine_backend_on_a_post_removal_image_is_refused_by_the_api_server(
-    cluster: Cluster, namespace: str
-) -> None:
+def test_engine_backend_on_a_post_removal_image_is_refused_by_the_api_server(cluster: Cluster, namespace: str) -> None:
     body = trt_body("no-engine-left", quantization="none")
     body["spec"]["engine"]["tensorrtLLM"] = {"image": PYTORCH_ONLY_IMAGE, "backend": "engine"}
     refused = cluster.apply(body, namespace, check=False)

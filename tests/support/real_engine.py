@@ -46,7 +46,6 @@ def hub_endpoint() -> str:
     return path.read_text().strip()
 
 
-
 def model_repo() -> str:
     return engine_paths()["MODEL_REPO_ID"]
 

@@ -102,7 +102,7 @@ def test_nvfp4_on_h100_is_refused_by_the_intent_with_the_reason() -> None:
 
 
 def test_int4_awq_is_refused_for_vllm_which_has_no_modelopt_awq_method() -> None:
-    with pytest.raises(InvalidSpec, match="vLLM v0.32.0 serves ModelOpt checkpoints in fp8 and nvfp4"):
+    with pytest.raises(InvalidSpec, match=r"vLLM v0\.32\.0 serves ModelOpt checkpoints in fp8 and nvfp4"):
         intent_for(calibrated("q", "vllm", quantization="int4-awq", gpu_product=A100), OperatorSettings())
     intent = intent_for(calibrated("q", "tensorrt-llm", quantization="int4-awq", gpu_product=A100), OperatorSettings())
     assert intent.engine_build is not None
@@ -118,7 +118,7 @@ def test_the_engine_backend_with_calibration_is_refused() -> None:
 def test_nvfp4_without_calibration_is_refused_naming_the_field() -> None:
     body = calibrated_body("q", "vllm", quantization="nvfp4", gpu_product=B200)
     del body["spec"]["precision"]["calibration"]
-    with pytest.raises(ValueError, match="nvfp4 needs spec.precision.calibration"):
+    with pytest.raises(ValueError, match=r"nvfp4 needs spec\.precision\.calibration"):
         InferenceDeployment.model_validate(body)
 
 

@@ -21,10 +21,10 @@ import yaml
 
 from inference_operator.render.vllm import render_vllm_deployment
 from tests.support.engine import ArgvVerdict, check_vllm_args
-from tests.support.quantization import B200, STORE, calibrated
-from tests.support.trtllm_fixtures import container
 from tests.support.fuzz_specs import body, generated_specs
+from tests.support.quantization import B200, STORE, calibrated
 from tests.support.samples import SAMPLES_DIR
+from tests.support.trtllm_fixtures import container as only_container
 
 CLI = Path(sys.executable).with_name("inference-operator")
 VLLM_COMMAND = ["vllm", "serve"]
@@ -136,9 +136,9 @@ def test_the_quantized_checkpoint_command_lines_parse_with_vllms_parser() -> Non
     fp8 = calibrated("a", "vllm", calibration={"kvCacheDtype": "fp8"})
     nvfp4 = calibrated("b", "vllm", quantization="nvfp4", gpu_product=B200)
     items = [
-        ("fp8-checkpoint", container(render_vllm_deployment(fp8, None, "eb-fp8", STORE))["args"]),
-        ("fp8-interim", container(render_vllm_deployment(fp8))["args"]),
-        ("nvfp4-checkpoint", container(render_vllm_deployment(nvfp4, None, "eb-nvfp4", STORE))["args"]),
+        ("fp8-checkpoint", only_container(render_vllm_deployment(fp8, None, "eb-fp8", STORE))["args"]),
+        ("fp8-interim", only_container(render_vllm_deployment(fp8))["args"]),
+        ("nvfp4-checkpoint", only_container(render_vllm_deployment(nvfp4, None, "eb-nvfp4", STORE))["args"]),
     ]
     assert "modelopt" in items[0][1] and "modelopt_fp4" in items[2][1]
     verdict = check_vllm_args(items)

@@ -146,6 +146,7 @@ def test_abandon_cancels_every_waiter_and_ignores_later_triggers() -> None:
 def test_reconcile_threads_never_hold_the_process_at_exit() -> None:
     """ThreadPoolExecutor's threads are joined when the interpreter exits; a reconcile stuck in an API call would
     keep a stopped operator alive until the client's timeout. The queue's are daemon threads."""
+
     async def scenario() -> None:
         await ReconcileQueue(Recorder(), workers=3).run(A, LOG)
 

@@ -63,8 +63,7 @@ def _phase_and_ready(infd: InferenceDeployment, obs: StatusInputs, was_ready: bo
         )
         return Phase.FAILED, Cond(READY, False, "EngineUnavailable", msg)
     if obs.plan.mode is Mode.INTERIM and facts is None:
-        what = "quantization build" if quantized(infd) else "TensorRT-LLM engine build"
-        return Phase.DEPLOYING, Cond(READY, False, "EngineBuilding", f"Waiting for the {what}.")
+        return Phase.DEPLOYING, Cond(READY, False, "EngineBuilding", f"Waiting for the {_build_noun(infd)}.")
     ready = facts.ready if facts else 0
     if facts is not None and ready >= desired:
         if obs.plan.mode is Mode.FALLBACK:
@@ -89,6 +88,10 @@ def _phase_and_ready(infd: InferenceDeployment, obs: StatusInputs, was_ready: bo
     if was_ready and (ready or (facts is not None and facts.rollout_complete)):
         return Phase.DEGRADED, Cond(READY, False, "ReplicasUnavailable", msg)
     return Phase.DEPLOYING, Cond(READY, False, "Deploying", msg + " Models take minutes to load.")
+
+
+def _build_noun(infd: InferenceDeployment) -> str:
+    return "quantization build" if quantized(infd) else "TensorRT-LLM engine build"
 
 
 def quantized(infd: InferenceDeployment) -> bool:
