@@ -202,6 +202,7 @@ def engine_build_crd() -> dict[str, Any]:
         engine_build,
         engine_build.EngineBuild,
         [
+            _column("Kind", ".spec.kind", description="Engine or Quantization (unset: Engine)"),
             _column("Model", ".spec.model"),
             _column("GPU", ".spec.gpuProduct"),
             _column("Quantization", ".spec.quantization"),

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 import yaml
 
-from inference_operator.api.engine_build import BuildKind, EngineBuildSpec
+from inference_operator.api.engine_build import BuildKind, EngineBuild, EngineBuildSpec
 from inference_operator.api.errors import InvalidSpec
 from inference_operator.api.inference_deployment import InferenceDeployment
 from inference_operator.api.labels import LABEL_BUILD
 from inference_operator.api.quantization_spec import gpu_generation, gpu_problem
 from inference_operator.api.settings import OperatorSettings
+from inference_operator.controller.engine_build.desired import refusal
 from inference_operator.controller.inference_deployment.desired import intent_for
 from inference_operator.render.build_job import render_build_job
 from inference_operator.render.engine_build import quantization_build_spec
@@ -236,3 +237,13 @@ def test_render_matches_golden(golden: str, engine: str, image: str | None) -> N
         path.write_text(rendered)
     assert path.exists(), f"no golden file {path.name}; run with UPDATE_GOLDEN=1 and review it"
     assert rendered == path.read_text()
+
+
+def test_a_quantization_build_applied_by_hand_is_refused_on_a_gpu_too_old_naming_its_fields() -> None:
+    data = created_quantization_build(calibrated("a", "vllm")).model_dump(mode="json", by_alias=True)
+    data["spec"]["gpuProduct"] = A100
+    refused = refusal(EngineBuild.model_validate(data))
+    assert refused is not None and refused.startswith("spec.quantization: fp8 needs compute capability 8.9")
+    assert f"spec.gpuProduct {A100} is Ampere (8.0)" in refused
+    data["spec"]["gpuProduct"] = H100
+    assert refusal(EngineBuild.model_validate(data)) is None  # no engine-backend checks for a checkpoint
