@@ -62,7 +62,13 @@ def test_ready_when_every_replica_is_ready() -> None:
     assert st["phase"] == "Ready"
     assert conds(st)["Ready"]["status"] == "True"
     assert st["endpoint"] == "http://x.default.svc:8000/v1"
-    assert st["engine"] == {"selected": "vllm", "active": "vllm", "reason": "spec.engine.preference is vllm"}
+    # path: what the serving pods run on (issue 16 §3); vLLM on the checkpoint as it is.
+    assert st["engine"] == {
+        "selected": "vllm",
+        "active": "vllm",
+        "path": "None",
+        "reason": "spec.engine.preference is vllm",
+    }
 
 
 def test_deploying_while_the_model_loads() -> None:
