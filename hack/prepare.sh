@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything `make test` needs before its first test, built or installed once and cached (a second run finds it
 # all in seconds): the test bed's Go binaries and checkers, Prometheus with Kubernetes discovery, vLLM's CPU
-# build, the generated model and the Hub mirror. The downloads (pip: network and disk) run beside the Go builds
+# build, the generated model, the Hub mirror and nvidia-modelopt. The downloads (pip: network and disk) run beside the Go builds
 # (CPU), which on a fresh 2-core machine saves the length of the shorter of the two.
 # Prints how long each stage took, for CI's log. Logs of the parallel stage: .testbed-prepare/*.log.
 set -euo pipefail
@@ -40,4 +40,7 @@ done
 s=$(stamp)
 bash testbed/model/build.sh
 echo "prepare: model: $(($(stamp) - s))s"
+s=$(stamp)
+bash testbed/engine/modelopt.sh  # needs the engine venv (its torch and transformers)
+echo "prepare: nvidia-modelopt: $(($(stamp) - s))s"
 echo "prepare: all parts ready in $(($(stamp) - t0))s"

@@ -5,7 +5,8 @@
 #
 # torch and transformers come from the engine venv (a .pth line: no second 6 GB torch); modelopt goes in with
 # --no-deps, then the few modules `modelopt.torch.quantization`, `.export` and `.utils.dataset_utils` import that
-# the engine venv lacks (omegaconf, pulp, scipy, seen missing by importing them one by one).
+# the engine venv lacks (omegaconf, pulp, scipy, seen missing by importing them one by one; pinned at the
+# versions first installed).
 # Idempotent, locked like install.sh.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -26,7 +27,8 @@ site=$("$MODELOPT_VENV.partial/bin/python" -c 'import sysconfig; print(sysconfig
 engine_site=$("$ENGINE_PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 echo "$engine_site" >"$site/engine-venv.pth"
 pip=("$ENGINE_PYTHON" -m pip --disable-pip-version-check --quiet)
-"${pip[@]}" install --no-deps --target "$site" "nvidia-modelopt==$MODELOPT_VERSION" omegaconf pulp scipy
+"${pip[@]}" install --no-deps --target "$site" "nvidia-modelopt==$MODELOPT_VERSION" \
+  omegaconf==2.4.0 pulp==3.3.2 scipy==1.17.1
 "$MODELOPT_VENV.partial/bin/python" -c \
   "import modelopt.torch.quantization, modelopt.torch.export, modelopt.torch.utils.dataset_utils" 2>/dev/null || {
   echo "modelopt: nvidia-modelopt $MODELOPT_VERSION installed but does not import (run the line above)" >&2
