@@ -34,6 +34,7 @@ _KINDS: dict[str, tuple[str, str]] = {
     "PersistentVolumeClaim": ("api/v1", "persistentvolumeclaims"),
     "Event": ("api/v1", "events"),
     "PodMonitor": ("apis/monitoring.coreos.com/v1", "podmonitors"),
+    "HorizontalPodAutoscaler": ("apis/autoscaling/v2", "horizontalpodautoscalers"),
     "InferenceDeployment": (f"apis/{GROUP}/{VERSION}", "inferencedeployments"),
     "EngineBuild": (f"apis/{GROUP}/{VERSION}", "enginebuilds"),
 }
@@ -234,10 +235,10 @@ class Kube:
             self.cache.put(result)
         return result
 
-    def create_if_absent(self, obj: dict[str, Any]) -> dict[str, Any]:
+    def create_if_absent(self, obj: dict[str, Any], field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
         """Create; if the name is taken, return what is there. Atomic by name: never two of one key."""
         meta = obj["metadata"]
-        url = self._url(obj["kind"], meta.get("namespace"), query={"fieldManager": FIELD_MANAGER})
+        url = self._url(obj["kind"], meta.get("namespace"), query={"fieldManager": field_manager})
         try:
             created: dict[str, Any] = self._call("POST", url, obj)
             metrics.record_api_write("create", obj["kind"])

@@ -27,8 +27,8 @@ class Client(Protocol):
     def apply(self, obj: dict[str, Any], observed: dict[str, Any] | None = None) -> dict[str, Any]:
         """Server-side apply; returns the object as the server now has it."""
 
-    def create_if_absent(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Create, or return what already has the name: never two of one name."""
+    def create_if_absent(self, obj: dict[str, Any], field_manager: str = ...) -> dict[str, Any]:
+        """Create, or return what already has the name: never two of one name (field_manager: the operator's)."""
 
     def delete(self, kind: str, namespace: str, name: str) -> bool:
         """Delete; False when it was already gone."""

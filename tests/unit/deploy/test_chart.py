@@ -32,6 +32,7 @@ EXPECTED_GRANTS: dict[tuple[str, str], set[str]] = {
     ("", "persistentvolumeclaims"): {"get", "create"},  # engine store, created if absent
     ("", "events"): {"create"},  # operator and kopf Events
     ("monitoring.coreos.com", "podmonitors"): {"get", "create", "patch", "delete"},  # SSA; monitoring off
+    ("autoscaling", "horizontalpodautoscalers"): {"get", "create", "patch", "delete"},  # SSA; autoscaling off
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},  # the PodMonitor CRD appearing
     ("", "nodes"): {"list"},  # does any node have a build's GPU product (builds.requireGPUProductNode)
 }
