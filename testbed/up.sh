@@ -191,6 +191,18 @@ write_kubeconfig "$STATE_DIR/kubeconfigs/kube-controller-manager" kube-controlle
 write_kubeconfig "$STATE_DIR/kubeconfigs/kube-scheduler" kube-scheduler
 write_kubeconfig "$STATE_DIR/kubeconfigs/admin" admin
 
+# The API server's audit log keeps every write to a Deployment with its body (the request's URI names the field
+# manager), so a test can count who wrote spec.replicas (tests/e2e/test_autoscaling.py). Nothing else is logged.
+cat >"$STATE_DIR/run/audit-policy.yaml" <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Request
+    verbs: [create, update, patch]
+    resources: [{group: apps, resources: [deployments, deployments/scale]}]
+  - level: None
+EOF
 sed -e "s/@POD_READY_MS@/$POD_READY_MS/g" -e "s/@POD_RUN_MS@/$POD_RUN_MS/g" \
   "$TESTBED_DIR/kwok/stages.yaml" >"$STATE_DIR/run/kwok-stages.yaml"
 
@@ -224,6 +236,8 @@ start_component kube-apiserver \
   --requestheader-extra-headers-prefix X-Remote-Extra- \
   --proxy-client-cert-file "$PKI/front-proxy-client.crt" --proxy-client-key-file "$PKI/front-proxy-client.key" \
   --enable-aggregator-routing=true \
+  --audit-policy-file "$STATE_DIR/run/audit-policy.yaml" --audit-log-path "$STATE_DIR/logs/audit.log" \
+  --audit-log-format json --audit-log-maxsize 200 --audit-log-maxbackup 1 \
   --profiling=false
 
 say "starting kube-controller-manager, kube-scheduler and kwok"
