@@ -93,8 +93,15 @@ class FakeKube:
         self.objects[_key(body)] = body
         return copy.deepcopy(body)
 
-    def apply(self, obj: dict[str, Any], observed: dict[str, Any] | None = None) -> dict[str, Any]:
+    def apply(
+        self, obj: dict[str, Any], observed: dict[str, Any] | None = None, field_manager: str = FIELD_MANAGER
+    ) -> dict[str, Any]:
         self._maybe_fail("apply", obj["kind"])
+        if field_manager != FIELD_MANAGER:  # a partial apply of another manager: merge its spec fields
+            self.managers.append((obj["kind"], obj["metadata"]["name"], field_manager))
+            current = self.objects[_key(obj)]
+            self.writes.append(("apply", obj["kind"], obj["metadata"]["name"]))
+            return self._stored({**current, "spec": {**current["spec"], **obj["spec"]}}, current)
         if obj["kind"] == "PodMonitor" and "monitoring.coreos.com/v1" not in self.served_apis:
             raise NotFound(404, "NotFound", "the server could not find the requested resource")
         self.writes.append(("apply", obj["kind"], obj["metadata"]["name"]))

@@ -208,8 +208,22 @@ class Kube:
 
     # Writes
 
-    def apply(self, obj: dict[str, Any], observed: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Server-side apply with our field manager; skipped when `observed` is exactly what we last applied."""
+    def apply(
+        self, obj: dict[str, Any], observed: dict[str, Any] | None = None, field_manager: str = FIELD_MANAGER
+    ) -> dict[str, Any]:
+        """Server-side apply with our field manager; skipped when `observed` is exactly what we last applied.
+        Another `field_manager` (the seed's replicas handover) is applied as is, and not remembered."""
+        if field_manager != FIELD_MANAGER:
+            meta = obj["metadata"]
+            query = {"fieldManager": field_manager, "force": "true"}
+            handed: dict[str, Any] = self._call(
+                "PATCH",
+                self._url(obj["kind"], meta.get("namespace"), meta["name"], query=query),
+                apply_patch_body(obj),
+                "application/apply-patch+yaml",
+            )
+            metrics.record_api_write("apply", obj["kind"])
+            return handed
         digest = content_hash(obj)
         meta = obj["metadata"]
         key = (str(obj["kind"]), str(meta.get("namespace", "")), str(meta["name"]))

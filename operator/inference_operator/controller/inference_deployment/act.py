@@ -49,6 +49,8 @@ def write_children(kube: Client, children: Children) -> Written:
             observed = write.observed
             if write.seed is not None:  # its replicas under a manager of their own: the HPA takes them over
                 observed = kube.create_if_absent(write.seed, SEED_FIELD_MANAGER)
+            elif write.handover is not None:
+                observed = kube.apply(write.handover, field_manager=SEED_FIELD_MANAGER)
             now[write.engine] = kube.apply(write.manifest, observed)
         else:
             now[write.engine] = write.observed if write.action is Action.KEEP else None

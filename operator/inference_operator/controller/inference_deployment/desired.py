@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ... import FIELD_MANAGER
 from ...advisor.engine_choice import EXPLICIT, EngineChoice, choose_engine, trtllm_blocker
 from ...api.engine_build import BuildPhase
 from ...api.errors import InvalidSpec
@@ -20,7 +21,7 @@ from ...api.inference_deployment import Engine, InferenceDeployment, Phase, Trtl
 from ...api.labels import LABEL_ENGINE
 from ...api.settings import OperatorSettings
 from ...api.validation import format_validation_error
-from ...render.autoscaler import render_hpa, seed_replicas, seeded
+from ...render.autoscaler import render_hpa, replicas_handover, seed_replicas, seeded
 from ...render.common import endpoint, selector_labels
 from ...render.engine_build import render_engine_build
 from ...render.podmonitor import render_pod_monitor
@@ -72,6 +73,7 @@ class DeploymentWrite:
     manifest: dict[str, Any] | None  # for APPLY
     observed: dict[str, Any] | None
     seed: dict[str, Any] | None = None  # autoscaled and absent: created with its starting replicas, then applied
+    handover: dict[str, Any] | None = None  # autoscaling just turned on: the seed co-owns replicas first
 
 
 @dataclass(frozen=True)
@@ -153,11 +155,13 @@ def _deployment_write(
     if action is not Action.APPLY:
         return DeploymentWrite(engine, action, None, observed)
     manifest = _deployment_manifest(intent, engine, plan, settings)
-    seed = None
+    seed = handover = None
     if intent.infd.spec.autoscaling is not None and observed is None:
         other = world.deployments.get(Engine.TENSORRT_LLM if engine is Engine.VLLM else Engine.VLLM)
         seed = seeded(manifest, seed_replicas(intent.infd, other))
-    return DeploymentWrite(engine, action, manifest, observed, seed)
+    elif intent.infd.spec.autoscaling is not None and observed is not None:
+        handover = replicas_handover(observed, FIELD_MANAGER)
+    return DeploymentWrite(engine, action, manifest, observed, seed, handover)
 
 
 def children(intent: Intent, world: World, settings: OperatorSettings) -> Children:
