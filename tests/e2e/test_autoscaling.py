@@ -299,3 +299,34 @@ def test_admission_refuses_bad_autoscaling(
     result = cluster.kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(body), check=False)
     assert result.returncode != 0, result.stdout
     assert message in result.stderr, result.stderr
+
+
+def test_turning_autoscaling_on_keeps_the_running_count(
+    cluster: Cluster, operator: OperatorProcess, namespace: str
+) -> None:
+    name = "turned-on"
+    body = trt_autoscaled(name, VLLM)
+    scaling = body["spec"].pop("autoscaling")
+    body["spec"]["replicas"] = 3
+    cluster.apply(body, namespace)
+    wait_served(cluster, name, namespace, VLLM)
+    wait_for("vLLM at 3", lambda: at_replicas(cluster, f"{name}-vllm", namespace, 3), 120)
+    assert replicas_owners(cluster, f"{name}-vllm", namespace) == [f"{FIELD_MANAGER}/Apply/"]
+
+    del body["spec"]["replicas"]
+    body["spec"]["autoscaling"] = scaling
+    cluster.apply(body, namespace)
+    wait_for("the HPA", lambda: cluster.get("hpa", name, namespace), 60)
+    # The HPA (no series on kwok) leaves the count alone; a reset to the default 1 would come from the apply.
+    owners = wait_for(
+        "the operator's ownership of replicas gone",
+        lambda: [o for o in replicas_owners(cluster, f"{name}-vllm", namespace) if o.startswith(SEED_FIELD_MANAGER)],
+        60,
+    )
+    assert owners == [f"{SEED_FIELD_MANAGER}/Apply/"]
+    assert replicas_owners(cluster, f"{name}-vllm", namespace) == owners
+    assert spec_replicas(cluster, f"{name}-vllm", namespace) == 3
+    counts = [
+        e["requestObject"]["spec"]["replicas"] for e in audit_writes(namespace, f"{name}-vllm") if writes_replicas(e)
+    ]
+    assert 1 not in counts, counts

@@ -91,18 +91,12 @@ def seeded(manifest: dict[str, Any], replicas: int) -> dict[str, Any]:
     return out
 
 
-def replicas_handover(observed: dict[str, Any], field_manager: str) -> dict[str, Any] | None:
-    """When `field_manager` applied spec.replicas before autoscaling was on: an apply of the current count alone,
-    for the seed manager to co-own it first, so the operator's next apply (without replicas) leaves it be instead
-    of resetting it to 1. None when that manager owns no replicas."""
-    owned = any(
-        entry.get("manager") == field_manager
-        and entry.get("operation") == "Apply"
-        and "f:replicas" in ((entry.get("fieldsV1") or {}).get("f:spec") or {})
-        for entry in observed.get("metadata", {}).get("managedFields") or []
-    )
+def replicas_handover(observed: dict[str, Any]) -> dict[str, Any] | None:
+    """An apply of a Deployment's current count alone, for the seed manager, when autoscaling is turned on for a
+    running resource: the operator's apply owned spec.replicas until now, and its next apply (without them) would
+    reset them to 1; co-owned by the seed first, they stay. None when the count is unknown."""
     replicas = (observed.get("spec") or {}).get("replicas")
-    if not owned or not isinstance(replicas, int):
+    if not isinstance(replicas, int):
         return None
     meta = observed["metadata"]
     return {

@@ -131,11 +131,6 @@ def test_turning_autoscaling_on_hands_the_count_over_before_the_apply_drops_it()
     fake.put({**body, "spec": {**body["spec"], "replicas": 3}})
     ctx = Context(kube=fake, settings=OperatorSettings())
     run(ctx)
-    deployment = fake.body("Deployment", NS, f"{NAME}-vllm")
-    # What the API server records of the operator's apply (the fake keeps no managedFields of its own).
-    deployment["metadata"]["managedFields"] = [
-        {"manager": "inference-operator", "operation": "Apply", "fieldsV1": {"f:spec": {"f:replicas": {}}}}
-    ]
     spec = {k: v for k, v in fake.body("InferenceDeployment", NS, NAME)["spec"].items() if k != "replicas"}
     fake.put({**fake.body("InferenceDeployment", NS, NAME), "spec": {**spec, "autoscaling": SCALING}})
     fake.writes.clear()
@@ -143,3 +138,6 @@ def test_turning_autoscaling_on_hands_the_count_over_before_the_apply_drops_it()
     assert fake.writes[1:3] == [("apply", "Deployment", f"{NAME}-vllm"), ("apply", "Deployment", f"{NAME}-vllm")]
     assert fake.managers == [("Deployment", f"{NAME}-vllm", SEED_FIELD_MANAGER)]
     assert fake.body("Deployment", NS, f"{NAME}-vllm")["spec"]["replicas"] == 3
+    fake.writes.clear()
+    run(ctx)  # the HPA exists now: no second handover
+    assert fake.managers == [("Deployment", f"{NAME}-vllm", SEED_FIELD_MANAGER)]

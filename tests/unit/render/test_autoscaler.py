@@ -120,23 +120,12 @@ def test_the_seed_is_the_outgoing_count_within_bounds() -> None:
     assert "replicas" not in manifest["spec"]
 
 
-def managed(manager: str, operation: str, spec_fields: dict[str, Any]) -> dict[str, Any]:
-    return {"manager": manager, "operation": operation, "fieldsV1": {"f:spec": spec_fields}}
-
-
-def test_a_handover_only_when_the_operator_applied_replicas() -> None:
-    observed: dict[str, Any] = {
-        "metadata": {"name": "d", "namespace": "ns", "managedFields": [managed("op", "Apply", {"f:replicas": {}})]},
-        "spec": {"replicas": 3},
-    }
-    assert replicas_handover(observed, "op") == {
+def test_a_handover_applies_the_current_count_alone() -> None:
+    observed: dict[str, Any] = {"metadata": {"name": "d", "namespace": "ns", "uid": "u"}, "spec": {"replicas": 3}}
+    assert replicas_handover(observed) == {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": "d", "namespace": "ns"},
         "spec": {"replicas": 3},
     }
-    observed["metadata"]["managedFields"] = [
-        managed("op", "Apply", {"f:template": {}}),
-        managed("kube-controller-manager", "Update", {"f:replicas": {}}),
-    ]
-    assert replicas_handover(observed, "op") is None
+    assert replicas_handover({"metadata": {"name": "d", "namespace": "ns"}, "spec": {}}) is None

@@ -13,7 +13,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ... import FIELD_MANAGER
 from ...advisor.engine_choice import EXPLICIT, EngineChoice, choose_engine, trtllm_blocker
 from ...api.engine_build import BuildPhase
 from ...api.errors import InvalidSpec
@@ -159,8 +158,9 @@ def _deployment_write(
     if intent.infd.spec.autoscaling is not None and observed is None:
         other = world.deployments.get(Engine.TENSORRT_LLM if engine is Engine.VLLM else Engine.VLLM)
         seed = seeded(manifest, seed_replicas(intent.infd, other))
-    elif intent.infd.spec.autoscaling is not None and observed is not None:
-        handover = replicas_handover(observed, FIELD_MANAGER)
+    elif intent.infd.spec.autoscaling is not None and observed is not None and world.autoscaler is None:
+        # No HPA yet: autoscaling was just turned on (managedFields are not cached to tell who owns replicas).
+        handover = replicas_handover(observed)
     return DeploymentWrite(engine, action, manifest, observed, seed, handover)
 
 
