@@ -150,6 +150,45 @@ def record(figures: dict[str, Any]) -> None:
     (out / "real-vllm.json").write_text(json.dumps(figures, indent=1) + "\n")
 
 
+HPA_USER = "system:serviceaccount:kube-system:horizontal-pod-autoscaler"
+
+
+def scale_up_under_load(cluster: Cluster, namespace: str, client: LoadClient, started: float) -> dict[str, Any]:
+    """Load flows: the HPA scales to 2, the new pod becomes Ready and serves; then the steady phase at 2."""
+    wait_for("a queue above the target", lambda: max(metric_values(cluster, namespace), default=0) > 2, 300)
+    wait_for("the HPA to scale to 2", lambda: spec_replicas(cluster, DEPLOYMENT, namespace) == 2, 300)
+    scaled_at = time.time()
+    wait_for("2 Ready pods", lambda: at_replicas(cluster, DEPLOYMENT, namespace, 2), START)
+    ready_at = time.time()
+    wait_for("answers from both pods", lambda: len([p for p, n in client.by_pod_so_far().items() if n]) >= 2, 300)
+    steady_from = time.time()
+    before = {e["metadata"]["uid"] for e in rescale_events(cluster, namespace)}
+    wait_for("the steady phase", lambda: time.time() - steady_from >= STEADY_SECONDS, STEADY_SECONDS + 30)
+    steady_rescales = [e for e in rescale_events(cluster, namespace) if e["metadata"]["uid"] not in before]
+    assert spec_replicas(cluster, DEPLOYMENT, namespace) == 2
+    return {
+        "scale_decision_s": round(scaled_at - started, 1),
+        "scale_up_latency_s": round(ready_at - started, 1),
+        "steady_seconds": STEADY_SECONDS,
+        "steady_rescale_events": len(steady_rescales),
+    }
+
+
+def assert_only_the_hpa_wrote_replicas(cluster: Cluster, namespace: str) -> None:
+    """managedFields and the audit log: the operator's manager never owned or wrote spec.replicas."""
+    owners = replicas_owners(cluster, DEPLOYMENT, namespace)
+    assert not any(o.startswith(f"{FIELD_MANAGER}/") for o in owners), owners
+    assert any(o.startswith("kube-controller-manager/Update/scale") for o in owners), owners
+    events = audit_writes(namespace, DEPLOYMENT)
+    ours = [e for e in events if field_manager(e) == FIELD_MANAGER]
+    assert ours, "the audit log shows no apply by the operator: the check below would prove nothing"
+    assert [e["requestURI"] for e in ours if writes_replicas(e)] == []
+    seeds = [e for e in events if field_manager(e) == SEED_FIELD_MANAGER]
+    assert [e["verb"] for e in seeds] == ["create"], [e["requestURI"] for e in seeds]
+    scales = [e["user"]["username"] for e in events if e["objectRef"].get("subresource") == "scale"]
+    assert len(scales) >= 2 and set(scales) == {HPA_USER}, scales  # up, then down, by the HPA controller
+
+
 def test_queue_above_target_scales_a_real_vllm_deployment_up_and_back(
     cluster: Cluster, operator: OperatorProcess, namespace: str
 ) -> None:
@@ -168,47 +207,16 @@ def test_queue_above_target_scales_a_real_vllm_deployment_up_and_back(
     started = time.time()
     client.start()
     try:
-        wait_for("a queue above the target", lambda: max(metric_values(cluster, namespace), default=0) > 2, 300)
-        wait_for(
-            "the HPA to scale to 2", lambda: deployment(cluster, DEPLOYMENT, namespace)["spec"]["replicas"] == 2, 300
-        )
-        scaled_at = time.time()
-        wait_for("2 Ready pods", lambda: at_replicas(cluster, DEPLOYMENT, namespace, 2), START)
-        ready_at = time.time()
-        wait_for("answers from both pods", lambda: len([p for p, n in client.by_pod_so_far().items() if n]) >= 2, 300)
-        steady_from = time.time()
-        before = {e["metadata"]["uid"] for e in rescale_events(cluster, namespace)}
-        wait_for("the steady phase", lambda: time.time() - steady_from >= STEADY_SECONDS, STEADY_SECONDS + 30)
-        steady_rescales = [e for e in rescale_events(cluster, namespace) if e["metadata"]["uid"] not in before]
-        assert deployment(cluster, DEPLOYMENT, namespace)["spec"]["replicas"] <= 2
+        figures = scale_up_under_load(cluster, namespace, client, started)
     finally:
         stopped = time.time()  # before stop(), which waits for the requests in flight to finish
         report = client.stop()
     wait_for("the HPA back at 1", lambda: at_replicas(cluster, DEPLOYMENT, namespace, 1), SCALE_DOWN_WINDOW + 300)
-    down_at = time.time()
-    record(
-        {
-            "load": f"{WORKERS} workers without pause, max_tokens {MAX_TOKENS}, --max-num-seqs 1",
-            "scale_decision_s": round(scaled_at - started, 1),
-            "scale_up_latency_s": round(ready_at - started, 1),
-            "steady_seconds": STEADY_SECONDS,
-            "steady_rescale_events": len(steady_rescales),
-            "scale_down_after_load_stop_s": round(down_at - stopped, 1),
-            "requests": report.summary(),
-        }
-    )
-
-    owners = replicas_owners(cluster, DEPLOYMENT, namespace)
-    assert not any(o.startswith(f"{FIELD_MANAGER}/") for o in owners), owners
-    assert any(o.startswith("kube-controller-manager/Update/scale") for o in owners), owners
-    events = audit_writes(namespace, DEPLOYMENT)
-    ours = [e for e in events if field_manager(e) == FIELD_MANAGER]
-    assert ours, "the audit log shows no apply by the operator: the check below would prove nothing"
-    assert [e["requestURI"] for e in ours if writes_replicas(e)] == []
-    seeds = [e for e in events if field_manager(e) == SEED_FIELD_MANAGER]
-    assert [e["verb"] for e in seeds] == ["create"], [e["requestURI"] for e in seeds]
-    hpa_scales = [e for e in events if (e["objectRef"].get("subresource") == "scale")]
-    assert len(hpa_scales) >= 2, "the HPA scaled up and down through the scale subresource"
+    figures["scale_down_after_load_stop_s"] = round(time.time() - stopped, 1)
+    load = f"{WORKERS} workers without pause, max_tokens {MAX_TOKENS}, --max-num-seqs 1"
+    record({"load": load, **figures, "requests": report.summary()})
+    assert report.failed == 0, report.summary()
+    assert_only_the_hpa_wrote_replicas(cluster, namespace)
 
 
 def trt_autoscaled(name: str, preference: str) -> dict[str, Any]:
