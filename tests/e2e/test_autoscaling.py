@@ -17,8 +17,11 @@ replica count and the HPA moves to the new Deployment and the TensorRT-LLM serie
 from __future__ import annotations
 
 import json
+import random
+import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,7 @@ from tests.support import testbed
 from tests.support.cluster import Cluster
 from tests.support.load import LoadClient, completion_request
 from tests.support.operator_process import OperatorProcess
-from tests.support.real_engine import model_repo, tiny_llama
+from tests.support.real_engine import Endpoint, model_repo, tiny_llama
 from tests.support.serving import H100, TRT, VLLM, served_by, wait_for, wait_served
 
 NAME = "scaled"
@@ -38,8 +41,9 @@ METRIC = "vllm_num_requests_waiting"
 FAST_PROBES = {"startup": {"periodSeconds": 2, "failureThreshold": 900}, "readiness": {"periodSeconds": 2}}
 START = 1200.0  # one vLLM start on the shared 2 cores: ~90 s alone, minutes beside other sessions
 SCALE_DOWN_WINDOW = 30
-# vLLM batches one sequence at a time: with WORKERS requests in flight, WORKERS - 1 wait on a lone pod, above
-# the target of 2 per pod; on two pods about (WORKERS - 2) / 2 each, still at or above it, so 2 holds.
+# vLLM batches one sequence at a time: with up to WORKERS requests in flight, about WORKERS - 2 wait on a lone pod,
+# above the target of 2 per pod; on two pods 1 to 2 each, so the HPA's recommendation stays 2 (ceil), the
+# noise (a random pause before each request) moving it about.
 WORKERS = 6
 MAX_TOKENS = 200
 STEADY_SECONDS = 60.0
@@ -151,6 +155,20 @@ def record(figures: dict[str, Any]) -> None:
 
 
 HPA_USER = "system:serviceaccount:kube-system:horizontal-pod-autoscaler"
+THINK_SECONDS = 1.0
+
+
+def noisy_requests() -> Callable[[Endpoint, float], None]:
+    """Completions with a random pause of up to THINK_SECONDS before each (seeded): the queue moves all the time."""
+    send = completion_request(model_repo(), max_tokens=MAX_TOKENS)
+    jitter = random.Random(17)
+    pause = threading.Event()  # never set: a wait with a timeout, not a bare sleep
+
+    def noisy(endpoint: Endpoint, timeout: float) -> None:
+        pause.wait(jitter.uniform(0, THINK_SECONDS))
+        send(endpoint, timeout)
+
+    return noisy
 
 
 def scale_up_under_load(cluster: Cluster, namespace: str, client: LoadClient, started: float) -> dict[str, Any]:
@@ -202,8 +220,7 @@ def test_queue_above_target_scales_a_real_vllm_deployment_up_and_back(
     wait_for(f"{METRIC} served for the pod", lambda: custom_metric(cluster, namespace, METRIC), 180)
     assert at_replicas(cluster, DEPLOYMENT, namespace, 1)
 
-    request = completion_request(model_repo(), max_tokens=MAX_TOKENS)
-    client = LoadClient(cluster.kubeconfig, namespace, NAME, request, scenario="autoscaling", workers=WORKERS)
+    client = LoadClient(cluster.kubeconfig, namespace, NAME, noisy_requests(), scenario="autoscaling", workers=WORKERS)
     started = time.time()
     client.start()
     try:
@@ -213,7 +230,7 @@ def test_queue_above_target_scales_a_real_vllm_deployment_up_and_back(
         report = client.stop()
     wait_for("the HPA back at 1", lambda: at_replicas(cluster, DEPLOYMENT, namespace, 1), SCALE_DOWN_WINDOW + 300)
     figures["scale_down_after_load_stop_s"] = round(time.time() - stopped, 1)
-    load = f"{WORKERS} workers without pause, max_tokens {MAX_TOKENS}, --max-num-seqs 1"
+    load = f"{WORKERS} workers, a random 0-{THINK_SECONDS:g} s pause each, max_tokens {MAX_TOKENS}, --max-num-seqs 1"
     record({"load": load, **figures, "requests": report.summary()})
     assert report.failed == 0, report.summary()
     assert_only_the_hpa_wrote_replicas(cluster, namespace)
