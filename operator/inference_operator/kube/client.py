@@ -60,7 +60,8 @@ def error_from(exc: ApiException) -> KubeError:
 def _marker(obj: dict[str, Any]) -> str:
     """What changes when someone else edits the object: the generation where the kind has a spec generation."""
     meta = obj.get("metadata", {})
-    if obj.get("kind") in ("Deployment", "Job") and "generation" in meta:
+    # An HPA's status changes at every sync of the autoscaler; its generation only when its spec does.
+    if obj.get("kind") in ("Deployment", "Job", "HorizontalPodAutoscaler") and "generation" in meta:
         return f"g{meta['generation']}"
     return f"rv{meta.get('resourceVersion', '')}"
 
