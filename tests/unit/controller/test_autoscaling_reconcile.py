@@ -11,8 +11,10 @@ import pytest
 
 from inference_operator import SEED_FIELD_MANAGER
 from inference_operator.api.errors import InvalidSpec
+from inference_operator.api.inference_deployment import InferenceDeployment
 from inference_operator.api.settings import OperatorSettings
 from inference_operator.controller.context import Context
+from inference_operator.controller.inference_deployment.lifecycle import converged_objects
 from inference_operator.controller.inference_deployment.reconcile import reconcile_inference_deployment
 from tests.support.fake_kube import FakeKube
 from tests.support.samples import TEST_NAMESPACE as NS
@@ -141,3 +143,13 @@ def test_turning_autoscaling_on_hands_the_count_over_before_the_apply_drops_it()
     fake.writes.clear()
     run(ctx)  # the HPA exists now: no second handover
     assert fake.managers == [("Deployment", f"{NAME}-vllm", SEED_FIELD_MANAGER)]
+
+
+def test_render_shows_the_hpa_on_the_final_engine_and_no_replicas() -> None:
+    body = sample_body("small-model")
+    body["spec"] = {**body["spec"], "autoscaling": SCALING}
+    objects = converged_objects(InferenceDeployment.model_validate(body), OperatorSettings())
+    kinds = [o["kind"] for o in objects]
+    assert kinds[-1] == HPA and kinds.count(HPA) == 1
+    assert objects[-1]["spec"]["scaleTargetRef"]["name"] == f"{NAME}-vllm"
+    assert all("replicas" not in o["spec"] for o in objects if o["kind"] == "Deployment")
