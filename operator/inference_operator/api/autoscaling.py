@@ -43,7 +43,7 @@ def trtllm_series(signal: AutoscalingSignal, recipe: TrtllmRecipe) -> str | None
 
 
 def custom_metric_name(series: str) -> str:
-    """The custom metrics API's name for an engine series (the adapter's rules): `:` is not allowed there."""
+    """The custom metrics API's name for an engine series, as the chart's adapter rules name it (`:` -> `_`)."""
     return series.replace(":", "_")
 
 
