@@ -8,7 +8,7 @@ command -v go >/dev/null 2>&1 || {
   echo "testbed: Go is not installed; install Go 1.26 or newer (it builds the control plane from modules)" >&2
   exit 1
 }
-mkdir -p "$TESTBED_BIN" "$CHECKS_BIN"
+mkdir -p "$TESTBED_BIN" "$CHECKS_BIN" "$ADAPTER_BIN"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 start_all=$SECONDS
 build_date=$(date -u -d "@$(git -C "$REPO_DIR" log -1 --format=%ct 2>/dev/null || echo 0)" +%Y-%m-%dT%H:%M:%SZ)
@@ -41,7 +41,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 
 mkdir -p "$TESTBED_CACHE"
-for m in $CONTROL_PLANE_MODULES $CHECK_MODULES; do fetch "$m"; done
+for m in $CONTROL_PLANE_MODULES $CHECK_MODULES prometheus-adapter; do fetch "$m"; done
 build etcd etcd go.etcd.io/etcd/server/v3
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
 build kubernetes kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$k8s_ldflags"
@@ -56,4 +56,8 @@ build argolua argolua . "" "$CHECKS_BIN"
 ks_version=$(cd "$TESTBED_DIR/tools/kube-score" && go list -m -f '{{.Version}}' github.com/zegl/kube-score)
 build kube-score kube-score github.com/zegl/kube-score/cmd/kube-score "-X main.version=$ks_version" "$CHECKS_BIN"
 echo "testbed: checkers ready in $CHECKS_BIN"
+# The custom metrics API for the real HPA controller (testbed/metrics-adapter, docs/testbed-engine.md).
+adapter_version=$(cd "$TESTBED_DIR/tools/prometheus-adapter" && go list -m -f '{{.Version}}' sigs.k8s.io/prometheus-adapter)
+build prometheus-adapter prometheus-adapter sigs.k8s.io/prometheus-adapter/cmd/adapter \
+  "-X k8s.io/component-base/version.gitVersion=$adapter_version" "$ADAPTER_BIN"
 echo "testbed: binaries ready in $TESTBED_BIN ($((SECONDS - start_all))s)"

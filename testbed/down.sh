@@ -12,6 +12,7 @@ lock_testbed
 start=$SECONDS
 instance=$(cat "$STATE_DIR/apiserver-port" 2>/dev/null || echo "${TESTBED_APISERVER_PORT:-26443}")
 # The real engine's neighbours first (they read the API server and serve the pods).
+bash "$TESTBED_DIR/metrics-adapter/stop.sh"
 bash "$TESTBED_DIR/prometheus/stop.sh"
 bash "$TESTBED_DIR/hub/stop.sh"
 stop_all_components
@@ -27,7 +28,8 @@ else
   echo "testbed: the node agent left nothing behind (no process, netns, bridge or mount)"
 fi
 rm -rf "$STATE_DIR/etcd" "$STATE_DIR/pki" "$STATE_DIR/logs" "$STATE_DIR/pids" "$STATE_DIR/run" "$STATE_DIR/agent" \
-  "$STATE_DIR/kubeconfigs" "$STATE_DIR/kubeconfig" "$STATE_DIR/apiserver-port" "$STATE_DIR/hub" "$STATE_DIR/prometheus"
+  "$STATE_DIR/kubeconfigs" "$STATE_DIR/kubeconfig" "$STATE_DIR/apiserver-port" "$STATE_DIR/hub" "$STATE_DIR/prometheus" \
+  "$STATE_DIR/metrics-adapter"
 # The state dir itself goes when nothing else (a demo's files, say) was put there.
 rmdir "$STATE_DIR" 2>/dev/null || true
 echo "testbed: down ($((SECONDS - start))s)"

@@ -22,5 +22,10 @@ CACHE_ROOT=${INFERENCE_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/inference
 TESTBED_CACHE=$CACHE_ROOT/testbed
 TESTBED_BIN="$TESTBED_CACHE/$(testbed_key)/bin"
 CHECKS_BIN="$TESTBED_CACHE/checks-$(checks_key)/bin"
+# The custom metrics API server the HPA reads (sigs.k8s.io/prometheus-adapter): keyed by its own module, so a
+# bump of it rebuilds only it, and the control plane's key stays as it was.
+ADAPTER_KEY=$(cat "$TESTBED_DIR/tools/prometheus-adapter/go.mod" "$TESTBED_DIR/tools/prometheus-adapter/go.sum" |
+  sha256sum | cut -c1-12)
+ADAPTER_BIN="$TESTBED_CACHE/adapter-$ADAPTER_KEY/bin"
 STATE_DIR=${TESTBED_STATE_DIR:-$REPO_DIR/.testbed}
 ENGINE_CACHE=$CACHE_ROOT/engines

@@ -28,6 +28,12 @@ POD_CIDR=10.244.0.0/16
 POD_READY_MS=${TESTBED_POD_READY_MS:-0}
 POD_RUN_MS=${TESTBED_POD_RUN_MS:-3000}
 TIMEOUT=${TESTBED_STARTUP_TIMEOUT:-90}
+# Test-bed settings of the real HPA controller, so an autoscaling test takes minutes, not a quarter hour: it
+# reads the metrics every 5 s (a cluster's default: 15 s) and, where an HPA has no behavior.scaleDown of its
+# own, waits 30 s (default: 5 min) of lower recommendations before scaling down. The operator always renders
+# behavior.scaleDown.stabilizationWindowSeconds, so only the sync period matters to its HPAs.
+HPA_SYNC_PERIOD=${TESTBED_HPA_SYNC_PERIOD:-5s}
+HPA_DOWNSCALE_STABILIZATION=${TESTBED_HPA_DOWNSCALE_STABILIZATION:-30s}
 
 PKI=$STATE_DIR/pki
 KUBECONFIG_PATH=$STATE_DIR/kubeconfig
@@ -75,6 +81,7 @@ if [ ${#running_components[@]} -eq ${#TESTBED_COMPONENTS[@]} ] && [ -f "$KUBECON
 fi
 if [ ${#running_components[@]} -gt 0 ]; then
   say "partly up (running: ${running_components[*]}); stopping it to start afresh"
+  bash "$TESTBED_DIR/metrics-adapter/stop.sh" || true
   bash "$TESTBED_DIR/prometheus/stop.sh" || true
   bash "$TESTBED_DIR/hub/stop.sh" || true
   stop_all_components
@@ -96,6 +103,7 @@ on_exit() {
   for c in "${TESTBED_COMPONENTS[@]}"; do
     [ -f "$(log_file "$c")" ] && { echo "--- $c ---" >&2; tail -n 15 "$(log_file "$c")" >&2; }
   done
+  bash "$TESTBED_DIR/metrics-adapter/stop.sh" >&2 || true
   bash "$TESTBED_DIR/prometheus/stop.sh" >&2 || true
   bash "$TESTBED_DIR/hub/stop.sh" >&2 || true
   stop_all_components >&2
@@ -140,6 +148,16 @@ issue() {  # name subject extensions
       -days 3650 -extfile "$PKI/openssl.cnf" -extensions "$3" -out "$PKI/$1.crt" 2>/dev/null
 }
 issue serving "/CN=kube-apiserver" server
+# The aggregation layer (the custom metrics API the HPA reads, testbed/metrics-adapter): a front-proxy CA of its
+# own, as kubeadm keeps one, and the client certificate the API server presents to aggregated API servers.
+openssl req -x509 -config "$PKI/openssl.cnf" -extensions ca "${ec_key[@]}" -days 3650 \
+  -subj "/CN=inference-operator-testbed-front-proxy-ca" -keyout "$PKI/front-proxy-ca.key" \
+  -out "$PKI/front-proxy-ca.crt" 2>/dev/null
+openssl req -new -config "$PKI/openssl.cnf" "${ec_key[@]}" -subj "/CN=front-proxy-client" \
+  -keyout "$PKI/front-proxy-client.key" 2>/dev/null |
+  openssl x509 -req -CA "$PKI/front-proxy-ca.crt" -CAkey "$PKI/front-proxy-ca.key" \
+    -set_serial "0x$(openssl rand -hex 8)" -days 3650 -extfile "$PKI/openssl.cnf" -extensions client \
+    -out "$PKI/front-proxy-client.crt" 2>/dev/null
 issue admin "/O=system:masters/CN=testbed-admin" client
 issue kube-controller-manager "/CN=system:kube-controller-manager" client
 issue kube-scheduler "/CN=system:kube-scheduler" client
@@ -173,6 +191,18 @@ write_kubeconfig "$STATE_DIR/kubeconfigs/kube-controller-manager" kube-controlle
 write_kubeconfig "$STATE_DIR/kubeconfigs/kube-scheduler" kube-scheduler
 write_kubeconfig "$STATE_DIR/kubeconfigs/admin" admin
 
+# The API server's audit log keeps every write to a Deployment with its body (the request's URI names the field
+# manager), so a test can count who wrote spec.replicas (tests/e2e/test_autoscaling.py). Nothing else is logged.
+cat >"$STATE_DIR/run/audit-policy.yaml" <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Request
+    verbs: [create, update, patch]
+    resources: [{group: apps, resources: [deployments, deployments/scale]}]
+  - level: None
+EOF
 sed -e "s/@POD_READY_MS@/$POD_READY_MS/g" -e "s/@POD_RUN_MS@/$POD_RUN_MS/g" \
   "$TESTBED_DIR/kwok/stages.yaml" >"$STATE_DIR/run/kwok-stages.yaml"
 
@@ -201,6 +231,13 @@ start_component kube-apiserver \
   --enable-admission-plugins NodeRestriction,PodSecurity \
   --allow-privileged=true \
   --endpoint-reconciler-type none \
+  --requestheader-client-ca-file "$PKI/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
+  --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+  --requestheader-extra-headers-prefix X-Remote-Extra- \
+  --proxy-client-cert-file "$PKI/front-proxy-client.crt" --proxy-client-key-file "$PKI/front-proxy-client.key" \
+  --enable-aggregator-routing=true \
+  --audit-policy-file "$STATE_DIR/run/audit-policy.yaml" --audit-log-path "$STATE_DIR/logs/audit.log" \
+  --audit-log-format json --audit-log-maxsize 200 --audit-log-maxbackup 1 \
   --profiling=false
 
 say "starting kube-controller-manager, kube-scheduler and kwok"
@@ -212,7 +249,9 @@ start_component kube-controller-manager \
   --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
   --service-cluster-ip-range "$SERVICE_CIDR" \
   --flex-volume-plugin-dir "$STATE_DIR/run/flexvolume" \
-  --leader-elect=false --kube-api-qps 100 --kube-api-burst 200 --profiling=false
+  --leader-elect=false --kube-api-qps 100 --kube-api-burst 200 --profiling=false \
+  --horizontal-pod-autoscaler-sync-period "$HPA_SYNC_PERIOD" \
+  --horizontal-pod-autoscaler-downscale-stabilization "$HPA_DOWNSCALE_STABILIZATION"
 start_component kube-scheduler \
   --kubeconfig "$STATE_DIR/kubeconfigs/kube-scheduler" \
   --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" --cert-dir "$STATE_DIR/run/kube-scheduler" \
@@ -283,6 +322,12 @@ if [ -f "$HUB_VENV/.complete" ] && [ -f "$MODEL_CACHE/.complete" ] && [ -x "$PRO
   say "starting the Hub mirror and Prometheus"
   bash "$TESTBED_DIR/hub/start.sh"
   bash "$TESTBED_DIR/prometheus/start.sh"
+  if [ -x "$ADAPTER_BIN/prometheus-adapter" ]; then
+    say "starting the metrics adapter (custom.metrics.k8s.io from Prometheus)"
+    bash "$TESTBED_DIR/metrics-adapter/start.sh"
+  else
+    say "the metrics adapter is not built (make testbed): custom.metrics.k8s.io is not served"
+  fi
 else
   say "the Hub mirror and Prometheus are not installed (make engine): not started"
 fi

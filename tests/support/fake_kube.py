@@ -14,6 +14,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from inference_operator import FIELD_MANAGER
 from inference_operator.kube.errors import KubeError, NotFound
 
 Key = tuple[str, str, str]
@@ -39,6 +40,7 @@ class FakeKube:
     writes: List[tuple[str, str, str]] = field(default_factory=list)  # (verb, kind, name), in order
     events: List[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
     fresh_reads: int = 0
+    managers: List[tuple[str, str, str]] = field(default_factory=list)  # (kind, name, field manager) of creates
     served_apis: set[str] = field(default_factory=set)
     # verb -> error the next call of that verb raises (then forgotten)
     fail_next: dict[str, KubeError] = field(default_factory=dict)
@@ -91,15 +93,28 @@ class FakeKube:
         self.objects[_key(body)] = body
         return copy.deepcopy(body)
 
-    def apply(self, obj: dict[str, Any], observed: dict[str, Any] | None = None) -> dict[str, Any]:
+    def apply(
+        self, obj: dict[str, Any], observed: dict[str, Any] | None = None, field_manager: str = FIELD_MANAGER
+    ) -> dict[str, Any]:
         self._maybe_fail("apply", obj["kind"])
+        if field_manager != FIELD_MANAGER:  # a partial apply of another manager: merge its spec fields
+            self.managers.append((obj["kind"], obj["metadata"]["name"], field_manager))
+            current = self.objects[_key(obj)]
+            self.writes.append(("apply", obj["kind"], obj["metadata"]["name"]))
+            return self._stored({**current, "spec": {**current["spec"], **obj["spec"]}}, current)
         if obj["kind"] == "PodMonitor" and "monitoring.coreos.com/v1" not in self.served_apis:
             raise NotFound(404, "NotFound", "the server could not find the requested resource")
         self.writes.append(("apply", obj["kind"], obj["metadata"]["name"]))
-        return self._stored(obj, self.objects.get(_key(obj)))
+        before = self.objects.get(_key(obj))
+        kept = (before or {}).get("spec", {}).get("replicas")
+        if obj["kind"] == "Deployment" and kept is not None and "replicas" not in obj.get("spec", {}):
+            # Server-side apply leaves a field alone that another manager owns (the seed's, then the HPA's).
+            obj = {**obj, "spec": {"replicas": kept, **obj["spec"]}}
+        return self._stored(obj, before)
 
-    def create_if_absent(self, obj: dict[str, Any]) -> dict[str, Any]:
+    def create_if_absent(self, obj: dict[str, Any], field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
         self._maybe_fail("create", obj["kind"])
+        self.managers.append((obj["kind"], obj["metadata"]["name"], field_manager))
         existing = self.objects.get(_key(obj))
         if existing is not None:
             return copy.deepcopy(existing)

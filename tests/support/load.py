@@ -271,6 +271,11 @@ class LoadClient:
         with self._lock:
             return self._succeeded
 
+    def by_pod_so_far(self) -> dict[str, int]:
+        """Successful requests per pod until now."""
+        with self._lock:
+            return dict(self._by_pod)
+
     def stop(self) -> LoadReport:
         self._stop.set()
         for t in self._threads:

@@ -101,6 +101,10 @@ resolves; the operator only writes the Secret's name into the pod template.
 - apiGroups: ["monitoring.coreos.com"]
   resources: ["podmonitors"]
   verbs: ["get", "create", "patch", "delete"]
+# The HorizontalPodAutoscaler of spec.autoscaling: server-side apply, deleted when autoscaling is turned off.
+- apiGroups: ["autoscaling"]
+  resources: ["horizontalpodautoscalers"]
+  verbs: ["get", "create", "patch", "delete"]
 {{- end }}
 
 {{/* Rules on cluster-scoped resources: a ClusterRole in both modes (a Role cannot grant them). */}}

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from .autoscaling import TRTLLM_NEVER, AutoscalerStatus, AutoscalingSignal, AutoscalingSpec, trtllm_series
 from .base import (
     ApiModel,
     Arg,
@@ -415,6 +416,15 @@ class CostSpec(ApiModel):
     )
 
 
+REPLICAS_WITH_AUTOSCALING = (
+    "spec.replicas must be unset when spec.autoscaling is set: the HorizontalPodAutoscaler owns the replica count"
+)
+TRTLLM_NOT_EXPORTED = (
+    "must be kvCacheUsage when TensorRT-LLM may serve: no TensorRT-LLM release exports a queue or running-requests "
+    "gauge (api/trtllm_recipes.py)"
+)
+
+
 class InferenceDeploymentSpec(ApiModel):
     """The desired LLM deployment."""
 
@@ -445,6 +455,12 @@ class InferenceDeploymentSpec(ApiModel):
                 "self.engine.tensorrtLLM.maxInputLen < self.engine.tensorrtLLM.maxSeqLen",
                 "spec.engine.tensorrtLLM.maxInputLen must be smaller than maxSeqLen",
             ),
+            ("!has(self.autoscaling) || !has(self.replicas)", REPLICAS_WITH_AUTOSCALING),
+            (
+                "!has(self.autoscaling) || self.engine.preference == 'vllm' || "
+                f"!(self.autoscaling.signal in {TRTLLM_NEVER})",
+                f"spec.autoscaling.signal {TRTLLM_NOT_EXPORTED}",
+            ),
         )
     }
 
@@ -453,11 +469,46 @@ class InferenceDeploymentSpec(ApiModel):
     precision: PrecisionSpec = Field(default_factory=PrecisionSpec, description="dtype and quantization.")
     parallelism: ParallelismSpec = Field(default_factory=ParallelismSpec, description="Tensor and pipeline sizes.")
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec, description="GPUs, placement and sizes.")
-    replicas: int = Field(default=1, ge=0, le=1000, description="Serving replicas; 0 suspends the deployment.")
+    replicas: int | None = Field(
+        default=None,
+        ge=0,
+        le=1000,
+        description="Serving replicas; 0 suspends the deployment. Default 1; must be unset with autoscaling.",
+    )
+    autoscaling: AutoscalingSpec | None = Field(
+        default=None,
+        description="Size the replicas by the serving engine's load through a HorizontalPodAutoscaler "
+        "(docs/autoscaling.md); the operator then never writes the Deployment's replicas.",
+    )
     serving: ServingSpec = Field(default_factory=ServingSpec, description="Endpoint, rollout and probes.")
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec, description="Prometheus scraping.")
     workload: WorkloadSpec = Field(default_factory=WorkloadSpec, description="Expected volume and profile.")
     cost: CostSpec = Field(default_factory=CostSpec, description="Cost-model overrides.")
+
+    @model_validator(mode="after")
+    def autoscaling_fits(self) -> InferenceDeploymentSpec:
+        scaling = self.autoscaling
+        if scaling is None:
+            return self
+        if self.replicas is not None:
+            raise field_conflict("replicas", "must be unset when spec.autoscaling is set")
+        trt_may_serve = self.engine.preference is not EnginePreference.VLLM and self.gpus_per_replica > 0
+        recipe = self.engine.tensorrt_llm.resolved_recipe
+        if trt_may_serve and trtllm_series(scaling.signal, recipe) is None:
+            raise field_conflict(
+                "autoscaling",
+                f"signal {scaling.signal.value} is not exported by TensorRT-LLM {recipe.name.value} "
+                f"(api/trtllm_recipes.py); use {AutoscalingSignal.KV_CACHE_USAGE.value} with a 1.3.0rc21+ image, "
+                "or engine.preference vllm",
+            )
+        return self
+
+    @property
+    def desired_replicas(self) -> int:
+        """The replicas the operator itself sets (spec.replicas, default 1); autoscaling: the HPA's minimum."""
+        if self.autoscaling is not None:
+            return self.autoscaling.min_replicas
+        return 1 if self.replicas is None else self.replicas
 
     @property
     def gpus_per_replica(self) -> int:
@@ -541,6 +592,7 @@ class InferenceDeploymentStatus(ApiModel):
     ready_replicas: int | None = Field(default=None, description="Serving pods that are Ready.")
     engine: EngineStatus | None = Field(default=None, description="Engine choice and cost figures.")
     build: BuildStatus | None = Field(default=None, description="TensorRT-LLM engine build, when one is used.")
+    autoscaler: AutoscalerStatus | None = Field(default=None, description="The autoscaler, under spec.autoscaling.")
     conditions: list[Condition] = Field(default_factory=list, description="Ready, Progressing, Degraded, ...")
     kopf: dict[str, Any] | None = Field(
         default=None, description="Bookkeeping of the operator framework (kopf); not for people."

@@ -34,6 +34,7 @@ _KINDS: dict[str, tuple[str, str]] = {
     "PersistentVolumeClaim": ("api/v1", "persistentvolumeclaims"),
     "Event": ("api/v1", "events"),
     "PodMonitor": ("apis/monitoring.coreos.com/v1", "podmonitors"),
+    "HorizontalPodAutoscaler": ("apis/autoscaling/v2", "horizontalpodautoscalers"),
     "InferenceDeployment": (f"apis/{GROUP}/{VERSION}", "inferencedeployments"),
     "EngineBuild": (f"apis/{GROUP}/{VERSION}", "enginebuilds"),
 }
@@ -59,7 +60,8 @@ def error_from(exc: ApiException) -> KubeError:
 def _marker(obj: dict[str, Any]) -> str:
     """What changes when someone else edits the object: the generation where the kind has a spec generation."""
     meta = obj.get("metadata", {})
-    if obj.get("kind") in ("Deployment", "Job") and "generation" in meta:
+    # An HPA's status changes at every sync of the autoscaler; its generation only when its spec does.
+    if obj.get("kind") in ("Deployment", "Job", "HorizontalPodAutoscaler") and "generation" in meta:
         return f"g{meta['generation']}"
     return f"rv{meta.get('resourceVersion', '')}"
 
@@ -207,8 +209,22 @@ class Kube:
 
     # Writes
 
-    def apply(self, obj: dict[str, Any], observed: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Server-side apply with our field manager; skipped when `observed` is exactly what we last applied."""
+    def apply(
+        self, obj: dict[str, Any], observed: dict[str, Any] | None = None, field_manager: str = FIELD_MANAGER
+    ) -> dict[str, Any]:
+        """Server-side apply with our field manager; skipped when `observed` is exactly what we last applied.
+        Another `field_manager` (the seed's replicas handover) is applied as is, and not remembered."""
+        if field_manager != FIELD_MANAGER:
+            meta = obj["metadata"]
+            query = {"fieldManager": field_manager, "force": "true"}
+            handed: dict[str, Any] = self._call(
+                "PATCH",
+                self._url(obj["kind"], meta.get("namespace"), meta["name"], query=query),
+                apply_patch_body(obj),
+                "application/apply-patch+yaml",
+            )
+            metrics.record_api_write("apply", obj["kind"])
+            return handed
         digest = content_hash(obj)
         meta = obj["metadata"]
         key = (str(obj["kind"]), str(meta.get("namespace", "")), str(meta["name"]))
@@ -234,10 +250,10 @@ class Kube:
             self.cache.put(result)
         return result
 
-    def create_if_absent(self, obj: dict[str, Any]) -> dict[str, Any]:
+    def create_if_absent(self, obj: dict[str, Any], field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
         """Create; if the name is taken, return what is there. Atomic by name: never two of one key."""
         meta = obj["metadata"]
-        url = self._url(obj["kind"], meta.get("namespace"), query={"fieldManager": FIELD_MANAGER})
+        url = self._url(obj["kind"], meta.get("namespace"), query={"fieldManager": field_manager})
         try:
             created: dict[str, Any] = self._call("POST", url, obj)
             metrics.record_api_write("create", obj["kind"])

@@ -24,11 +24,13 @@ class Client(Protocol):
     def observe(self, obj: dict[str, Any], deleted: bool = False) -> dict[str, Any] | None:
         """A watch event's body, remembered for reads; returns the body known before, if any."""
 
-    def apply(self, obj: dict[str, Any], observed: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Server-side apply; returns the object as the server now has it."""
+    def apply(
+        self, obj: dict[str, Any], observed: dict[str, Any] | None = None, field_manager: str = ...
+    ) -> dict[str, Any]:
+        """Server-side apply (field_manager: the operator's); returns the object as the server now has it."""
 
-    def create_if_absent(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Create, or return what already has the name: never two of one name."""
+    def create_if_absent(self, obj: dict[str, Any], field_manager: str = ...) -> dict[str, Any]:
+        """Create, or return what already has the name: never two of one name (field_manager: the operator's)."""
 
     def delete(self, kind: str, namespace: str, name: str) -> bool:
         """Delete; False when it was already gone."""

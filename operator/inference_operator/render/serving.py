@@ -179,12 +179,14 @@ def render_serving_deployment(
     template_metadata: dict[str, Any] = {"labels": dict(labels)}
     if engine.pod_annotations:
         template_metadata["annotations"] = dict(engine.pod_annotations)
+    # Under autoscaling the HPA owns replicas: an applied object that carried them would take them back (SSA).
+    replicas = {} if spec.autoscaling is not None else {"replicas": spec.desired_replicas}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": object_meta(infd, serving_name(infd, engine.engine), labels),
         "spec": {
-            "replicas": spec.replicas,
+            **replicas,
             "selector": {"matchLabels": selector_labels(infd, engine.engine)},
             "strategy": deployment_strategy(spec.serving.rollout),
             "progressDeadlineSeconds": progress_deadline_seconds(probes["startupProbe"]),

@@ -32,6 +32,7 @@ EXPECTED_GRANTS: dict[tuple[str, str], set[str]] = {
     ("", "persistentvolumeclaims"): {"get", "create"},  # engine store, created if absent
     ("", "events"): {"create"},  # operator and kopf Events
     ("monitoring.coreos.com", "podmonitors"): {"get", "create", "patch", "delete"},  # SSA; monitoring off
+    ("autoscaling", "horizontalpodautoscalers"): {"get", "create", "patch", "delete"},  # SSA; autoscaling off
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},  # the PodMonitor CRD appearing
     ("", "nodes"): {"list"},  # does any node have a build's GPU product (builds.requireGPUProductNode)
 }
@@ -396,3 +397,13 @@ def test_kustomize_base_builds_without_samples() -> None:
     namespaced = [d for d in docs if d["kind"] in ("ServiceAccount", "Service", "Deployment")]
     assert {d["metadata"]["namespace"] for d in namespaced} == {namespace["metadata"]["name"]}
     assert one(docs, "Deployment")["spec"]["selector"]["matchLabels"].get("app.kubernetes.io/managed-by") is None
+
+
+def test_the_prometheus_adapter_rules_are_the_file_verbatim(tmp_path: Path) -> None:
+    docs = template({"prometheusAdapterRules": {"enabled": True, "namespace": "monitoring"}}, workdir=tmp_path)
+    rules = one(docs, "ConfigMap")
+    assert rules["metadata"]["namespace"] == "monitoring"
+    shipped = yaml.safe_load((CHART / "files" / "prometheus-adapter-rules.yaml").read_text())
+    assert yaml.safe_load(rules["data"]["config.yaml"]) == shipped
+    assert shipped["rules"][0]["seriesQuery"].startswith('{__name__=~"vllm:num_requests_waiting')
+    assert not [d for d in template({}, workdir=tmp_path / "off") if d["kind"] == "ConfigMap"]

@@ -1,8 +1,8 @@
 """Writes of one InferenceDeployment's reconcile, in the order that keeps an endpoint ready. I/O only.
 
 Order: the EngineBuild (and its store) first; then the Service, before any Deployment changes (a Recreate
-rollout stops the pods it routed to at once); then the Deployments the plan applies; deletes last, after the
-Service points elsewhere; then the PodMonitor; the status and Events at the very end.
+rollout stops the pods it routed to at once); then the Deployments the plan applies and the autoscaler; deletes
+last, after the Service points elsewhere; then the PodMonitor; the status and Events at the very end.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import dataclasses
 import logging
 from typing import Any
 
+from ... import SEED_FIELD_MANAGER
 from ...api.inference_deployment import Engine
 from ...kube.errors import NotFound
 from ...kube.protocol import Client
@@ -45,9 +46,20 @@ def write_children(kube: Client, children: Children) -> Written:
     for write in children.deployments:
         if write.action is Action.APPLY:
             assert write.manifest is not None
-            now[write.engine] = kube.apply(write.manifest, write.observed)
+            observed = write.observed
+            if write.seed is not None:  # its replicas under a manager of their own: the HPA takes them over
+                observed = kube.create_if_absent(write.seed, SEED_FIELD_MANAGER)
+            elif write.handover is not None:
+                observed = kube.apply(write.handover, field_manager=SEED_FIELD_MANAGER)
+            now[write.engine] = kube.apply(write.manifest, observed)
         else:
             now[write.engine] = write.observed if write.action is Action.KEEP else None
+    # After the Deployments (it may target the one just created), before the deletes (it leaves the retired one).
+    if children.autoscaler is not None:
+        kube.apply(children.autoscaler, children.observed_autoscaler)
+    elif children.delete_autoscaler and children.observed_autoscaler is not None:
+        meta = children.observed_autoscaler["metadata"]
+        kube.delete("HorizontalPodAutoscaler", meta["namespace"], meta["name"])
     for write in children.deployments:
         if write.action is Action.DELETE and write.observed is not None:
             meta = write.observed["metadata"]

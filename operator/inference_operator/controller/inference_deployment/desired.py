@@ -20,6 +20,7 @@ from ...api.inference_deployment import Engine, InferenceDeployment, Phase, Trtl
 from ...api.labels import LABEL_ENGINE
 from ...api.settings import OperatorSettings
 from ...api.validation import format_validation_error
+from ...render.autoscaler import render_hpa, replicas_handover, seed_replicas, seeded
 from ...render.common import endpoint, selector_labels
 from ...render.engine_build import render_engine_build, render_quantization_build
 from ...render.podmonitor import render_pod_monitor
@@ -30,7 +31,7 @@ from ...render.vllm import MODELOPT_QUANTIZATION_ARG, render_vllm_deployment
 from ..conditions import status_changed
 from ..facts import BuildFacts, build_facts, deployment_facts
 from ..plan import Action, Plan, plan_serving
-from .status import StatusInputs, compute_status, invalid_spec_status
+from .status import StatusInputs, compute_status, invalid_spec_status, wanted_replicas
 
 KIND = "InferenceDeployment"
 
@@ -61,6 +62,7 @@ class World:
     build: dict[str, Any] | None = None
     monitoring_api: bool = False
     pod_monitor: dict[str, Any] | None = None
+    autoscaler: dict[str, Any] | None = None  # the HPA (read under spec.autoscaling, or while status names one)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class DeploymentWrite:
     action: Action
     manifest: dict[str, Any] | None  # for APPLY
     observed: dict[str, Any] | None
+    seed: dict[str, Any] | None = None  # autoscaled and absent: created with its starting replicas, then applied
+    handover: dict[str, Any] | None = None  # autoscaling just turned on: the seed co-owns replicas first
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,9 @@ class Children:
     pod_monitor: dict[str, Any] | None = None  # to apply
     observed_pod_monitor: dict[str, Any] | None = None
     delete_pod_monitor: bool = False
+    autoscaler: dict[str, Any] | None = None  # the HPA to apply
+    observed_autoscaler: dict[str, Any] | None = None
+    delete_autoscaler: bool = False
     # The Service would route elsewhere than now: traffic moves only on fresh reads, never on a cached body
     # that may lag a pod's readiness.
     fresh_read_needed: bool = False
@@ -164,6 +171,24 @@ def _deployment_manifest(intent: Intent, engine: Engine, plan: Plan, settings: O
     return render_trtllm_deployment(intent.infd, plan.trtllm_build, settings.store, settings.hub_endpoint)
 
 
+def _deployment_write(
+    intent: Intent, world: World, engine: Engine, action: Action, plan: Plan, settings: OperatorSettings
+) -> DeploymentWrite:
+    """One engine's write; an autoscaled Deployment not there yet is seeded with the other engine's replicas."""
+    observed = world.deployments.get(engine)
+    if action is not Action.APPLY:
+        return DeploymentWrite(engine, action, None, observed)
+    manifest = _deployment_manifest(intent, engine, plan, settings)
+    seed = handover = None
+    if intent.infd.spec.autoscaling is not None and observed is None:
+        other = world.deployments.get(Engine.TENSORRT_LLM if engine is Engine.VLLM else Engine.VLLM)
+        seed = seeded(manifest, seed_replicas(intent.infd, other))
+    elif intent.infd.spec.autoscaling is not None and observed is not None and world.autoscaler is None:
+        # No HPA yet: autoscaling was just turned on (managedFields are not cached to tell who owns replicas).
+        handover = replicas_handover(observed)
+    return DeploymentWrite(engine, action, manifest, observed, seed, handover)
+
+
 def children(intent: Intent, world: World, settings: OperatorSettings) -> Children:
     """What to write for the world as observed."""
     infd = intent.infd
@@ -173,14 +198,10 @@ def children(intent: Intent, world: World, settings: OperatorSettings) -> Childr
     facts = {e: deployment_facts(world.deployments.get(e)) for e in Engine}
     plan = plan_serving(infd, intent.choice.selected, build, facts, intent.blocker)
     writes = tuple(
-        DeploymentWrite(
-            engine,
-            action,
-            _deployment_manifest(intent, engine, plan, settings) if action is Action.APPLY else None,
-            world.deployments.get(engine),
-        )
+        _deployment_write(intent, world, engine, action, plan, settings)
         for engine, action in ((Engine.VLLM, plan.vllm), (Engine.TENSORRT_LLM, plan.trtllm))
     )
+    scaled = infd.spec.autoscaling is not None
     routed = ((world.service or {}).get("spec") or {}).get("selector", {}).get(LABEL_ENGINE)
     monitor = world.monitoring_api and infd.spec.monitoring.enabled
     return Children(
@@ -192,6 +213,9 @@ def children(intent: Intent, world: World, settings: OperatorSettings) -> Childr
         pod_monitor=render_pod_monitor(infd) if monitor else None,
         observed_pod_monitor=world.pod_monitor,
         delete_pod_monitor=world.monitoring_api and not monitor and world.pod_monitor is not None,
+        autoscaler=render_hpa(infd, plan.route) if scaled else None,
+        observed_autoscaler=world.autoscaler,
+        delete_autoscaler=not scaled and world.autoscaler is not None,
         fresh_read_needed=world.service is not None and routed != plan.route.value,
     )
 
@@ -199,7 +223,7 @@ def children(intent: Intent, world: World, settings: OperatorSettings) -> Childr
 def pending_pods_selector(intent: Intent, children: Children, after: dict[Engine, dict[str, Any] | None]) -> str | None:
     """The label selector of the routed engine's pods when fewer are Ready than wanted: ask why (the scheduler)."""
     routed = deployment_facts(after.get(children.plan.route))
-    if routed is None or routed.ready >= intent.infd.spec.replicas:
+    if routed is None or routed.ready >= wanted_replicas(intent.infd, routed):
         return None
     return ",".join(f"{k}={v}" for k, v in selector_labels(intent.infd, children.plan.route).items())
 
@@ -220,6 +244,13 @@ def status_update(
         children.plan, facts, children.build, unschedulable, endpoint(infd), intent.choice.status, containers
     )
     status = compute_status(infd, obs, previous, now)
+    if children.autoscaler is not None:
+        spec = children.autoscaler["spec"]
+        status["autoscaler"] = {
+            "name": children.autoscaler["metadata"]["name"],
+            "target": spec["scaleTargetRef"]["name"],
+            "metric": spec["metrics"][0]["pods"]["metric"]["name"],
+        }
     changed = status_changed(previous, status)
     events, selection = _events(previous, status, intent.choice) if changed else ((), None)
     ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status["conditions"])

@@ -51,7 +51,7 @@ def converged_objects(
 
     For a compiled TensorRT-LLM engine: the engine store, the EngineBuild and its Job, the vLLM Deployment that
     serves while the engine compiles (removed at the cut-over), the TensorRT-LLM Deployment, the Service
-    routing to it, the PodMonitor. Raises InvalidSpec as the reconcile would.
+    routing to it, the PodMonitor, the HorizontalPodAutoscaler. Raises InvalidSpec as the reconcile would.
     """
     intent = desired.intent_for(infd, settings)
     world = desired.World(deployments=dict.fromkeys(Engine), service=None, monitoring_api=monitoring_api)
@@ -67,7 +67,9 @@ def converged_objects(
             elif write.action is Action.DELETE:
                 deployments[write.engine] = None
         build = _built(intent.engine_build) if intent.engine_build is not None else None
-        world = desired.World(deployments, children.service, build, monitoring_api, children.pod_monitor)
+        world = desired.World(
+            deployments, children.service, build, monitoring_api, children.pod_monitor, children.autoscaler
+        )
     assert children is not None
     objects: list[dict[str, Any]] = []
     if intent.store is not None and intent.engine_build is not None:
@@ -76,6 +78,8 @@ def converged_objects(
     objects.append(children.service)
     if children.pod_monitor is not None:
         objects.append(children.pod_monitor)
+    if children.autoscaler is not None:  # spec.autoscaling: the HPA, on the engine that serves in the end
+        objects.append(children.autoscaler)
     return objects
 
 

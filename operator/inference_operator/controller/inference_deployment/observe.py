@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from ...api.inference_deployment import Engine
+from ...render.autoscaler import hpa_name
 from ...render.common import service_name, serving_name
 from ..context import Context
 from ..facts import container_trouble, unschedulable_reason
@@ -28,12 +29,16 @@ def read_world(ctx: Context, intent: Intent) -> World:
     if intent.engine_build is not None:
         build = ctx.kube.get("EngineBuild", ns, intent.engine_build["metadata"]["name"])
     monitoring = ctx.monitoring_served()
+    autoscaler = None
+    if infd.spec.autoscaling is not None or intent.previous.get("autoscaler"):
+        autoscaler = ctx.kube.get("HorizontalPodAutoscaler", ns, hpa_name(infd))
     return World(
         deployments={e: ctx.kube.get("Deployment", ns, serving_name(infd, e)) for e in Engine},
         service=ctx.kube.get("Service", ns, service_name(infd)),
         build=build,
         monitoring_api=monitoring,
         pod_monitor=ctx.kube.get("PodMonitor", ns, infd.metadata["name"]) if monitoring else None,
+        autoscaler=autoscaler,
     )
 
 

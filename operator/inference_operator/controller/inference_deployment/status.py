@@ -49,9 +49,16 @@ class StatusInputs:
     containers: str | None = None  # why a pod's engine container is down (facts.container_trouble)
 
 
+def wanted_replicas(infd: InferenceDeployment, routed: DeploymentFacts | None) -> int:
+    """The replicas the routed engine should have: the spec's, or under autoscaling what the HPA set."""
+    if infd.spec.autoscaling is not None and routed is not None:
+        return routed.desired
+    return infd.spec.desired_replicas
+
+
 def _phase_and_ready(infd: InferenceDeployment, obs: StatusInputs, was_ready: bool) -> tuple[Phase, Cond]:
-    desired = infd.spec.replicas
     facts = obs.deployments.get(obs.plan.route)
+    desired = wanted_replicas(infd, facts)
     name = _engine_label(obs.plan.route)
     if desired == 0:
         # What the spec asks for is in place (kstatus: Current), so Ready=True; the phase says Suspended.
