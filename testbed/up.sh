@@ -77,6 +77,7 @@ if [ ${#running_components[@]} -gt 0 ]; then
   say "partly up (running: ${running_components[*]}); stopping it to start afresh"
   bash "$TESTBED_DIR/prometheus/stop.sh" || true
   bash "$TESTBED_DIR/hub/stop.sh" || true
+  bash "$TESTBED_DIR/lws/stop.sh" || true
   stop_all_components
 fi
 
@@ -98,6 +99,7 @@ on_exit() {
   done
   bash "$TESTBED_DIR/prometheus/stop.sh" >&2 || true
   bash "$TESTBED_DIR/hub/stop.sh" >&2 || true
+  bash "$TESTBED_DIR/lws/stop.sh" >&2 || true
   stop_all_components >&2
   echo "testbed: logs kept in $STATE_DIR/logs" >&2
 }
@@ -201,6 +203,7 @@ start_component kube-apiserver \
   --enable-admission-plugins NodeRestriction,PodSecurity \
   --allow-privileged=true \
   --endpoint-reconciler-type none \
+  --enable-aggregator-routing=true \
   --profiling=false
 
 say "starting kube-controller-manager, kube-scheduler and kwok"
@@ -273,6 +276,10 @@ agent_nodes_ready() {
     grep -c '^True$')" -eq 2 ]
 }
 wait_for "the node agent's nodes to be Ready" agent_nodes_ready
+
+# The LeaderWorkerSet controller with its CRD and webhooks (testbed/lws/start.sh): multi-node groups.
+say "starting the LeaderWorkerSet controller"
+bash "$TESTBED_DIR/lws/start.sh"
 
 # The real engine's neighbours (docs/testbed-engine.md): the Hub mirror pods download the model from, and a real
 # Prometheus scraping them. Both need `make engine`; without it the kwok part of the test bed still works, and
