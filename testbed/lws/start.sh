@@ -89,6 +89,27 @@ KUBECONFIG="$STATE_DIR/run/lws-kubeconfig" setsid bash -c 'echo $$ >"$0"; exec "
   "$LWS_BIN" --config "$STATE_DIR/run/lws-config.yaml" --zap-devel=false \
   </dev/null >>"$STATE_DIR/logs/lws-controller.log" 2>&1 9<&- 8<&- &
 
+# In a cluster the kubelet mounts the Secret the rotator fills at certDir, and the rotator waits for the files
+# there before it serves; here the Secret's three keys are copied there once they exist, as that volume would.
+mount_certs() {
+  local key
+  for key in ca.crt tls.crt tls.key; do
+    kc -n "$LWS_NAMESPACE" get secret lws-webhook-server-cert -o "jsonpath={.data.${key//./\\.}}" | base64 -d \
+      >"$STATE_DIR/lws/certs/$key.tmp" && [ -s "$STATE_DIR/lws/certs/$key.tmp" ] || return 1
+  done
+  for key in ca.crt tls.crt tls.key; do mv "$STATE_DIR/lws/certs/$key.tmp" "$STATE_DIR/lws/certs/$key"; done
+}
+deadline=$((SECONDS + ${TESTBED_LWS_TIMEOUT:-90}))
+until mount_certs 2>/dev/null; do
+  if ! lws_pid >/dev/null || ((SECONDS > deadline)); then
+    echo "lws: the controller wrote no certificate to the Secret lws-webhook-server-cert; the end of its log:" >&2
+    tail -n 20 "$STATE_DIR/logs/lws-controller.log" >&2
+    bash "$TESTBED_DIR/lws/stop.sh" >&2 || true
+    exit 1
+  fi
+  sleep 0.5
+done
+
 # Ready when the API server's own calls pass both webhooks: a server-side dry run of a LeaderWorkerSet.
 probe_lws() {
   kc apply --dry-run=server -f - <<YAML
@@ -103,7 +124,6 @@ spec:
         containers: [{name: c, image: busybox:1, command: [sleep, "1"]}]
 YAML
 }
-deadline=$((SECONDS + ${TESTBED_LWS_TIMEOUT:-90}))
 until probe_lws >/dev/null 2>&1; do
   if { ! lws_pid >/dev/null && [ -f "$LWS_PID_FILE" ]; } || ((SECONDS > deadline)); then
     echo "lws: the webhooks did not answer; the last try said:" >&2
