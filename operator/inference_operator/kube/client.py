@@ -27,6 +27,7 @@ from .errors import KubeError, NotFound
 # kind -> (API path prefix, plural)
 _KINDS: dict[str, tuple[str, str]] = {
     "Deployment": ("apis/apps/v1", "deployments"),
+    "LeaderWorkerSet": ("apis/leaderworkerset.x-k8s.io/v1", "leaderworkersets"),
     "Service": ("api/v1", "services"),
     "Job": ("apis/batch/v1", "jobs"),
     "Pod": ("api/v1", "pods"),
@@ -59,7 +60,7 @@ def error_from(exc: ApiException) -> KubeError:
 def _marker(obj: dict[str, Any]) -> str:
     """What changes when someone else edits the object: the generation where the kind has a spec generation."""
     meta = obj.get("metadata", {})
-    if obj.get("kind") in ("Deployment", "Job") and "generation" in meta:
+    if obj.get("kind") in ("Deployment", "Job", "LeaderWorkerSet") and "generation" in meta:
         return f"g{meta['generation']}"
     return f"rv{meta.get('resourceVersion', '')}"
 

@@ -5,10 +5,12 @@ Pure: (InferenceDeployment) -> dict. Flags follow `vllm serve --help` of the pin
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ..api.inference_deployment import Engine, InferenceDeployment, Quantization
 from .common import scrape_annotations
+from .multinode import GroupShape, one_pod_of, render_leader_worker_set, vllm_group_args
 from .serving import IN_FLIGHT_DRAIN_SECONDS, EngineServing, render_serving_deployment
 
 CONTAINER_NAME = "vllm"
@@ -55,8 +57,9 @@ def quantization_arg(infd: InferenceDeployment) -> str | None:
     return _GPU_QUANTIZATION_ARG[quantization]
 
 
-def vllm_args(infd: InferenceDeployment) -> list[str]:
-    """`vllm serve` arguments from the spec; the user's extra args come last so that they win."""
+def vllm_args(infd: InferenceDeployment, launch: list[str] | None = None) -> list[str]:
+    """`vllm serve` arguments from the spec (and `launch`, a group's node arguments); the user's extra args come
+    last so that they win."""
     spec = infd.spec
     args = [
         # Positional: `vllm serve --model` is deprecated ("provide the model as a positional argument").
@@ -81,7 +84,7 @@ def vllm_args(infd: InferenceDeployment) -> list[str]:
     quantization = quantization_arg(infd)
     if quantization is not None:
         args += ["--quantization", quantization]
-    return args + list(spec.engine.vllm.extra_args)
+    return args + list(launch or []) + list(spec.engine.vllm.extra_args)
 
 
 def vllm_serving(infd: InferenceDeployment) -> EngineServing:
@@ -101,3 +104,13 @@ def vllm_serving(infd: InferenceDeployment) -> EngineServing:
 def render_vllm_deployment(infd: InferenceDeployment, hub_endpoint: str | None = None) -> dict[str, Any]:
     """The apps/v1 Deployment serving the resource's model with vLLM."""
     return render_serving_deployment(infd, vllm_serving(infd), hub_endpoint)
+
+
+def render_vllm_leader_worker_set(
+    infd: InferenceDeployment, shape: GroupShape, hub_endpoint: str | None = None
+) -> dict[str, Any]:
+    """The LeaderWorkerSet serving the resource's model with vLLM over groups of nodes (multinode.py)."""
+    leader = dataclasses.replace(vllm_serving(infd), args=vllm_args(infd, vllm_group_args(shape, leader=True)))
+    deployment = render_serving_deployment(one_pod_of(infd, shape), leader, hub_endpoint)
+    worker_args = vllm_args(infd, vllm_group_args(shape, leader=False))
+    return render_leader_worker_set(infd, deployment, shape, worker_args)

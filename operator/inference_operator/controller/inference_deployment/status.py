@@ -45,6 +45,7 @@ class StatusInputs:
     endpoint: str
     engine: EngineStatus
     containers: str | None = None  # why a pod's engine container is down (facts.container_trouble)
+    groups_held: str | None = None  # multi-node groups removed because they could not be placed whole
 
 
 def _phase_and_ready(infd: InferenceDeployment, obs: StatusInputs, was_ready: bool) -> tuple[Phase, Cond]:
@@ -73,6 +74,8 @@ def _phase_and_ready(infd: InferenceDeployment, obs: StatusInputs, was_ready: bo
                 READY, True, "ServingPreviousEngine", f"The previous engine serves: {obs.plan.detail}."
             )
         return Phase.READY, Cond(READY, True, "Serving", f"{name} serves {ready}/{desired} replicas at {obs.endpoint}.")
+    if obs.groups_held:
+        return (Phase.DEGRADED if ready else Phase.PENDING), Cond(READY, False, "GroupsHeldBack", obs.groups_held)
     if obs.unschedulable:
         msg = f"{name} pods cannot be scheduled: {obs.unschedulable}"
         return (Phase.DEGRADED if ready else Phase.PENDING), Cond(READY, False, "Unschedulable", msg)
