@@ -192,7 +192,7 @@ def test_a_group_that_cannot_be_placed_whole_is_explained_and_holds_no_gpus(
 
     def held_back() -> dict[str, Any] | None:
         status = cluster.status("inferencedeployment", name, namespace)
-        ready = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
+        ready: dict[str, Any] = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
         return status if ready.get("reason") == "GroupsHeldBack" else None
 
     status = wait_for("the half-placed group to be removed", held_back, timeout=PLACEMENT_TIMEOUT + DEADLINE)

@@ -45,32 +45,41 @@ def _unschedulable_since(pod: dict[str, Any]) -> tuple[datetime.datetime | None,
     return None
 
 
-def group_facts(pods: list[dict[str, Any]], size: int, now: str, timeout_seconds: int) -> GroupFacts:
-    """Placed, stranded and waiting groups from the pods of one LeaderWorkerSet (leaders and workers)."""
+def _groups(pods: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The pods (not being deleted) by group index, in index order."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for pod in pods:
-        if (pod.get("metadata") or {}).get("deletionTimestamp"):
-            continue
-        index = ((pod.get("metadata") or {}).get("labels") or {}).get(GROUP_INDEX_LABEL)
-        if index is not None:
+        meta = pod.get("metadata") or {}
+        index = (meta.get("labels") or {}).get(GROUP_INDEX_LABEL)
+        if index is not None and not meta.get("deletionTimestamp"):
             groups.setdefault(str(index), []).append(pod)
+    return [groups[i] for i in sorted(groups, key=lambda i: int(i) if i.isdigit() else 0)]
+
+
+def _stranded_for(members: list[dict[str, Any]], moment: datetime.datetime | None) -> tuple[float, str] | None:
+    """(seconds waited, the scheduler's message) of a group with pods placed and others unschedulable."""
+    pending = [u for u in (_unschedulable_since(p) for p in members) if u is not None]
+    if not pending or not any((p.get("spec") or {}).get("nodeName") for p in members):
+        return None  # its pods are on their way to a node, or it holds nothing yet
+    since = min((s for s, _ in pending if s is not None), default=None)
+    waited = (moment - since).total_seconds() if since is not None and moment is not None else 0.0
+    return waited, pending[0][1]
+
+
+def group_facts(pods: list[dict[str, Any]], size: int, now: str, timeout_seconds: int) -> GroupFacts:
+    """Placed, stranded and waiting groups from the pods of one LeaderWorkerSet (leaders and workers)."""
     moment = parse_time(now)
     whole = stranded = ready = 0
     waiting = None
-    for index in sorted(groups, key=lambda i: int(i) if i.isdigit() else 0):
-        members = groups[index]
-        placed = [p for p in members if (p.get("spec") or {}).get("nodeName")]
-        if len(placed) >= size:
+    for members in _groups(pods):
+        if sum(1 for p in members if (p.get("spec") or {}).get("nodeName")) >= size:
             whole += 1
-            ready += len(members) >= size and all(_ready(p) for p in members)
+            ready += all(_ready(p) for p in members)
             continue
-        pending = [u for u in (_unschedulable_since(p) for p in members) if u is not None]
-        if not placed or not pending:
-            continue  # holds nothing yet, or its pods are still on their way to a node
-        waiting = waiting or pending[0][1]
-        since = min((s for s, _ in pending if s is not None), default=None)
-        if since is not None and moment is not None and (moment - since).total_seconds() >= timeout_seconds:
-            stranded += 1
+        found = _stranded_for(members, moment)
+        if found is not None:
+            waiting = waiting or found[1]
+            stranded += found[0] >= timeout_seconds
     return GroupFacts(whole, stranded, waiting, ready)
 
 

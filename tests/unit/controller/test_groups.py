@@ -67,7 +67,7 @@ def test_nothing_stranded_asks_for_every_group() -> None:
 
 
 def test_a_leader_worker_set_counts_groups() -> None:
-    lws = {
+    lws: dict[str, Any] = {
         "kind": "LeaderWorkerSet",
         "metadata": {"name": "m-vllm", "generation": 3},
         "spec": {"replicas": 2},

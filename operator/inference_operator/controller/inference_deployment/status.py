@@ -48,6 +48,15 @@ class StatusInputs:
     groups_held: str | None = None  # multi-node groups removed because they could not be placed whole
 
 
+def _waiting_for_room(obs: StatusInputs, name: str) -> Cond | None:
+    """Ready=False for pods (or multi-node groups) the scheduler cannot place, or None."""
+    if obs.groups_held:
+        return Cond(READY, False, "GroupsHeldBack", obs.groups_held)
+    if obs.unschedulable:
+        return Cond(READY, False, "Unschedulable", f"{name} pods cannot be scheduled: {obs.unschedulable}")
+    return None
+
+
 def _phase_and_ready(infd: InferenceDeployment, obs: StatusInputs, was_ready: bool) -> tuple[Phase, Cond]:
     desired = infd.spec.replicas
     facts = obs.deployments.get(obs.plan.route)
@@ -74,11 +83,9 @@ def _phase_and_ready(infd: InferenceDeployment, obs: StatusInputs, was_ready: bo
                 READY, True, "ServingPreviousEngine", f"The previous engine serves: {obs.plan.detail}."
             )
         return Phase.READY, Cond(READY, True, "Serving", f"{name} serves {ready}/{desired} replicas at {obs.endpoint}.")
-    if obs.groups_held:
-        return (Phase.DEGRADED if ready else Phase.PENDING), Cond(READY, False, "GroupsHeldBack", obs.groups_held)
-    if obs.unschedulable:
-        msg = f"{name} pods cannot be scheduled: {obs.unschedulable}"
-        return (Phase.DEGRADED if ready else Phase.PENDING), Cond(READY, False, "Unschedulable", msg)
+    waiting = _waiting_for_room(obs, name)
+    if waiting is not None:
+        return (Phase.DEGRADED if ready else Phase.PENDING), waiting
     if facts is not None and facts.progress_deadline_exceeded:
         msg = f"{name} Deployment {facts.name} exceeded its progress deadline with {ready}/{desired} Ready."
         return Phase.DEGRADED, Cond(READY, False, "ProgressDeadlineExceeded", msg)
