@@ -17,6 +17,9 @@ import yaml
 
 from inference_operator.api.errors import InvalidSpec
 from inference_operator.api.inference_deployment import Engine, InferenceDeployment
+from inference_operator.api.settings import OperatorSettings
+from inference_operator.controller.inference_deployment import desired
+from inference_operator.controller.plan import Mode
 from inference_operator.render.multinode import (
     EXCLUSIVE_TOPOLOGY_ANNOTATION,
     WORKER_INDEX_LABEL,
@@ -127,3 +130,14 @@ def test_a_recreate_rollout_takes_every_group_down_at_once() -> None:
     infd = resource(serving={"rollout": {"strategy": "Recreate"}})
     lws = render_vllm_leader_worker_set(infd, GroupShape(size=2, gpus_per_pod=8))
     assert lws["spec"]["rolloutStrategy"]["rollingUpdateConfiguration"]["maxUnavailable"] == "100%"
+
+
+def test_tensorrt_llm_across_nodes_falls_back_to_a_vllm_group() -> None:
+    infd = resource(engine={"preference": "tensorrt-llm", "fallback": "vllm"})
+    intent = desired.intent_for(infd, OperatorSettings(), nodes=H100_NODES)
+    assert intent.blocker == desired.TRTLLM_MULTI_NODE
+    world = desired.World(deployments=dict.fromkeys(Engine), service=None)
+    children = desired.children(intent, world, OperatorSettings())
+    assert children.plan.mode is Mode.FALLBACK
+    applied = [w.manifest for w in children.deployments if w.manifest is not None]
+    assert [m["kind"] for m in applied] == ["LeaderWorkerSet"]
