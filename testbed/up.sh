@@ -278,8 +278,13 @@ agent_nodes_ready() {
 wait_for "the node agent's nodes to be Ready" agent_nodes_ready
 
 # The LeaderWorkerSet controller with its CRD and webhooks (testbed/lws/start.sh): multi-node groups.
-say "starting the LeaderWorkerSet controller"
-bash "$TESTBED_DIR/lws/start.sh"
+# TESTBED_LWS=0 leaves it out (the private test beds of the chaos and shutdown tests, which need none).
+if [ "${TESTBED_LWS:-1}" = 0 ]; then
+  say "TESTBED_LWS=0: the LeaderWorkerSet controller is not started"
+else
+  say "starting the LeaderWorkerSet controller"
+  bash "$TESTBED_DIR/lws/start.sh"
+fi
 
 # The real engine's neighbours (docs/testbed-engine.md): the Hub mirror pods download the model from, and a real
 # Prometheus scraping them. Both need `make engine`; without it the kwok part of the test bed still works, and
