@@ -41,7 +41,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 
 mkdir -p "$TESTBED_CACHE"
-for m in $CONTROL_PLANE_MODULES $CHECK_MODULES prometheus-adapter; do fetch "$m"; done
+for m in $CONTROL_PLANE_MODULES $CHECK_MODULES prometheus-adapter lws; do fetch "$m"; done
 build etcd etcd go.etcd.io/etcd/server/v3
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
 build kubernetes kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$k8s_ldflags"
@@ -60,4 +60,15 @@ echo "testbed: checkers ready in $CHECKS_BIN"
 adapter_version=$(cd "$TESTBED_DIR/tools/prometheus-adapter" && go list -m -f '{{.Version}}' sigs.k8s.io/prometheus-adapter)
 build prometheus-adapter prometheus-adapter sigs.k8s.io/prometheus-adapter/cmd/adapter \
   "-X k8s.io/component-base/version.gitVersion=$adapter_version" "$ADAPTER_BIN"
+# The LeaderWorkerSet controller manager and, beside it, the release's Helm chart (its CRD, webhook configurations,
+# RBAC), which testbed/lws/start.sh installs; nothing of it is committed here.
+lws_version=$(cd "$TESTBED_DIR/tools/lws" && go list -m -f '{{.Version}}' sigs.k8s.io/lws)
+mkdir -p "$LWS_CACHE/bin"
+build lws lws-controller sigs.k8s.io/lws/cmd "-X sigs.k8s.io/lws/pkg/version.GitVersion=$lws_version" "$LWS_CACHE/bin"
+if [ ! -f "$LWS_CACHE/chart/Chart.yaml" ]; then
+  lws_dir=$(cd "$TESTBED_DIR/tools/lws" && go list -m -f '{{.Dir}}' sigs.k8s.io/lws)
+  rm -rf "$LWS_CACHE/chart.tmp" && cp -r "$lws_dir/charts/lws" "$LWS_CACHE/chart.tmp" && chmod -R u+w "$LWS_CACHE/chart.tmp"
+  mv "$LWS_CACHE/chart.tmp" "$LWS_CACHE/chart"
+fi
+echo "testbed: LeaderWorkerSet $lws_version ready in $LWS_CACHE"
 echo "testbed: binaries ready in $TESTBED_BIN ($((SECONDS - start_all))s)"

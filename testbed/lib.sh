@@ -18,6 +18,9 @@ checks_key() {
   for m in $CHECK_MODULES; do cat "$TESTBED_DIR/tools/$m"/go.mod "$TESTBED_DIR/tools/$m"/go.sum "$TESTBED_DIR/tools/$m"/*.go; done \
     | sha256sum | cut -c1-12
 }
+# The LeaderWorkerSet controller (tools/lws): keyed by its own module, so adding it left the control plane's key
+# (and its six-minute build) alone.
+lws_key() { cat "$TESTBED_DIR/tools/lws/go.mod" "$TESTBED_DIR/tools/lws/go.sum" | sha256sum | cut -c1-12; }
 CACHE_ROOT=${INFERENCE_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/inference-operator}
 TESTBED_CACHE=$CACHE_ROOT/testbed
 TESTBED_BIN="$TESTBED_CACHE/$(testbed_key)/bin"
@@ -27,5 +30,6 @@ CHECKS_BIN="$TESTBED_CACHE/checks-$(checks_key)/bin"
 ADAPTER_KEY=$(cat "$TESTBED_DIR/tools/prometheus-adapter/go.mod" "$TESTBED_DIR/tools/prometheus-adapter/go.sum" |
   sha256sum | cut -c1-12)
 ADAPTER_BIN="$TESTBED_CACHE/adapter-$ADAPTER_KEY/bin"
+LWS_CACHE="$TESTBED_CACHE/lws-$(lws_key)"  # bin/lws-controller and chart/ (the release's own Helm chart)
 STATE_DIR=${TESTBED_STATE_DIR:-$REPO_DIR/.testbed}
 ENGINE_CACHE=$CACHE_ROOT/engines

@@ -84,6 +84,7 @@ if [ ${#running_components[@]} -gt 0 ]; then
   bash "$TESTBED_DIR/metrics-adapter/stop.sh" || true
   bash "$TESTBED_DIR/prometheus/stop.sh" || true
   bash "$TESTBED_DIR/hub/stop.sh" || true
+  bash "$TESTBED_DIR/lws/stop.sh" || true
   stop_all_components
 fi
 
@@ -106,6 +107,7 @@ on_exit() {
   bash "$TESTBED_DIR/metrics-adapter/stop.sh" >&2 || true
   bash "$TESTBED_DIR/prometheus/stop.sh" >&2 || true
   bash "$TESTBED_DIR/hub/stop.sh" >&2 || true
+  bash "$TESTBED_DIR/lws/stop.sh" >&2 || true
   stop_all_components >&2
   echo "testbed: logs kept in $STATE_DIR/logs" >&2
 }
@@ -312,6 +314,15 @@ agent_nodes_ready() {
     grep -c '^True$')" -eq 2 ]
 }
 wait_for "the node agent's nodes to be Ready" agent_nodes_ready
+
+# The LeaderWorkerSet controller with its CRD and webhooks (testbed/lws/start.sh): multi-node groups.
+# TESTBED_LWS=0 leaves it out (the private test beds of the chaos and shutdown tests, which need none).
+if [ "${TESTBED_LWS:-1}" = 0 ]; then
+  say "TESTBED_LWS=0: the LeaderWorkerSet controller is not started"
+else
+  say "starting the LeaderWorkerSet controller"
+  bash "$TESTBED_DIR/lws/start.sh"
+fi
 
 # The real engine's neighbours (docs/testbed-engine.md): the Hub mirror pods download the model from, and a real
 # Prometheus scraping them. Both need `make engine`; without it the kwok part of the test bed still works, and

@@ -161,6 +161,8 @@ def test_too_many_gpus_per_replica_says_why_in_status(
     body["spec"]["parallelism"] = {"tensor": 16}
     body["spec"].pop("resources", None)
     body["spec"]["resources"] = {"gpuProduct": "NVIDIA-H100-80GB-HBM3"}
+    # One pod of 16 GPUs; left to Auto the operator would serve it as a group of two 8-GPU nodes (test_multinode).
+    body["spec"]["multiNode"] = {"mode": "Never"}
     create_token_secret(cluster, namespace)
     cluster.apply(body, namespace)
     status = wait_for("Pending with the scheduler's reason", lambda: phase_is(cluster, name, namespace, "Pending"))

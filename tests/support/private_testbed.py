@@ -42,6 +42,8 @@ class PrivateTestbed:
             if not (ports_from_env and variable in self.env):
                 self.env[variable] = str(free_port())
         self.env.pop("KUBECONFIG", None)
+        # No LeaderWorkerSet controller: no test of a private test bed uses one, and it adds ~15 s to each start.
+        self.env.setdefault("TESTBED_LWS", "0")
         self.cluster = Cluster(kubeconfig=state_dir / "kubeconfig", kubectl_bin=testbed.bin_dir() / "kubectl")
 
     def script(self, *args: str, timeout: float = 180) -> str:

@@ -77,6 +77,10 @@ resolves; the operator only writes the Secret's name into the pod template.
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# Multi-node serving groups (sigs.k8s.io/lws, when installed): server-side apply, deleted, watched.
+- apiGroups: ["leaderworkerset.x-k8s.io"]
+  resources: ["leaderworkersets"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # The Service in front of the active engine: server-side apply.
 - apiGroups: [""]
   resources: ["services"]

@@ -178,3 +178,26 @@ def parameters_billions_from_name(model_name: str) -> float | None:
     experts, size, unit = match.groups()
     value = float(size) * (int(experts) if experts else 1)
     return value / 1000 if unit.upper() == "M" else value
+
+
+# num_hidden_layers of the checkpoints' config.json on the Hugging Face Hub (meta-llama/Llama-3.1-{8B,70B,405B},
+# Llama-3.3-70B, Qwen/Qwen2.5-{7B,72B}, deepseek-ai/DeepSeek-{V3,R1}, mistralai/Mixtral-8x7B): pipeline stages
+# split layers, so a pipeline size above this cannot be served.
+_LAYER_PATTERNS: tuple[tuple[str, int], ...] = (
+    (r"llama-3\.[123]-8b", 32),
+    (r"llama-3\.[13]-70b", 80),
+    (r"llama-3\.1-405b", 126),
+    (r"qwen2\.5-7b", 28),
+    (r"qwen2\.5-72b", 80),
+    (r"deepseek-(v3|r1)(?![-a-z0-9]*distill)", 61),
+    (r"mixtral-8x7b", 32),
+)
+_COMPILED_LAYERS = tuple((re.compile(pattern, re.IGNORECASE), layers) for pattern, layers in _LAYER_PATTERNS)
+
+
+def layers_from_name(model_name: str) -> int | None:
+    """The hidden layers of a well-known checkpoint, from its Hub name; None when the name is not known."""
+    for pattern, layers in _COMPILED_LAYERS:
+        if pattern.search(model_name):
+            return layers
+    return None

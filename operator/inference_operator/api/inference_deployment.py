@@ -118,6 +118,13 @@ class ModelSpec(ApiModel):
         description="Hugging Face `architectures` entry of the model's config.json, e.g. LlamaForCausalLM. "
         "Used to decide whether TensorRT-LLM can build it; inferred from model.name when omitted.",
     )
+    num_layers: int | None = Field(
+        default=None,
+        ge=1,
+        le=10000,
+        description="Hidden layers of the model (num_hidden_layers in its config.json); parallelism.pipeline may "
+        "not exceed it. Known for common models (advisor/architectures.py) when omitted.",
+    )
     parameters_billions: float | None = Field(
         default=None,
         gt=0,
@@ -374,6 +381,45 @@ class ServingSpec(ApiModel):
     probes: ProbesSpec = Field(default_factory=ProbesSpec, description="Probe overrides.")
 
 
+class MultiNodeMode(enum.StrEnum):
+    AUTO = "Auto"
+    ALWAYS = "Always"
+    NEVER = "Never"
+
+
+class MultiNodeSpec(ApiModel):
+    """Replicas larger than one node: a LeaderWorkerSet of groups instead of a Deployment (docs/multi-node.md)."""
+
+    mode: MultiNodeMode = Field(
+        default=MultiNodeMode.AUTO,
+        description="Auto: a replica spans nodes when it needs more GPUs than one node of resources.gpuProduct "
+        "has (gpusPerNode, else the largest nvidia.com/gpu allocatable of those nodes). Always: a LeaderWorkerSet "
+        "even when one node would do (needs gpusPerNode or readable nodes). Never: always one pod per replica.",
+    )
+    gpus_per_node: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="GPUs of each node a group's pod runs on, declared; by default read from the nodes of "
+        "resources.gpuProduct. Each pod of a group asks for this many; it must divide tensor x pipeline.",
+    )
+    exclusive_topology: str | None = Field(
+        default=None,
+        max_length=316,
+        pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
+        description="A node label key (e.g. topology.kubernetes.io/zone, or a rack or NVLink-domain label): each "
+        "group gets a domain of that label to itself (LeaderWorkerSet's exclusive-topology).",
+    )
+    placement_timeout_seconds: int = Field(
+        default=300,
+        ge=30,
+        le=86400,
+        description="How long a group may wait with some of its pods placed and others unschedulable before "
+        "the operator removes the unplaced groups, so that none holds GPUs it cannot use; it retries after as "
+        "long again.",
+    )
+
+
 class MonitoringSpec(ApiModel):
     """Prometheus scraping of the engine pods."""
 
@@ -481,6 +527,9 @@ class InferenceDeploymentSpec(ApiModel):
         "(docs/autoscaling.md); the operator then never writes the Deployment's replicas.",
     )
     serving: ServingSpec = Field(default_factory=ServingSpec, description="Endpoint, rollout and probes.")
+    multi_node: MultiNodeSpec = Field(
+        default_factory=MultiNodeSpec, description="Replicas that span nodes (LeaderWorkerSet groups)."
+    )
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec, description="Prometheus scraping.")
     workload: WorkloadSpec = Field(default_factory=WorkloadSpec, description="Expected volume and profile.")
     cost: CostSpec = Field(default_factory=CostSpec, description="Cost-model overrides.")
@@ -579,6 +628,25 @@ class BuildStatus(ApiModel):
     message: str = Field(default="", description="What the build is doing or why it failed.")
 
 
+class HeldBackStatus(ApiModel):
+    """Groups removed because they could not be placed whole (controller/groups.py)."""
+
+    wanted: int = Field(description="Groups the spec asks for.")
+    replicas: int = Field(description="Groups asked of the LeaderWorkerSet meanwhile.")
+    since: str = Field(description="When the groups were removed.")
+    retry_at: str = Field(description="When the operator asks for every group again.")
+    reason: str = Field(default="", description="The scheduler's message for the pod that could not be placed.")
+
+
+class GroupsStatus(ApiModel):
+    """A multi-node deployment's groups (one group per replica)."""
+
+    size: int = Field(description="Pods per group, one per node.")
+    gpus_per_pod: int = Field(description="GPUs each pod of a group holds.")
+    ready: int = Field(default=0, description="Groups whose pods are all Ready.")
+    held_back: HeldBackStatus | None = Field(default=None, description="Groups removed until a retry, and why.")
+
+
 class InferenceDeploymentStatus(ApiModel):
     """Observed state, written by the operator."""
 
@@ -591,6 +659,9 @@ class InferenceDeploymentStatus(ApiModel):
     replicas: int | None = Field(default=None, description="Serving pods that exist.")
     ready_replicas: int | None = Field(default=None, description="Serving pods that are Ready.")
     engine: EngineStatus | None = Field(default=None, description="Engine choice and cost figures.")
+    groups: GroupsStatus | None = Field(
+        default=None, description="Multi-node groups, when replicas span nodes (replicas then count groups)."
+    )
     build: BuildStatus | None = Field(default=None, description="TensorRT-LLM engine build, when one is used.")
     autoscaler: AutoscalerStatus | None = Field(default=None, description="The autoscaler, under spec.autoscaling.")
     conditions: list[Condition] = Field(default_factory=list, description="Ready, Progressing, Degraded, ...")

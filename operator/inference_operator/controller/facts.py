@@ -45,8 +45,11 @@ class DeploymentFacts:
 
 
 def deployment_facts(obj: dict[str, Any] | None) -> DeploymentFacts | None:
+    """A serving Deployment's facts, or a LeaderWorkerSet's (counted in groups)."""
     if obj is None:
         return None
+    if obj.get("kind") == "LeaderWorkerSet":
+        return leader_worker_set_facts(obj)
     meta = obj.get("metadata", {})
     spec = obj.get("spec", {})
     status = obj.get("status") or {}
@@ -66,6 +69,35 @@ def deployment_facts(obj: dict[str, Any] | None) -> DeploymentFacts | None:
         engine_build=template_labels.get(LABEL_BUILD),
         progress_deadline_exceeded=deadline,
         rollout_complete=progressing.get("reason") == "NewReplicaSetAvailable",
+    )
+
+
+def leader_worker_set_facts(obj: dict[str, Any]) -> DeploymentFacts:
+    """A LeaderWorkerSet (sigs.k8s.io/lws v0.7.0) as DeploymentFacts, in groups: status.readyReplicas counts
+    groups whose pods are all Ready, updatedReplicas groups on the current revision. Its status has no
+    observedGeneration; its conditions (metav1.Condition) carry one."""
+    meta = obj.get("metadata", {})
+    spec = obj.get("spec", {})
+    status = obj.get("status") or {}
+    conditions = status.get("conditions") or []
+    generation = int(meta.get("generation", 0))
+    seen = [int(c["observedGeneration"]) for c in conditions if c.get("observedGeneration") is not None]
+    updating = any(c.get("type") == "UpdateInProgress" and c.get("status") == "True" for c in conditions)
+    available = any(c.get("type") == "Available" and c.get("status") == "True" for c in conditions)
+    leader = spec.get("leaderWorkerTemplate", {}).get("leaderTemplate") or {}
+    ready = int(status.get("readyReplicas", 0))
+    return DeploymentFacts(
+        name=meta.get("name", ""),
+        generation=generation,
+        observed_generation=max(seen) if seen else (generation if "replicas" in status else 0),
+        desired=int(spec.get("replicas", 1)),
+        replicas=int(status.get("replicas", 0)),
+        ready=ready,
+        updated=0 if updating else int(status.get("updatedReplicas", 0)),
+        available=ready if available else 0,
+        engine_build=leader.get("metadata", {}).get("labels", {}).get(LABEL_BUILD),
+        progress_deadline_exceeded=False,
+        rollout_complete=available and not updating,
     )
 
 

@@ -27,6 +27,7 @@ from .errors import KubeError, NotFound
 # kind -> (API path prefix, plural)
 _KINDS: dict[str, tuple[str, str]] = {
     "Deployment": ("apis/apps/v1", "deployments"),
+    "LeaderWorkerSet": ("apis/leaderworkerset.x-k8s.io/v1", "leaderworkersets"),
     "Service": ("api/v1", "services"),
     "Job": ("apis/batch/v1", "jobs"),
     "Pod": ("api/v1", "pods"),
@@ -61,7 +62,7 @@ def _marker(obj: dict[str, Any]) -> str:
     """What changes when someone else edits the object: the generation where the kind has a spec generation."""
     meta = obj.get("metadata", {})
     # An HPA's status changes at every sync of the autoscaler; its generation only when its spec does.
-    if obj.get("kind") in ("Deployment", "Job", "HorizontalPodAutoscaler") and "generation" in meta:
+    if obj.get("kind") in ("Deployment", "Job", "LeaderWorkerSet", "HorizontalPodAutoscaler") and "generation" in meta:
         return f"g{meta['generation']}"
     return f"rv{meta.get('resourceVersion', '')}"
 

@@ -5,6 +5,7 @@ Pure: (InferenceDeployment) -> dict. Flags follow `vllm serve --help` of the pin
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ..api.inference_deployment import Engine, InferenceDeployment, Quantization
@@ -12,6 +13,7 @@ from ..api.labels import LABEL_BUILD
 from ..api.quantization_spec import KvCacheDtype
 from ..api.settings import StoreSettings
 from .common import scrape_annotations
+from .multinode import GroupShape, one_pod_of, render_leader_worker_set, vllm_group_args
 from .quantize_job import checkpoint_dir, store_mount
 from .serving import IN_FLIGHT_DRAIN_SECONDS, EngineServing, render_serving_deployment
 
@@ -68,9 +70,10 @@ def quantization_arg(infd: InferenceDeployment) -> str | None:
     return _GPU_QUANTIZATION_ARG[quantization]
 
 
-def vllm_args(infd: InferenceDeployment, checkpoint: str | None = None) -> list[str]:
-    """`vllm serve` arguments from the spec; the user's extra args come last so that they win. `checkpoint`: the
-    directory of a quantized checkpoint in the store, served in place of the Hub's."""
+def vllm_args(infd: InferenceDeployment, checkpoint: str | None = None, launch: list[str] | None = None) -> list[str]:
+    """`vllm serve` arguments from the spec (and `launch`, a group's node arguments); the user's extra args come
+    last so that they win. `checkpoint`: the directory of a quantized checkpoint in the store, served in place of
+    the Hub's."""
     spec = infd.spec
     # Positional: `vllm serve --model` is deprecated ("provide the model as a positional argument").
     model = [checkpoint] if checkpoint else [spec.model.name, "--revision", spec.model.revision]
@@ -99,7 +102,7 @@ def vllm_args(infd: InferenceDeployment, checkpoint: str | None = None) -> list[
         args += ["--quantization", MODELOPT_QUANTIZATION_ARG[spec.precision.quantization]]
         if calibration.kv_cache_dtype is KvCacheDtype.FP8:
             args += ["--kv-cache-dtype", "fp8"]  # the checkpoint carries the calibrated KV scales
-    return args + list(spec.engine.vllm.extra_args)
+    return args + list(launch or []) + list(spec.engine.vllm.extra_args)
 
 
 def vllm_serving(
@@ -139,3 +142,14 @@ def render_vllm_deployment(
     """The apps/v1 Deployment serving the resource's model with vLLM (on a quantization build's checkpoint once
     `quantized_build` names it)."""
     return render_serving_deployment(infd, vllm_serving(infd, quantized_build, store), hub_endpoint)
+
+
+def render_vllm_leader_worker_set(
+    infd: InferenceDeployment, shape: GroupShape, hub_endpoint: str | None = None
+) -> dict[str, Any]:
+    """The LeaderWorkerSet serving the resource's model with vLLM over groups of nodes (multinode.py). A
+    quantization build's checkpoint is not served by groups yet: they serve the model from the Hub."""
+    leader = dataclasses.replace(vllm_serving(infd), args=vllm_args(infd, launch=vllm_group_args(shape, leader=True)))
+    deployment = render_serving_deployment(one_pod_of(infd, shape), leader, hub_endpoint)
+    worker_args = vllm_args(infd, launch=vllm_group_args(shape, leader=False))
+    return render_leader_worker_set(infd, deployment, shape, worker_args)

@@ -22,6 +22,7 @@ from ..api.labels import (
 )
 from ..controller.engine_build.desired import NODE_RECHECK_SECONDS, waiting_for_a_node
 from ..controller.facts import deployment_facts
+from ..controller.groups import GROUP_RECHECK_SECONDS
 from .reconciler import ENGINE_BUILD, INFERENCE_DEPLOYMENT, state_of
 
 INFD = (GROUP, VERSION, "inferencedeployments")
@@ -65,6 +66,32 @@ async def on_serving_deployment(
     parent = _label(body, LABEL_DEPLOYMENT)
     if parent and (deleted or deployment_facts(before) != deployment_facts(dict(body))):
         state.trigger(INFERENCE_DEPLOYMENT, namespace, parent, logger)
+
+
+@kopf.on.event("leaderworkerset.x-k8s.io", "v1", "leaderworkersets", labels=SERVING)
+async def on_serving_leader_worker_set(
+    body: kopf.Body, type: str | None, namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any
+) -> None:
+    """A multi-node group set (sigs.k8s.io/lws, when installed): its group counts feed the parent's status."""
+    parent = _label(body, LABEL_DEPLOYMENT)
+    if parent and (type == "DELETED" or "status" in body):
+        state_of(memo).trigger(INFERENCE_DEPLOYMENT, namespace, parent, logger)
+
+
+def _groups_incomplete(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
+    groups = status.get("groups") or {}
+    return bool(groups) and (
+        bool(groups.get("heldBack")) or int(groups.get("ready") or 0) < int(spec.get("replicas", 1))
+    )
+
+
+@kopf.timer(*INFD, interval=GROUP_RECHECK_SECONDS, initial_delay=GROUP_RECHECK_SECONDS, when=_groups_incomplete)
+async def on_groups_incomplete(
+    name: str, namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any
+) -> None:
+    """Multi-node groups wait or are held back (controller/groups.py): a placement timeout or a retry falls due
+    with no event to announce it, so look again while the status says so."""
+    state_of(memo).trigger(INFERENCE_DEPLOYMENT, namespace, name, logger)
 
 
 def _unschedulable(body: kopf.Body, **_: Any) -> bool:

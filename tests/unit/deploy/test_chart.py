@@ -26,6 +26,7 @@ EXPECTED_GRANTS: dict[tuple[str, str], set[str]] = {
     ("inference-operator.dev", "inferencedeployments/status"): {"patch"},  # status, kopf's status storage
     ("inference-operator.dev", "enginebuilds/status"): {"patch"},
     ("apps", "deployments"): {"get", "list", "watch", "create", "patch", "delete"},  # SSA; retired engines
+    ("leaderworkerset.x-k8s.io", "leaderworkersets"): {"get", "list", "watch", "create", "patch", "delete"},  # groups
     ("", "services"): {"get", "create", "patch"},  # SSA
     ("", "pods"): {"list", "watch"},  # the scheduler's Unschedulable verdict
     ("batch", "jobs"): {"get", "list", "watch", "create"},  # immutable build Jobs

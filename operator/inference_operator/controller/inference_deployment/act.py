@@ -63,7 +63,7 @@ def write_children(kube: Client, children: Children) -> Written:
     for write in children.deployments:
         if write.action is Action.DELETE and write.observed is not None:
             meta = write.observed["metadata"]
-            kube.delete("Deployment", meta["namespace"], meta["name"])
+            kube.delete(str(write.observed.get("kind") or "Deployment"), meta["namespace"], meta["name"])
     return Written(now, monitoring_gone=not _write_pod_monitor(kube, children))
 
 

@@ -8,6 +8,7 @@ the operator.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,20 +17,30 @@ from pydantic import ValidationError
 from ...advisor.engine_choice import EXPLICIT, EngineChoice, choose_engine, trtllm_blocker
 from ...api.engine_build import BuildPhase
 from ...api.errors import InvalidSpec
-from ...api.inference_deployment import Engine, InferenceDeployment, Phase, TrtllmBackend
+from ...api.inference_deployment import (
+    Engine,
+    GroupsStatus,
+    HeldBackStatus,
+    InferenceDeployment,
+    MultiNodeMode,
+    Phase,
+    TrtllmBackend,
+)
 from ...api.labels import LABEL_ENGINE
 from ...api.settings import OperatorSettings
 from ...api.validation import format_validation_error
 from ...render.autoscaler import render_hpa, replicas_handover, seed_replicas, seeded
 from ...render.common import endpoint, selector_labels
 from ...render.engine_build import render_engine_build, render_quantization_build
+from ...render.multinode import GroupShape, NodeFacts, group_shape
 from ...render.podmonitor import render_pod_monitor
 from ...render.service import render_service
 from ...render.store import render_engine_store
 from ...render.trtllm import render_trtllm_deployment
-from ...render.vllm import MODELOPT_QUANTIZATION_ARG, render_vllm_deployment
+from ...render.vllm import MODELOPT_QUANTIZATION_ARG, render_vllm_deployment, render_vllm_leader_worker_set
 from ..conditions import status_changed
-from ..facts import BuildFacts, build_facts, deployment_facts
+from ..facts import BuildFacts, DeploymentFacts, build_facts, deployment_facts
+from ..groups import GroupPlan, group_facts, held_back_message, plan_groups
 from ..plan import Action, Plan, plan_serving
 from .status import StatusInputs, compute_status, invalid_spec_status, wanted_replicas
 
@@ -46,6 +57,7 @@ class Intent:
     blocker: str | None  # why TensorRT-LLM cannot serve this model at all, when it is the choice
     store: dict[str, Any] | None  # the engine store PVC, when an engine is compiled
     engine_build: dict[str, Any] | None  # the EngineBuild wanted (created if absent, never applied over)
+    shape: GroupShape | None = None  # a replica's group of nodes (multi-node), or None for one pod per replica
 
     @property
     def previous(self) -> dict[str, Any]:
@@ -63,6 +75,8 @@ class World:
     monitoring_api: bool = False
     pod_monitor: dict[str, Any] | None = None
     autoscaler: dict[str, Any] | None = None  # the HPA (read under spec.autoscaling, or while status names one)
+    group_pods: list[dict[str, Any]] | None = None  # the LeaderWorkerSet's pods (multi-node only)
+    now: str = ""  # when observed (the clock is read by observe; pure code is handed it)
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,7 @@ class Children:
     # The Service would route elsewhere than now: traffic moves only on fresh reads, never on a cached body
     # that may lag a pod's readiness.
     fresh_read_needed: bool = False
+    groups: GroupPlan | None = None  # multi-node: the groups asked for, and any held back
 
 
 @dataclass(frozen=True)
@@ -121,18 +136,51 @@ def parse(body: dict[str, Any]) -> InferenceDeployment:
         raise InvalidSpec(format_validation_error(exc)) from None
 
 
-def intent(body: dict[str, Any], settings: OperatorSettings) -> Intent:
+def intent(body: dict[str, Any], settings: OperatorSettings, nodes: NodeFacts | None = None) -> Intent:
     """The engine choice and what it needs; InvalidSpec when the spec cannot be served as written."""
-    return intent_for(parse(body), settings, body)
+    return intent_for(parse(body), settings, body, nodes)
 
 
-def intent_for(infd: InferenceDeployment, settings: OperatorSettings, body: dict[str, Any] | None = None) -> Intent:
-    """`intent` of a parsed resource; `body` (the object as stored) carries the status of earlier decisions."""
+def needs_node_facts(infd: InferenceDeployment) -> bool:
+    """Whether the multi-node choice needs the nodes of the GPU product read (no declared gpusPerNode)."""
+    spec = infd.spec
+    multi = spec.multi_node
+    return (
+        multi.mode is not MultiNodeMode.NEVER
+        and multi.gpus_per_node is None
+        and spec.resources.gpu_product is not None
+        and spec.gpus_per_replica > (0 if multi.mode is MultiNodeMode.ALWAYS else 1)
+    )
+
+
+# An HPA scales a Deployment here (render/autoscaler.py); a LeaderWorkerSet's groups are not autoscaled yet.
+AUTOSCALED_GROUPS = (
+    "spec.autoscaling: a replica of this size spans nodes (spec.multiNode), and multi-node groups are not "
+    "autoscaled yet; set spec.replicas instead"
+)
+
+# TensorRT-LLM's multi-node serving (trtllm-serve under mpirun across the group) is not rendered yet.
+TRTLLM_MULTI_NODE = "a replica of this size spans nodes, and this operator serves multi-node groups with vLLM only"
+
+
+def intent_for(
+    infd: InferenceDeployment,
+    settings: OperatorSettings,
+    body: dict[str, Any] | None = None,
+    nodes: NodeFacts | None = None,
+) -> Intent:
+    """`intent` of a parsed resource; `body` (the object as stored) carries the status of earlier decisions;
+    `nodes` are the GPU product's nodes as observed (None: not read)."""
     body = body if body is not None else {"metadata": infd.metadata}
     previous = body.get("status") or {}
+    shape = group_shape(infd, nodes)
+    if shape is not None and infd.spec.autoscaling is not None:
+        raise InvalidSpec(AUTOSCALED_GROUPS)
     choice = choose_engine(infd, settings.decision, previous.get("engine"))
     trt = choice.selected is Engine.TENSORRT_LLM
     blocker = trtllm_blocker(infd) if trt else None
+    if trt and blocker is None and shape is not None:
+        blocker = TRTLLM_MULTI_NODE
     store = engine_build = None
     backend = infd.spec.engine.tensorrt_llm.effective_backend
     if infd.spec.precision.calibration is not None:
@@ -146,7 +194,7 @@ def intent_for(infd: InferenceDeployment, settings: OperatorSettings, body: dict
     elif trt and blocker is None and backend is TrtllmBackend.ENGINE:
         store = render_engine_store(infd.metadata["namespace"], settings.store)
         engine_build = render_engine_build(infd, settings.store)  # EngineKeyError (an InvalidSpec) without a GPU
-    return Intent(body, infd, choice, blocker, store, engine_build)
+    return Intent(body, infd, choice, blocker, store, engine_build, shape)
 
 
 def quantization_problem(infd: InferenceDeployment, selected: Engine, backend: TrtllmBackend) -> str | None:
@@ -165,20 +213,38 @@ def quantization_problem(infd: InferenceDeployment, selected: Engine, backend: T
     return None
 
 
-def _deployment_manifest(intent: Intent, engine: Engine, plan: Plan, settings: OperatorSettings) -> dict[str, Any]:
+def serving_kind(intent: Intent, engine: Engine) -> str:
+    """The kind of an engine's serving workload: a LeaderWorkerSet for vLLM's multi-node groups."""
+    return "LeaderWorkerSet" if intent.shape is not None and engine is Engine.VLLM else "Deployment"
+
+
+def _deployment_manifest(
+    intent: Intent, engine: Engine, plan: Plan, settings: OperatorSettings, groups: GroupPlan | None
+) -> dict[str, Any]:
+    if engine is Engine.VLLM and intent.shape is not None:
+        lws = render_vllm_leader_worker_set(intent.infd, intent.shape, settings.hub_endpoint)
+        if groups is not None:
+            lws["spec"]["replicas"] = groups.replicas
+        return lws
     if engine is Engine.VLLM:
         return render_vllm_deployment(intent.infd, settings.hub_endpoint, plan.vllm_build, settings.store)
     return render_trtllm_deployment(intent.infd, plan.trtllm_build, settings.store, settings.hub_endpoint)
 
 
 def _deployment_write(
-    intent: Intent, world: World, engine: Engine, action: Action, plan: Plan, settings: OperatorSettings
+    intent: Intent,
+    world: World,
+    engine: Engine,
+    action: Action,
+    plan: Plan,
+    settings: OperatorSettings,
+    groups: GroupPlan | None,
 ) -> DeploymentWrite:
     """One engine's write; an autoscaled Deployment not there yet is seeded with the other engine's replicas."""
     observed = world.deployments.get(engine)
     if action is not Action.APPLY:
         return DeploymentWrite(engine, action, None, observed)
-    manifest = _deployment_manifest(intent, engine, plan, settings)
+    manifest = _deployment_manifest(intent, engine, plan, settings, groups)
     seed = handover = None
     if intent.infd.spec.autoscaling is not None and observed is None:
         other = world.deployments.get(Engine.TENSORRT_LLM if engine is Engine.VLLM else Engine.VLLM)
@@ -197,8 +263,9 @@ def children(intent: Intent, world: World, settings: OperatorSettings) -> Childr
         build = build_facts(world.build if world.build is not None else intent.engine_build)
     facts = {e: deployment_facts(world.deployments.get(e)) for e in Engine}
     plan = plan_serving(infd, intent.choice.selected, build, facts, intent.blocker)
+    groups = _group_plan(intent, world)
     writes = tuple(
-        _deployment_write(intent, world, engine, action, plan, settings)
+        _deployment_write(intent, world, engine, action, plan, settings, groups)
         for engine, action in ((Engine.VLLM, plan.vllm), (Engine.TENSORRT_LLM, plan.trtllm))
     )
     scaled = infd.spec.autoscaling is not None
@@ -207,7 +274,7 @@ def children(intent: Intent, world: World, settings: OperatorSettings) -> Childr
     return Children(
         plan=plan,
         build=build,
-        service=render_service(infd, plan.route),
+        service=render_service(infd, plan.route, leaders_only=serving_kind(intent, plan.route) == "LeaderWorkerSet"),
         observed_service=world.service,
         deployments=writes,
         pod_monitor=render_pod_monitor(infd) if monitor else None,
@@ -217,12 +284,35 @@ def children(intent: Intent, world: World, settings: OperatorSettings) -> Childr
         observed_autoscaler=world.autoscaler,
         delete_autoscaler=not scaled and world.autoscaler is not None,
         fresh_read_needed=world.service is not None and routed != plan.route.value,
+        groups=groups,
     )
+
+
+def _group_plan(intent: Intent, world: World) -> GroupPlan | None:
+    """Multi-node: how many groups to ask for now (controller/groups.py)."""
+    if intent.shape is None:
+        return None
+    timeout = intent.infd.spec.multi_node.placement_timeout_seconds
+    facts = group_facts(world.group_pods, intent.shape.size, world.now, timeout) if world.group_pods else None
+    previous = (intent.previous.get("groups") or {}) if world.now else {}
+    return plan_groups(intent.infd.spec.desired_replicas, facts, previous, world.now, timeout)
+
+
+def serving_facts(
+    children: Children, after: dict[Engine, dict[str, Any] | None]
+) -> dict[Engine, DeploymentFacts | None]:
+    """The serving workloads' facts; a LeaderWorkerSet's Ready groups as its pods show them (groups.GroupFacts)."""
+    facts = {e: deployment_facts(o) for e, o in after.items()}
+    counted = children.groups.facts if children.groups is not None else None
+    lws = facts.get(Engine.VLLM)
+    if counted is not None and lws is not None:
+        facts[Engine.VLLM] = dataclasses.replace(lws, ready=min(lws.ready, counted.ready))
+    return facts
 
 
 def pending_pods_selector(intent: Intent, children: Children, after: dict[Engine, dict[str, Any] | None]) -> str | None:
     """The label selector of the routed engine's pods when fewer are Ready than wanted: ask why (the scheduler)."""
-    routed = deployment_facts(after.get(children.plan.route))
+    routed = serving_facts(children, after).get(children.plan.route)
     if routed is None or routed.ready >= wanted_replicas(intent.infd, routed):
         return None
     return ",".join(f"{k}={v}" for k, v in selector_labels(intent.infd, children.plan.route).items())
@@ -239,9 +329,18 @@ def status_update(
     """The status of the children as the writes left them, and the Events of what changed. `unschedulable` and
     `containers` say why the routed engine's pods are not all Ready (observe.pod_trouble)."""
     infd, previous = intent.infd, intent.previous
-    facts = {e: deployment_facts(o) for e, o in after.items()}
+    facts = serving_facts(children, after)
+    held = children.groups.held_back if children.groups is not None else None
+    timeout = infd.spec.multi_node.placement_timeout_seconds
     obs = StatusInputs(
-        children.plan, facts, children.build, unschedulable, endpoint(infd), intent.choice.status, containers
+        children.plan,
+        facts,
+        children.build,
+        unschedulable,
+        endpoint(infd),
+        intent.choice.status,
+        containers,
+        held_back_message(held, timeout) if held else None,
     )
     status = compute_status(infd, obs, previous, now)
     if children.autoscaler is not None:
@@ -251,6 +350,14 @@ def status_update(
             "target": spec["scaleTargetRef"]["name"],
             "metric": spec["metrics"][0]["pods"]["metric"]["name"],
         }
+    if intent.shape is not None:
+        routed = facts.get(children.plan.route)
+        status["groups"] = GroupsStatus(
+            size=intent.shape.size,
+            gpus_per_pod=intent.shape.gpus_per_pod,
+            ready=routed.ready if routed else 0,
+            held_back=HeldBackStatus.model_validate(held) if held else None,
+        ).to_wire()
     changed = status_changed(previous, status)
     events, selection = _events(previous, status, intent.choice) if changed else ((), None)
     ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status["conditions"])

@@ -5,12 +5,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ...api.inference_deployment import Engine
+from ...api.inference_deployment import Engine, InferenceDeployment
+from ...api.labels import GPU_PRODUCT_LABEL, GPU_RESOURCE
+from ...api.timestamps import utc_now
+from ...kube.errors import KubeError
 from ...render.autoscaler import hpa_name
-from ...render.common import service_name, serving_name
+from ...render.common import selector_labels, service_name, serving_name
+from ...render.multinode import NodeFacts
 from ..context import Context
 from ..facts import container_trouble, unschedulable_reason
-from .desired import KIND, Intent, World
+from .desired import KIND, Intent, World, serving_kind
 
 
 def read_body(ctx: Context, namespace: str, name: str) -> dict[str, Any] | None:
@@ -32,21 +36,42 @@ def read_world(ctx: Context, intent: Intent) -> World:
     autoscaler = None
     if infd.spec.autoscaling is not None or intent.previous.get("autoscaler"):
         autoscaler = ctx.kube.get("HorizontalPodAutoscaler", ns, hpa_name(infd))
+    group_pods = None
+    if intent.shape is not None:
+        selector = ",".join(f"{k}={v}" for k, v in selector_labels(infd, Engine.VLLM).items())
+        group_pods = ctx.kube.list("Pod", ns, selector)
     return World(
-        deployments={e: ctx.kube.get("Deployment", ns, serving_name(infd, e)) for e in Engine},
+        deployments={e: ctx.kube.get(serving_kind(intent, e), ns, serving_name(infd, e)) for e in Engine},
         service=ctx.kube.get("Service", ns, service_name(infd)),
         build=build,
         monitoring_api=monitoring,
         pod_monitor=ctx.kube.get("PodMonitor", ns, infd.metadata["name"]) if monitoring else None,
         autoscaler=autoscaler,
+        group_pods=group_pods,
+        now=utc_now(),
     )
+
+
+def read_node_facts(ctx: Context, infd: InferenceDeployment) -> NodeFacts | None:
+    """The nodes of the resource's GPU product: their largest nvidia.com/gpu allocatable and how many there are.
+    None when Nodes may not be read (RBAC trimmed): then only a declared spec.multiNode.gpusPerNode counts."""
+    selector = f"{GPU_PRODUCT_LABEL}={infd.spec.resources.gpu_product}"
+    try:
+        nodes = ctx.kube.list("Node", None, selector)
+    except KubeError as exc:
+        if exc.status != 403:
+            raise
+        return None
+    gpus = [int(((n.get("status") or {}).get("allocatable") or {}).get(GPU_RESOURCE, 0) or 0) for n in nodes]
+    gpus = [g for g in gpus if g > 0]
+    return NodeFacts(gpus_per_node=max(gpus) if gpus else None, nodes=len(gpus))
 
 
 def reread_deployments(ctx: Context, intent: Intent, world: World) -> World:
     """The serving Deployments read afresh from the API server (not the cache), before traffic moves."""
     infd = intent.infd
     ns = infd.metadata["namespace"]
-    fresh = {e: ctx.kube.get("Deployment", ns, serving_name(infd, e), fresh=True) for e in Engine}
+    fresh = {e: ctx.kube.get(serving_kind(intent, e), ns, serving_name(infd, e), fresh=True) for e in Engine}
     return dataclasses.replace(world, deployments=fresh)
 
 

@@ -48,7 +48,9 @@ def _converge_or_refuse(ctx: Context, body: dict[str, Any], logger: Logger) -> s
 
 
 def _converge(ctx: Context, body: dict[str, Any], logger: Logger) -> str:
-    intent = desired.intent(body, ctx.settings)
+    infd = desired.parse(body)
+    nodes = observe.read_node_facts(ctx, infd) if desired.needs_node_facts(infd) else None
+    intent = desired.intent_for(infd, ctx.settings, body, nodes)
     ns, name = intent.infd.metadata["namespace"], intent.infd.metadata["name"]
     # Registered before the build is read: a build that finishes after the read then triggers this resource
     # again (runtime/handlers.py, on_build_finished); registered after, that event could find no user and the

@@ -47,6 +47,16 @@ class StatusInputs:
     endpoint: str
     engine: EngineStatus
     containers: str | None = None  # why a pod's engine container is down (facts.container_trouble)
+    groups_held: str | None = None  # multi-node groups removed because they could not be placed whole
+
+
+def _waiting_for_room(obs: StatusInputs, name: str) -> Cond | None:
+    """Ready=False for pods (or multi-node groups) the scheduler cannot place, or None."""
+    if obs.groups_held:
+        return Cond(READY, False, "GroupsHeldBack", obs.groups_held)
+    if obs.unschedulable:
+        return Cond(READY, False, "Unschedulable", f"{name} pods cannot be scheduled: {obs.unschedulable}")
+    return None
 
 
 def wanted_replicas(infd: InferenceDeployment, routed: DeploymentFacts | None) -> int:
@@ -82,9 +92,9 @@ def _phase_and_ready(infd: InferenceDeployment, obs: StatusInputs, was_ready: bo
                 READY, True, "ServingPreviousEngine", f"The previous engine serves: {obs.plan.detail}."
             )
         return Phase.READY, Cond(READY, True, "Serving", f"{name} serves {ready}/{desired} replicas at {obs.endpoint}.")
-    if obs.unschedulable:
-        msg = f"{name} pods cannot be scheduled: {obs.unschedulable}"
-        return (Phase.DEGRADED if ready else Phase.PENDING), Cond(READY, False, "Unschedulable", msg)
+    waiting = _waiting_for_room(obs, name)
+    if waiting is not None:
+        return (Phase.DEGRADED if ready else Phase.PENDING), waiting
     if facts is not None and facts.progress_deadline_exceeded:
         msg = f"{name} Deployment {facts.name} exceeded its progress deadline with {ready}/{desired} Ready."
         return Phase.DEGRADED, Cond(READY, False, "ProgressDeadlineExceeded", msg)
