@@ -110,7 +110,10 @@ def _group_revisions(pods: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
     is gone: LWS replaces a group by replacing its leader), and is not counted."""
     placed = [p for p in pods if p["spec"].get("nodeName")]
     leaders = {
-        p["metadata"]["labels"][GROUP_INDEX_LABEL]: p["metadata"]["creationTimestamp"]
+        p["metadata"]["labels"][GROUP_INDEX_LABEL]: (
+            p["metadata"]["creationTimestamp"],
+            p["metadata"]["labels"][REVISION_LABEL],
+        )
         for p in placed
         if p["metadata"]["labels"][WORKER_INDEX_LABEL] == "0"
     }
@@ -118,7 +121,14 @@ def _group_revisions(pods: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
     for pod in placed:
         labels, created = pod["metadata"]["labels"], pod["metadata"]["creationTimestamp"]
         index = labels[GROUP_INDEX_LABEL]
-        if labels[WORKER_INDEX_LABEL] != "0" and created < leaders.get(index, created):
+        leader_created, leader_revision = leaders.get(index, (created, labels[REVISION_LABEL]))
+        # creationTimestamp has one-second resolution: a worker of another revision made in the same second as
+        # its leader was made before it (a new incarnation's workers are made only once its leader exists).
+        if (
+            labels[WORKER_INDEX_LABEL] != "0"
+            and labels[REVISION_LABEL] != leader_revision
+            and created <= leader_created
+        ):
             continue
         groups.setdefault(index, []).append(labels[REVISION_LABEL])
     return groups
