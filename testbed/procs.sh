@@ -91,17 +91,22 @@ wait_exit() {
   ! running "$1"
 }
 
-# stop_component NAME: SIGTERM, wait up to 10 s, then SIGKILL; removes the pid file.
+# stop_pid WHO PID: SIGTERM, wait up to 10 s, then SIGKILL; WHO starts its messages ("testbed: etcd").
+stop_pid() {
+  local who=$1 pid=$2
+  kill -TERM "$pid" 2>/dev/null || true
+  wait_exit "$pid" 100 && return 0
+  echo "$who did not stop in 10s; killing it"
+  kill -KILL "$pid" 2>/dev/null || true
+  wait_exit "$pid" 50 || echo "$who (pid $pid) is still there after SIGKILL" >&2
+}
+
+# stop_component NAME: stop_pid on the component's own process; removes the pid file.
 stop_component() {
   local name=$1 pid
   if pid=$(our_pid "$name"); then
     echo "testbed: stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    if ! wait_exit "$pid" 100; then
-      echo "testbed: $name did not stop in 10s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-      wait_exit "$pid" 50 || echo "testbed: $name (pid $pid) is still there after SIGKILL" >&2
-    fi
+    stop_pid "testbed: $name" "$pid"
   fi
   rm -f "$(pid_file "$name")"
 }

@@ -3,19 +3,12 @@
 # APIService and its Service go with the test bed's etcd. Idempotent.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
+# shellcheck source=../procs.sh
+source "$TESTBED_DIR/procs.sh"
 source "$TESTBED_DIR/metrics-adapter/procs.sh"
 
 if pid=$(adapter_pid); then
   echo "metrics-adapter: stopping (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  alive() { [ -d "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]; }
-  for _ in $(seq 100); do
-    alive || break
-    sleep 0.1
-  done
-  if alive; then
-    echo "metrics-adapter: did not stop in 10s; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
+  stop_pid "metrics-adapter:" "$pid"
 fi
 rm -f "$ADAPTER_PID_FILE"
