@@ -100,6 +100,11 @@ demo-down: ## stop the demo's operator and the embedded cluster
 bench: venv testbed ## fleet benchmark at N=100 and 1000 on a test bed of its own (docs/benchmarks.md)
 	$(BIN)/python -m bench.fleet
 
+.PHONY: bench-peer
+bench-peer: venv testbed ## the benchmark with KServe v0.15.0 (RawDeployment) timed beside it, built from Go modules
+	bash bench/peer/kserve/build.sh
+	$(BIN)/python -m bench.fleet --peer kserve
+
 .PHONY: bench-small
 bench-small: venv testbed ## the benchmark at N=20 with a short idle window; results stay in .testbed-bench/
 	$(BIN)/python -m bench.fleet --sizes 20 --idle-seconds 10 --no-docs \

@@ -16,6 +16,7 @@ from tests.support.cluster import Cluster
 from tests.support.private_testbed import PrivateTestbed
 
 from .kube import Api, ApiError
+from .peer_kserve import Manager
 
 REPO = Path(__file__).resolve().parent.parent
 TESTBED = REPO / "testbed"
@@ -81,9 +82,16 @@ def bench_node(index: int) -> dict[str, Any]:
     }
 
 
-def nodes_needed(largest_n: int) -> int:
-    """Both halves of a round (operator and floor) run one pod per resource."""
-    return math.ceil(2 * largest_n / (PODS_PER_NODE - 100)) + 1
+def nodes_needed(largest_n: int, halves: int = 2) -> int:
+    """Every half of a round (operator, floor, and the peer's if timed) runs one pod per resource."""
+    return math.ceil(halves * largest_n / (PODS_PER_NODE - 100)) + 1
+
+
+def peer(name: str) -> Manager:
+    """The peer's manager on the bench's own bed (its state dir and ports): KServe's is the one there is."""
+    if name != "kserve":
+        raise ValueError(f"--peer: unknown peer {name!r}")
+    return Manager(_bed().env, STATE_DIR)
 
 
 async def add_bench_nodes(api: Api, count: int) -> None:

@@ -26,7 +26,8 @@ from inference_operator.runtime.kopf_settings import configure
 
 from . import bed, report
 from .kube import Api, load_endpoint
-from .rounds import RoundConfig, delete_namespace, run_round
+from .measure import delete_namespace
+from .rounds import RoundConfig, run_round
 
 RESULTS = bed.REPO / "bench" / "results"
 
@@ -64,6 +65,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-docs", action="store_true", help="do not append rows to docs/benchmarks.md")
     parser.add_argument("--label", default=os.environ.get("BENCH_LABEL", ""), help="what this run measures")
     parser.add_argument("--profile", action="store_true", help="sample the operator with py-spy")
+    parser.add_argument(
+        "--peer",
+        choices=("none", "kserve"),
+        default=os.environ.get("BENCH_PEER", "none"),
+        help="also time a peer on the same work (kserve: build it with bench/peer/kserve/build.sh)",
+    )
     return parser.parse_args(argv)
 
 
@@ -121,11 +128,12 @@ async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict
     run_dir = bed.WORK_DIR / "runs" / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
     api = Api(load_endpoint(kubeconfig))
+    peer = bed.peer(args.peer) if args.peer != "none" else None
     try:
         version = (await api.request("GET", "/version"))["gitVersion"]
         if own_bed:
             await clear_leftovers(api)
-            count = bed.nodes_needed(max(sizes))
+            count = bed.nodes_needed(max(sizes), halves=3 if peer else 2)
             await bed.add_bench_nodes(api, count)
             await wait_nodes_ready(api, count)
         runs = []
@@ -140,7 +148,7 @@ async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict
                 profile=args.profile,
             )
             print(f"bench: N={n}: operator, idle {args.idle_seconds:g} s, then floor ({workers} workers)", flush=True)
-            runs.append(await run_round(api, kubeconfig, n, cfg, last=i == len(sizes) - 1))
+            runs.append(await run_round(api, kubeconfig, n, cfg, last=i == len(sizes) - 1, peer=peer))
     finally:
         await api.close()
     return {
@@ -154,6 +162,7 @@ async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict
             "create_concurrency": args.create_concurrency or workers,
             "idle_seconds": args.idle_seconds,
             "own_testbed": own_bed,
+            "peer": args.peer,
             "logs": str(run_dir.relative_to(bed.REPO)),
         },
         "runs": runs,

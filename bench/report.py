@@ -74,6 +74,35 @@ def print_table(result: dict[str, Any]) -> None:
             print(f"    {value:>8.3f}  {key}")
         idle = run["idle"]["writes_per_minute"]
         print("  writes per idle minute: " + (", ".join(f"{k} {v:g}" for k, v in idle.items()) or "none"))
+        if "t_peer_s" in run:
+            print_peer(run)
+
+
+def print_peer(run: dict[str, Any]) -> None:
+    """The operator beside the peer on the same work: time to converge, memory, writes per resource."""
+    rss, peer_rss = run["rss_mb"], run["peer_rss_mb"]
+    lat, peer_lat = run["latency_s"], run["peer_latency_s"]
+    print(f"  beside the peer, {run['peer']}:")
+    print(f"    {'':<38}{'operator':>12}{'peer':>12}")
+    rows = [
+        ("time to converge, s", f"{run['t_operator_s']:.2f}", f"{run['t_peer_s']:.2f}"),
+        ("time to Ready, s", _fmt(run["t_ready_s"]), _fmt(run["peer_t_ready_s"])),
+        ("latency p50 / p99, s", f"{lat['p50']:.2f}/{lat['p99']:.2f}", f"{peer_lat['p50']:.2f}/{peer_lat['p99']:.2f}"),
+        (
+            "RSS converged / peak, MB",
+            f"{rss['converged']:.0f}/{rss['peak']:.0f}",
+            f"{peer_rss['converged']:.0f}/{peer_rss['peak']:.0f}",
+        ),
+        (
+            "writes per resource to Ready",
+            f"{run['operator_writes_per_resource']:.2f}",
+            f"{run['peer_writes_per_resource']:.2f}",
+        ),
+        ("CPU, s", f"{run['operator_cpu_s']:.2f}", f"{run['peer_cpu_s']:.2f}"),
+    ]
+    for name, ours, theirs in rows:
+        print(f"    {name:<38}{ours:>12}{theirs:>12}")
+    print("    the peer's writes per resource: " + ", ".join(f"{k} {v:g}" for k, v in run["peer_writes"].items()))
 
 
 def write_json(result: dict[str, Any], path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import statistics
 import subprocess
 import sys
 import time
@@ -17,13 +16,14 @@ from typing import Any
 from inference_operator import FIELD_MANAGER
 
 from . import apimetrics
-from .apimetrics import RequestKey
 from .bed import REPO
 from .create import create_fleet
-from .kube import Api, ApiError
+from .kube import Api
+from .measure import MemorySampler, between, delete_namespace, make_namespace, percentiles, scrape
 from .operator_proc import Operator
+from .peer_kserve import Manager, peer_half
 from .tracker import Tracker
-from .workload import namespace, resource_name
+from .workload import resource_name
 
 CHILDREN = 2  # Deployment and Service; a PodMonitor only where the monitoring API is served (not on the bed)
 OPERATOR_EVENT_SOURCES = frozenset({FIELD_MANAGER, "kopf"})
@@ -40,24 +40,6 @@ class RoundConfig:
     profile: bool
 
 
-@dataclass
-class Scrape:
-    """The API server's counters and the bench's own, at one moment."""
-
-    server: Counter[RequestKey]
-    own: Counter[RequestKey]
-
-
-async def scrape(api: Api) -> Scrape:
-    return Scrape(apimetrics.parse_request_totals(await api.text("/metrics")), Counter(api.own))
-
-
-def between(before: Scrape, after: Scrape) -> Counter[RequestKey]:
-    """Everyone's requests between two scrapes but the bench's."""
-    own = Counter({k: v - before.own.get(k, 0) for k, v in after.own.items()})
-    return apimetrics.delta(after.server, before.server, own)
-
-
 async def operator_events(api: Api, ns: str) -> int:
     """Core Events the operator (or kopf on its behalf) wrote in a namespace: one POST each."""
     listing = await api.request("GET", f"/api/v1/namespaces/{ns}/events")
@@ -65,60 +47,6 @@ async def operator_events(api: Api, ns: str) -> int:
         e.get("reportingComponent") or (e.get("source") or {}).get("component", "") for e in listing["items"]
     )
     return sum(count for source, count in sources.items() if source in OPERATOR_EVENT_SOURCES)
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    cuts = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else [values[0]] * 99
-    return {
-        "p50": round(cuts[49], 4),
-        "p90": round(cuts[89], 4),
-        "p99": round(cuts[98], 4),
-        "max": round(max(values), 4),
-    }
-
-
-async def make_namespace(api: Api, name: str) -> None:
-    await api.request("POST", "/api/v1/namespaces", namespace(name))
-
-
-async def delete_namespace(api: Api, name: str, wait: float) -> None:
-    try:
-        await api.request("DELETE", f"/api/v1/namespaces/{name}")
-    except ApiError as exc:
-        if exc.status != 404:
-            raise
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        try:
-            await api.request("GET", f"/api/v1/namespaces/{name}")
-        except ApiError as exc:
-            if exc.status == 404:
-                return
-            raise
-        await asyncio.sleep(1)
-
-
-class MemorySampler:
-    """The operator's RSS every half second, for the peak between /proc reads (VmHWM is the kernel's)."""
-
-    def __init__(self, operator: Operator) -> None:
-        self.operator = operator
-        self.samples: list[float] = []
-        self.task: asyncio.Task[None] | None = None
-
-    async def _run(self) -> None:
-        while True:
-            self.samples.append(self.operator.memory()[0])
-            await asyncio.sleep(0.5)
-
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._run())
-
-    def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
 
 
 async def operator_half(api: Api, kubeconfig: Path, ns: str, names: list[str], cfg: RoundConfig) -> dict[str, Any]:
@@ -243,19 +171,27 @@ async def floor_half(api: Api, kubeconfig: Path, ns: str, names: list[str], cfg:
     }
 
 
-async def run_round(api: Api, kubeconfig: Path, n: int, cfg: RoundConfig, last: bool) -> dict[str, Any]:
+async def run_round(
+    api: Api, kubeconfig: Path, n: int, cfg: RoundConfig, last: bool, peer: Manager | None = None
+) -> dict[str, Any]:
+    """The operator's half, then the floor's, then (with `peer`) KServe's, each in a namespace of its own."""
     tag = f"bench-{n}-{secrets.token_hex(2)}"
-    op_ns, floor_ns = f"{tag}-op", f"{tag}-floor"
+    op_ns, floor_ns, peer_ns = f"{tag}-op", f"{tag}-floor", f"{tag}-peer"
     names = [resource_name(i) for i in range(n)]
-    await make_namespace(api, op_ns)
-    await make_namespace(api, floor_ns)
+    halves = [op_ns, floor_ns] + ([peer_ns] if peer else [])
+    for ns in halves:
+        await make_namespace(api, ns)
     try:
         result: dict[str, Any] = {"n": n, "children": CHILDREN}
         result |= await operator_half(api, kubeconfig, op_ns, names, cfg)
         result |= await floor_half(api, kubeconfig, floor_ns, names, cfg)
+        if peer is not None:
+            result |= await peer_half(api, peer, peer_ns, names, cfg)
     finally:
         # A later round starts on an empty cluster; after the last one the bed goes anyway.
-        for ns in (op_ns, floor_ns):
+        for ns in halves:
             await delete_namespace(api, ns, wait=0 if last else 600)
     result["ratio"] = round(result["t_operator_s"] / result["t_floor_s"], 3)
+    if peer is not None:
+        result["peer_ratio"] = round(result["t_operator_s"] / result["t_peer_s"], 3)
     return result

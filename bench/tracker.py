@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,23 +49,39 @@ class Progress:
             self.all_ready.set()
 
 
-def _parent(obj: dict[str, Any]) -> str:
-    meta = obj.get("metadata", {})
-    return str((meta.get("labels") or {}).get(LABEL_DEPLOYMENT) or meta.get("name", ""))
+def infd_ready(obj: dict[str, Any]) -> bool:
+    return bool((obj.get("status") or {}).get("phase") == "Ready")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What is timed: the resource type users create, the label its children name it by, and its Ready."""
+
+    path: Callable[[str], str]  # namespace -> the collection's path
+    parent_label: str
+    is_ready: Callable[[dict[str, Any]], bool]
+
+
+INFERENCE_DEPLOYMENTS = Subject(infd_path, LABEL_DEPLOYMENT, infd_ready)
 
 
 class Tracker:
-    """Three watches on one namespace feeding one Progress."""
+    """Three watches on one namespace feeding one Progress: the subject's, its Deployments' and Services'."""
 
-    def __init__(self, api: Api, namespace: str, names: list[str]) -> None:
+    def __init__(self, api: Api, namespace: str, names: list[str], subject: Subject = INFERENCE_DEPLOYMENTS) -> None:
         self.api = api
         self.namespace = namespace
+        self.subject = subject
         self.progress = Progress(expected=set(names))
         self.tasks: list[asyncio.Task[None]] = []
 
+    def _parent(self, obj: dict[str, Any]) -> str:
+        meta = obj.get("metadata", {})
+        return str((meta.get("labels") or {}).get(self.subject.parent_label) or meta.get("name", ""))
+
     async def start(self) -> None:
         self.tasks = [
-            asyncio.create_task(self._follow(self.api.watch(infd_path(self.namespace)), self._on_infd)),
+            asyncio.create_task(self._follow(self.api.watch(self.subject.path(self.namespace)), self._on_infd)),
             asyncio.create_task(
                 self._follow(self.api.watch(deployment_path(self.namespace), metadata_only=True), self._on_deployment)
             ),
@@ -109,11 +125,11 @@ class Tracker:
         generation = obj["metadata"].get("generation", 0)
         if generation and status.get("observedGeneration") == generation:
             p.observed.setdefault(name, now)
-        if status.get("phase") == "Ready":
+        if self.subject.is_ready(obj):
             p.ready.setdefault(name, now)
 
     def _on_deployment(self, obj: dict[str, Any], _: str) -> None:
-        self.progress.deployment.setdefault(_parent(obj), time.monotonic())
+        self.progress.deployment.setdefault(self._parent(obj), time.monotonic())
 
     def _on_service(self, obj: dict[str, Any], _: str) -> None:
-        self.progress.service.setdefault(_parent(obj), time.monotonic())
+        self.progress.service.setdefault(self._parent(obj), time.monotonic())
