@@ -77,41 +77,22 @@ def test_tensorrt_llm_8x2_builds_on_the_serving_topology_then_serves_one_group_o
         ok = (status.get("engine") or {}).get("active") == TRT and status.get("phase") == "Ready"
         return status if ok and groups.get("ready") == 1 else None
 
-    seen: list[dict[str, Any]] = []
-
-    def routed_to_trt_seen() -> dict[str, Any] | None:
-        found = routed_to_trt()
-        seen[:] = [cluster.status("inferencedeployment", name, namespace)]
-        return found
-
-    try:
-        status = wait_for("TensorRT-LLM serving one Ready group", routed_to_trt_seen, timeout=DEADLINE)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; last status: {seen}") from None
+    status = wait_for("TensorRT-LLM serving one Ready group", routed_to_trt, timeout=DEADLINE)
     assert status["groups"]["size"] == 2 and status["groups"]["gpusPerPod"] == 8
 
-    # The build: one EngineBuild keyed with the topology, one Job pod on one node's 8 GPUs.
-    (build,) = cluster.items("enginebuilds", namespace)
-    spec = build["spec"]
-    assert (spec["tensor"], spec["pipeline"], spec["nodes"], spec["gpusPerNode"]) == (8, 2, 2, 8)
-    assert status["build"]["key"] == build["metadata"]["name"] and status["build"]["phase"] == "Succeeded"
-    (job,) = cluster.items("jobs", namespace, LABEL_BUILD)
-    container = job["spec"]["template"]["spec"]["containers"][0]
-    assert int(container["resources"]["limits"]["nvidia.com/gpu"]) == 8
-    assert "--workers 8" in container["command"][2]
+    build = assert_built_on_the_serving_topology(cluster, namespace, status)
 
     # Serving: one LeaderWorkerSet of groups of 2, each pod on a node of its own, the leader behind the Service.
     lws = cluster.get("leaderworkerset", f"{name}-trtllm", namespace)
     assert lws is not None and lws["spec"]["leaderWorkerTemplate"]["size"] == 2
     assert lws["spec"]["startupPolicy"] == "LeaderCreated"
     assert lws["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["metadata"]["labels"][LABEL_BUILD] == spec_name(build)
-    pods = wait_for(
-        "the group's 2 pods Ready",
-        lambda: (
-            ((p := engine_pods(cluster, namespace, name, TRT)) and len(p) == 2 and all(map(ready, p)) and p) or None
-        ),
-        timeout=DEADLINE,
-    )
+
+    def group_ready() -> list[dict[str, Any]] | None:
+        pods = engine_pods(cluster, namespace, name, TRT)
+        return pods if len(pods) == 2 and all(map(ready, pods)) else None
+
+    pods = wait_for("the group's 2 pods Ready", group_ready, timeout=DEADLINE)
     assert len({p["spec"]["nodeName"] for p in pods}) == 2 and all(gpus(p) == 8 for p in pods)
     leader = next(p for p in pods if p["metadata"]["labels"][WORKER_INDEX_LABEL] == "0")
     assert "mpirun" in leader["spec"]["containers"][0]["command"][2]
@@ -132,6 +113,19 @@ def test_tensorrt_llm_8x2_builds_on_the_serving_topology_then_serves_one_group_o
 
 def spec_name(build: dict[str, Any]) -> str:
     return str(build["metadata"]["name"])
+
+
+def assert_built_on_the_serving_topology(cluster: Cluster, namespace: str, status: dict[str, Any]) -> dict[str, Any]:
+    """One EngineBuild keyed with the topology, one Job pod on one node's 8 GPUs; returns the EngineBuild."""
+    (build,) = cluster.items("enginebuilds", namespace)
+    spec = build["spec"]
+    assert (spec["tensor"], spec["pipeline"], spec["nodes"], spec["gpusPerNode"]) == (8, 2, 2, 8)
+    assert status["build"]["key"] == build["metadata"]["name"] and status["build"]["phase"] == "Succeeded"
+    (job,) = cluster.items("jobs", namespace, LABEL_BUILD)
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert int(container["resources"]["limits"]["nvidia.com/gpu"]) == 8
+    assert "--workers 8" in container["command"][2]
+    return dict(build)
 
 
 def vllm_resource(name: str, pipeline: int) -> dict[str, Any]:
