@@ -72,6 +72,20 @@ class EngineBuildSpec(ApiModel):
     max_input_len: int = Field(ge=1, le=1048576, description="Longest prompt, in tokens.")
     max_seq_len: int = Field(ge=1, le=1048576, description="Longest sequence, in tokens.")
     profile: BuildProfile = Field(description="Build profile (default or aggressive).")
+    nodes: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Nodes one serving replica spans (a LeaderWorkerSet group; unset: one pod). Part of the key "
+        "when above 1: the engine is built for that topology and serves only on it.",
+    )
+    gpus_per_node: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="GPUs of each node of that topology; the build Job's pod asks for this many (trtllm-build "
+        "builds every rank's engine in one pod, --workers at a time).",
+    )
     image: str = Field(
         min_length=1, max_length=512, description="TensorRT-LLM image that builds and must serve the engine."
     )

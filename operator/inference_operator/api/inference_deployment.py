@@ -410,6 +410,15 @@ class MultiNodeSpec(ApiModel):
         description="A node label key (e.g. topology.kubernetes.io/zone, or a rack or NVLink-domain label): each "
         "group gets a domain of that label to itself (LeaderWorkerSet's exclusive-topology).",
     )
+    ssh_secret: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="TensorRT-LLM groups only: a Secret with the keys ssh-privatekey and authorized_keys. mpirun "
+        "on the leader starts the other ranks of the group's MPI world over SSH (port 2222), so each pod runs an "
+        "SSH server keyed by it; the image must have sshd (docs/multi-node.md). Without it, a TensorRT-LLM "
+        "replica that spans nodes is not served by TensorRT-LLM.",
+    )
     placement_timeout_seconds: int = Field(
         default=300,
         ge=30,

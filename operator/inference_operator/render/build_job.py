@@ -31,7 +31,7 @@ from .common import (
     identity_env,
     pod_security_context,
 )
-from .engine_build import BUILD_SHM_SIZE, engine_build_labels
+from .engine_build import BUILD_SHM_SIZE, build_gpus, engine_build_labels
 from .engine_key import build_job_name, engine_cache_key, engine_dir
 from .quantize_job import quantize_script
 from .sizing import PodSizes, build_sizes, weights_bytes
@@ -101,9 +101,10 @@ def trtllm_build_args(build: EngineBuild, output_dir: str) -> list[str]:
         str(spec.max_input_len),
         "--max_seq_len",
         str(spec.max_seq_len),
-        # One worker per rank: the Job already holds every GPU the engine is sharded over (llama README).
+        # One worker per GPU the Job holds: every rank's engine (llama README); a multi-node topology's ranks
+        # take turns on one node's GPUs (build_gpus).
         "--workers",
-        str(spec.tensor * spec.pipeline),
+        str(build_gpus(spec)),
         *profile_flags(spec.profile, spec.quantization, spec.gpu_product),
         *spec.extra_build_args,
     ]
@@ -195,7 +196,7 @@ def _container(build: EngineBuild, mount_path: str, sizes: PodSizes, hub_endpoin
         "env": env,
         "resources": {
             "requests": {"cpu": sizes.cpu, "memory": sizes.memory, "ephemeral-storage": sizes.ephemeral_storage},
-            "limits": {GPU_RESOURCE: spec.tensor * spec.pipeline, "ephemeral-storage": sizes.ephemeral_storage},
+            "limits": {GPU_RESOURCE: build_gpus(spec), "ephemeral-storage": sizes.ephemeral_storage},
         },
         "volumeMounts": [
             {"name": STORE_VOLUME, "mountPath": mount_path},
@@ -222,8 +223,7 @@ def render_build_job(
     spec = build.spec
     name = build.metadata["name"]
     labels = engine_build_labels(spec, name)
-    gpus = spec.tensor * spec.pipeline
-    node_selector, tolerations = gpu_scheduling(spec.gpu_product, gpus)
+    node_selector, tolerations = gpu_scheduling(spec.gpu_product, build_gpus(spec))
     sizes = build_pod_sizes(build)
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",

@@ -29,6 +29,7 @@ from ..api.quantization_spec import gpu_problem
 from ..api.settings import StoreSettings
 from ..api.trtllm_spec import BuildProfile
 from .engine_key import engine_build_name
+from .multinode import GroupShape
 from .sizing import build_sizes, weights_bytes
 
 # ModelOpt calibration (PyTorch data loaders) and trtllm-build's workers share memory through /dev/shm.
@@ -64,8 +65,21 @@ def build_deadline_seconds(infd: InferenceDeployment) -> int:
     return min(MAX_DEADLINE_SECONDS, max(MIN_DEADLINE_SECONDS, seconds))
 
 
-def engine_build_spec(infd: InferenceDeployment, store: StoreSettings) -> EngineBuildSpec:
-    """The EngineBuild spec the resource needs (credentials and deadline come along, not in the key)."""
+def build_gpus(spec: EngineBuildSpec) -> int:
+    """GPUs of the build Job's one pod: every rank's GPU for one node, else one node's worth of a multi-node
+    topology. trtllm-build needs no group of pods: tensorrt_llm/commands/build.py (v1.2.1, parallel_build)
+    builds rank after rank in one process pool of --workers processes, rank r on GPU r % workers, and each
+    rank's build is independent of the others (no collective runs while building)."""
+    if (spec.nodes or 1) > 1 and spec.gpus_per_node is not None:
+        return min(spec.gpus_per_node, spec.tensor * spec.pipeline)
+    return spec.tensor * spec.pipeline
+
+
+def engine_build_spec(
+    infd: InferenceDeployment, store: StoreSettings, shape: GroupShape | None = None
+) -> EngineBuildSpec:
+    """The EngineBuild spec the resource needs (credentials and deadline come along, not in the key); `shape`:
+    the serving group's topology when a replica spans nodes (then part of the key)."""
     spec = infd.spec
     trt = spec.engine.tensorrt_llm
     if spec.resources.gpu_product is None:
@@ -89,6 +103,8 @@ def engine_build_spec(infd: InferenceDeployment, store: StoreSettings) -> Engine
         max_input_len=trt.max_input_len,
         max_seq_len=trt.max_seq_len,
         profile=trt.build_profile,
+        nodes=shape.size if shape is not None else None,
+        gpus_per_node=shape.gpus_per_pod if shape is not None else None,
         image=spec.trtllm_image,
         gpu_product=spec.resources.gpu_product,
         architecture=spec.model.architecture or architecture_from_name(spec.model.name),
@@ -163,14 +179,16 @@ def engine_build_labels(spec: EngineBuildSpec, name: str) -> dict[str, str]:
     }
 
 
-def render_engine_build(infd: InferenceDeployment, store: StoreSettings) -> dict[str, Any]:
+def render_engine_build(
+    infd: InferenceDeployment, store: StoreSettings, shape: GroupShape | None = None
+) -> dict[str, Any]:
     """The EngineBuild object. No ownerReferences: an engine outlives every resource that uses it.
 
     Its spec also carries this resource's credentials, deadline and backoff; a second resource with the same
     key reuses the existing EngineBuild as it is (create if absent, never apply over it: its spec is
     immutable).
     """
-    return _build_object(infd, engine_build_spec(infd, store))
+    return _build_object(infd, engine_build_spec(infd, store, shape))
 
 
 def render_quantization_build(infd: InferenceDeployment, store: StoreSettings) -> dict[str, Any]:

@@ -68,6 +68,8 @@ def engine_cache_key(spec: EngineBuildSpec) -> str:
         # The engine key is unchanged by the kind field: engines built before it keep their names.
         data = spec.model_dump(mode="json", include=set(KEY_FIELDS))
         data["recipe"] = RECIPE_VERSION
+        if (spec.nodes or 1) > 1:  # a multi-node topology is a new build; one-pod engines keep their keys
+            data["topology"] = {"nodes": spec.nodes, "gpusPerNode": spec.gpus_per_node}
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:KEY_LENGTH]
 

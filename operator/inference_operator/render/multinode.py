@@ -11,6 +11,7 @@ whole groups, leader and workers together, `maxUnavailable` groups at a time, so
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ EXCLUSIVE_TOPOLOGY_ANNOTATION = "leaderworkerset.sigs.k8s.io/exclusive-topology"
 # --nnodes, its own --node-rank and the rank-0 node's --master-addr/--master-port (torch.distributed's rendezvous);
 # ranks above 0 run --headless (workers only, no API server). world size (tensor x pipeline) must be a multiple
 # of --nnodes. The mp backend needs no Ray cluster inside the group.
+GROUP_NAME_MAX_LENGTH = 48  # group_workload_name
 MASTER_PORT = 29501  # vLLM's default master_port (config/parallel.py)
 
 
@@ -137,25 +139,49 @@ def _rollout(infd: InferenceDeployment) -> dict[str, Any]:
     return {"type": "RollingUpdate", "rollingUpdateConfiguration": config}
 
 
-def _worker_template(leader: dict[str, Any], worker_args: list[str]) -> dict[str, Any]:
+def _worker_template(
+    leader: dict[str, Any], worker_args: list[str], worker_command: list[str] | None = None
+) -> dict[str, Any]:
     """The leader's pod template without the API: headless workers serve no HTTP, so no port and no probes
     (a worker is Ready once it runs; the group is Ready when its leader passes its probes)."""
     worker = copy.deepcopy(leader)
     container = worker["spec"]["containers"][0]
     container["args"] = worker_args
+    if worker_command is not None:  # a launch of its own, with no arguments beyond its command
+        container["command"] = worker_command
+        if not worker_args:
+            container.pop("args")
     for key in ("ports", "startupProbe", "readinessProbe", "livenessProbe"):
         container.pop(key, None)
     worker["metadata"].pop("annotations", None)  # no scrape annotations: a headless worker has no /metrics
     return worker
 
 
+def group_workload_name(name: str) -> str:
+    """The LeaderWorkerSet's name: its serving name when short enough, else cut and suffixed with a hash of the
+    whole. LWS v0.7.0 names the leader StatefulSet after it and each group's worker StatefulSet
+    `<name>-<group index>`; a StatefulSet's pods carry controller-revision-hash `<StatefulSet>-<hash of up to
+    10 characters>`, a label value of at most 63 characters (kubernetes#64023), so a StatefulSet name has at most
+    52, and with a group index of up to 3 digits (spec.replicas <= 1000) the LeaderWorkerSet's at most 48."""
+    if len(name) <= GROUP_NAME_MAX_LENGTH:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: GROUP_NAME_MAX_LENGTH - len(digest) - 1].rstrip('-')}-{digest}"
+
+
 def render_leader_worker_set(
-    infd: InferenceDeployment, deployment: dict[str, Any], shape: GroupShape, worker_args: list[str]
+    infd: InferenceDeployment,
+    deployment: dict[str, Any],
+    shape: GroupShape,
+    worker_args: list[str],
+    worker_command: list[str] | None = None,
+    startup_policy: str = "LeaderReady",
 ) -> dict[str, Any]:
     """The LeaderWorkerSet around the pod template of the Deployment one group's leader would be (rendered for
-    one pod's GPUs with the leader's arguments); `worker_args` are the other ranks' arguments."""
+    one pod's GPUs with the leader's arguments); `worker_args` (and `worker_command`) are the other ranks'."""
     leader = copy.deepcopy(deployment["spec"]["template"])
-    meta = object_meta(infd, deployment["metadata"]["name"], dict(deployment["metadata"]["labels"]))
+    name = group_workload_name(deployment["metadata"]["name"])
+    meta = object_meta(infd, name, dict(deployment["metadata"]["labels"]))
     topology = infd.spec.multi_node.exclusive_topology
     if topology:
         meta["annotations"] = {EXCLUSIVE_TOPOLOGY_ANNOTATION: topology}
@@ -165,14 +191,14 @@ def render_leader_worker_set(
         "metadata": meta,
         "spec": {
             "replicas": infd.spec.desired_replicas,
-            "startupPolicy": "LeaderReady",
+            "startupPolicy": startup_policy,
             "rolloutStrategy": _rollout(infd),
             "leaderWorkerTemplate": {
                 "size": shape.size,
                 # A pod that fails takes its group down and up again: a rank cannot rejoin a running group.
                 "restartPolicy": "RecreateGroupOnPodRestart",
                 "leaderTemplate": leader,
-                "workerTemplate": _worker_template(leader, worker_args),
+                "workerTemplate": _worker_template(leader, worker_args, worker_command),
             },
         },
     }

@@ -69,8 +69,11 @@ def llm_api_options(infd: InferenceDeployment) -> list[str]:
     return lines
 
 
-def trtllm_args(infd: InferenceDeployment, engine_build_name: str | None, store: StoreSettings) -> list[str]:
-    """`trtllm-serve` arguments; the user's extra args come last so that they win."""
+def trtllm_args(
+    infd: InferenceDeployment, engine_build_name: str | None, store: StoreSettings, local_model: str | None = None
+) -> list[str]:
+    """`trtllm-serve` arguments; the user's extra args come last so that they win. `local_model`: the PyTorch
+    backend serves the checkpoint from this directory instead of the Hub (multi-node groups)."""
     spec = infd.spec
     trt = spec.engine.tensorrt_llm
     serve = recipe_of(infd).serve
@@ -91,6 +94,8 @@ def trtllm_args(infd: InferenceDeployment, engine_build_name: str | None, store:
         model = [spec.model.name, "--revision", spec.model.revision]
         if engine_build_name and spec.precision.calibration is not None:
             model = [checkpoint_dir(store.mount_path, engine_build_name)]
+        elif local_model is not None:
+            model = [local_model]
         head = [
             serve.subcommand,
             *model,

@@ -127,7 +127,9 @@ def test_key_covers_exactly_the_engine_relevant_fields() -> None:
     assert set(KEY_CHANGES) == set(KEY_FIELDS)
     assert not set(NON_KEY_CHANGES) & set(KEY_FIELDS)
     # kind and calibration are the quantization key's (test_quantization_key.py): an engine's key never had them.
-    assert set(KEY_FIELDS) | set(NON_KEY_CHANGES) | {"kind", "calibration"} == set(EngineBuildSpec.model_fields)
+    # nodes and gpus_per_node are keyed as the topology, above one node only (test_trtllm_multinode.py).
+    keyed_elsewhere = {"kind", "calibration", "nodes", "gpus_per_node"}
+    assert set(KEY_FIELDS) | set(NON_KEY_CHANGES) | keyed_elsewhere == set(EngineBuildSpec.model_fields)
 
 
 @pytest.mark.parametrize("field", sorted(KEY_CHANGES))

@@ -64,6 +64,9 @@ def write_children(kube: Client, children: Children) -> Written:
         if write.action is Action.DELETE and write.observed is not None:
             meta = write.observed["metadata"]
             kube.delete(str(write.observed.get("kind") or "Deployment"), meta["namespace"], meta["name"])
+    for stale in children.stale:  # the other kind of a workload whose shape changed (pod <-> group)
+        meta = stale["metadata"]
+        kube.delete(str(stale["kind"]), meta["namespace"], meta["name"])
     return Written(now, monitoring_gone=not _write_pod_monitor(kube, children))
 
 

@@ -30,13 +30,14 @@ from ...api.labels import LABEL_ENGINE
 from ...api.settings import OperatorSettings
 from ...api.validation import format_validation_error
 from ...render.autoscaler import render_hpa, replicas_handover, seed_replicas, seeded
-from ...render.common import endpoint, selector_labels
+from ...render.common import endpoint, selector_labels, serving_name
 from ...render.engine_build import render_engine_build, render_quantization_build
-from ...render.multinode import GroupShape, NodeFacts, group_shape
+from ...render.multinode import GroupShape, NodeFacts, group_shape, group_workload_name
 from ...render.podmonitor import render_pod_monitor
 from ...render.service import render_service
 from ...render.store import render_engine_store
 from ...render.trtllm import render_trtllm_deployment
+from ...render.trtllm_multinode import render_trtllm_leader_worker_set
 from ...render.vllm import MODELOPT_QUANTIZATION_ARG, render_vllm_deployment, render_vllm_leader_worker_set
 from ..conditions import status_changed
 from ..facts import BuildFacts, DeploymentFacts, build_facts, deployment_facts
@@ -45,6 +46,8 @@ from ..plan import Action, Plan, plan_serving
 from .status import StatusInputs, compute_status, invalid_spec_status, wanted_replicas
 
 KIND = "InferenceDeployment"
+DEPLOYMENT = "Deployment"
+LEADER_WORKER_SET = "LeaderWorkerSet"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class World:
     pod_monitor: dict[str, Any] | None = None
     autoscaler: dict[str, Any] | None = None  # the HPA (read under spec.autoscaling, or while status names one)
     group_pods: list[dict[str, Any]] | None = None  # the LeaderWorkerSet's pods (multi-node only)
+    # Each engine's workload of the other kind (Deployment <-> LeaderWorkerSet) left by a change of shape.
+    stale: dict[Engine, dict[str, Any] | None] = dataclasses.field(default_factory=dict)
     now: str = ""  # when observed (the clock is read by observe; pure code is handed it)
 
 
@@ -108,6 +113,9 @@ class Children:
     # that may lag a pod's readiness.
     fresh_read_needed: bool = False
     groups: GroupPlan | None = None  # multi-node: the groups asked for, and any held back
+    # Workloads of the kind an engine no longer has, deleted after the new one is applied and the Service
+    # points at it: a change between one pod and a group replaces the old shape (docs/multi-node.md).
+    stale: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,8 +167,11 @@ AUTOSCALED_GROUPS = (
     "autoscaled yet; set spec.replicas instead"
 )
 
-# TensorRT-LLM's multi-node serving (trtllm-serve under mpirun across the group) is not rendered yet.
-TRTLLM_MULTI_NODE = "a replica of this size spans nodes, and this operator serves multi-node groups with vLLM only"
+# TensorRT-LLM's multi-node serving is mpirun across the group, over SSH (render/trtllm_multinode.py).
+TRTLLM_MULTI_NODE = (
+    "a replica of this size spans nodes, and TensorRT-LLM's multi-node launch (mpirun from the leader over SSH) "
+    "needs spec.multiNode.sshSecret and an image with sshd (docs/multi-node.md)"
+)
 
 
 def intent_for(
@@ -179,7 +190,7 @@ def intent_for(
     choice = choose_engine(infd, settings.decision, previous.get("engine"))
     trt = choice.selected is Engine.TENSORRT_LLM
     blocker = trtllm_blocker(infd) if trt else None
-    if trt and blocker is None and shape is not None:
+    if trt and blocker is None and shape is not None and infd.spec.multi_node.ssh_secret is None:
         blocker = TRTLLM_MULTI_NODE
     store = engine_build = None
     backend = infd.spec.engine.tensorrt_llm.effective_backend
@@ -193,7 +204,7 @@ def intent_for(
             engine_build = render_quantization_build(infd, settings.store)
     elif trt and blocker is None and backend is TrtllmBackend.ENGINE:
         store = render_engine_store(infd.metadata["namespace"], settings.store)
-        engine_build = render_engine_build(infd, settings.store)  # EngineKeyError (an InvalidSpec) without a GPU
+        engine_build = render_engine_build(infd, settings.store, shape)  # EngineKeyError (an InvalidSpec) without a GPU
     return Intent(body, infd, choice, blocker, store, engine_build, shape)
 
 
@@ -214,16 +225,35 @@ def quantization_problem(infd: InferenceDeployment, selected: Engine, backend: T
 
 
 def serving_kind(intent: Intent, engine: Engine) -> str:
-    """The kind of an engine's serving workload: a LeaderWorkerSet for vLLM's multi-node groups."""
-    return "LeaderWorkerSet" if intent.shape is not None and engine is Engine.VLLM else "Deployment"
+    """The kind of an engine's serving workload: a LeaderWorkerSet for multi-node groups (TensorRT-LLM's only
+    with its SSH Secret: without it TensorRT-LLM never serves a group)."""
+    if intent.shape is None or (engine is Engine.TENSORRT_LLM and intent.infd.spec.multi_node.ssh_secret is None):
+        return DEPLOYMENT
+    return LEADER_WORKER_SET
+
+
+def other_kind(kind: str) -> str:
+    return DEPLOYMENT if kind == LEADER_WORKER_SET else LEADER_WORKER_SET
+
+
+def workload_name(infd: InferenceDeployment, engine: Engine, kind: str) -> str:
+    """An engine's serving workload's name; a LeaderWorkerSet's is kept short enough for its StatefulSets."""
+    name = serving_name(infd, engine)
+    return group_workload_name(name) if kind == LEADER_WORKER_SET else name
 
 
 def _deployment_manifest(
     intent: Intent, engine: Engine, plan: Plan, settings: OperatorSettings, groups: GroupPlan | None
 ) -> dict[str, Any]:
-    if engine is Engine.VLLM and intent.shape is not None:
-        lws = render_vllm_leader_worker_set(intent.infd, intent.shape, settings.hub_endpoint)
-        if groups is not None:
+    if serving_kind(intent, engine) == LEADER_WORKER_SET:
+        assert intent.shape is not None
+        if engine is Engine.VLLM:
+            lws = render_vllm_leader_worker_set(intent.infd, intent.shape, settings.hub_endpoint)
+        else:
+            lws = render_trtllm_leader_worker_set(
+                intent.infd, intent.shape, plan.trtllm_build, settings.store, settings.hub_endpoint
+            )
+        if groups is not None and engine is plan.route:
             lws["spec"]["replicas"] = groups.replicas
         return lws
     if engine is Engine.VLLM:
@@ -263,7 +293,7 @@ def children(intent: Intent, world: World, settings: OperatorSettings) -> Childr
         build = build_facts(world.build if world.build is not None else intent.engine_build)
     facts = {e: deployment_facts(world.deployments.get(e)) for e in Engine}
     plan = plan_serving(infd, intent.choice.selected, build, facts, intent.blocker)
-    groups = _group_plan(intent, world)
+    groups = _group_plan(intent, world, plan.route)
     writes = tuple(
         _deployment_write(intent, world, engine, action, plan, settings, groups)
         for engine, action in ((Engine.VLLM, plan.vllm), (Engine.TENSORRT_LLM, plan.trtllm))
@@ -285,15 +315,17 @@ def children(intent: Intent, world: World, settings: OperatorSettings) -> Childr
         delete_autoscaler=not scaled and world.autoscaler is not None,
         fresh_read_needed=world.service is not None and routed != plan.route.value,
         groups=groups,
+        stale=tuple(o for o in world.stale.values() if o is not None),
     )
 
 
-def _group_plan(intent: Intent, world: World) -> GroupPlan | None:
-    """Multi-node: how many groups to ask for now (controller/groups.py)."""
-    if intent.shape is None:
+def _group_plan(intent: Intent, world: World, route: Engine) -> GroupPlan | None:
+    """Multi-node: how many groups of the routed engine's LeaderWorkerSet to ask for now (controller/groups.py)."""
+    if intent.shape is None or serving_kind(intent, route) != LEADER_WORKER_SET:
         return None
     timeout = intent.infd.spec.multi_node.placement_timeout_seconds
-    facts = group_facts(world.group_pods, intent.shape.size, world.now, timeout) if world.group_pods else None
+    pods = [p for p in world.group_pods or [] if p["metadata"].get("labels", {}).get(LABEL_ENGINE) == route.value]
+    facts = group_facts(pods, intent.shape.size, world.now, timeout) if pods else None
     previous = (intent.previous.get("groups") or {}) if world.now else {}
     return plan_groups(intent.infd.spec.desired_replicas, facts, previous, world.now, timeout)
 
@@ -304,9 +336,10 @@ def serving_facts(
     """The serving workloads' facts; a LeaderWorkerSet's Ready groups as its pods show them (groups.GroupFacts)."""
     facts = {e: deployment_facts(o) for e, o in after.items()}
     counted = children.groups.facts if children.groups is not None else None
-    lws = facts.get(Engine.VLLM)
+    route = children.plan.route
+    lws = facts.get(route)
     if counted is not None and lws is not None:
-        facts[Engine.VLLM] = dataclasses.replace(lws, ready=min(lws.ready, counted.ready))
+        facts[route] = dataclasses.replace(lws, ready=min(lws.ready, counted.ready))
     return facts
 
 

@@ -6,15 +6,15 @@ import dataclasses
 from typing import Any
 
 from ...api.inference_deployment import Engine, InferenceDeployment
-from ...api.labels import GPU_PRODUCT_LABEL, GPU_RESOURCE
+from ...api.labels import GPU_PRODUCT_LABEL, GPU_RESOURCE, LABEL_ENGINE
 from ...api.timestamps import utc_now
 from ...kube.errors import KubeError
 from ...render.autoscaler import hpa_name
-from ...render.common import selector_labels, service_name, serving_name
+from ...render.common import selector_labels, service_name
 from ...render.multinode import NodeFacts
 from ..context import Context
 from ..facts import container_trouble, unschedulable_reason
-from .desired import KIND, Intent, World, serving_kind
+from .desired import KIND, LEADER_WORKER_SET, Intent, World, other_kind, serving_kind, workload_name
 
 
 def read_body(ctx: Context, namespace: str, name: str) -> dict[str, Any] | None:
@@ -38,10 +38,13 @@ def read_world(ctx: Context, intent: Intent) -> World:
         autoscaler = ctx.kube.get("HorizontalPodAutoscaler", ns, hpa_name(infd))
     group_pods = None
     if intent.shape is not None:
-        selector = ",".join(f"{k}={v}" for k, v in selector_labels(infd, Engine.VLLM).items())
+        # Both engines' pods: desired.py counts the routed LeaderWorkerSet's groups by their engine label.
+        labels = {k: v for k, v in selector_labels(infd, Engine.VLLM).items() if k != LABEL_ENGINE}
+        selector = ",".join(f"{k}={v}" for k, v in labels.items())
         group_pods = ctx.kube.list("Pod", ns, selector)
     return World(
-        deployments={e: ctx.kube.get(serving_kind(intent, e), ns, serving_name(infd, e)) for e in Engine},
+        deployments={e: _workload(ctx, intent, e, serving_kind(intent, e)) for e in Engine},
+        stale={e: _stale(ctx, intent, e) for e in Engine},
         service=ctx.kube.get("Service", ns, service_name(infd)),
         build=build,
         monitoring_api=monitoring,
@@ -50,6 +53,22 @@ def read_world(ctx: Context, intent: Intent) -> World:
         group_pods=group_pods,
         now=utc_now(),
     )
+
+
+def _workload(ctx: Context, intent: Intent, engine: Engine, kind: str, fresh: bool = False) -> dict[str, Any] | None:
+    """An engine's serving workload of one kind (Deployment or LeaderWorkerSet), or None."""
+    ns = intent.infd.metadata["namespace"]
+    return ctx.kube.get(kind, ns, workload_name(intent.infd, engine, kind), fresh=fresh)
+
+
+def _stale(ctx: Context, intent: Intent, engine: Engine) -> dict[str, Any] | None:
+    """An engine's workload of the kind it no longer has (a switch between one pod and a group). A
+    LeaderWorkerSet is looked for only where groups are or were (status.groups): a cluster without the LWS
+    API never serves that kind."""
+    kind = other_kind(serving_kind(intent, engine))
+    if kind == LEADER_WORKER_SET and intent.shape is None and not intent.previous.get("groups"):
+        return None
+    return _workload(ctx, intent, engine, kind)
 
 
 def read_node_facts(ctx: Context, infd: InferenceDeployment) -> NodeFacts | None:
@@ -69,9 +88,7 @@ def read_node_facts(ctx: Context, infd: InferenceDeployment) -> NodeFacts | None
 
 def reread_deployments(ctx: Context, intent: Intent, world: World) -> World:
     """The serving Deployments read afresh from the API server (not the cache), before traffic moves."""
-    infd = intent.infd
-    ns = infd.metadata["namespace"]
-    fresh = {e: ctx.kube.get(serving_kind(intent, e), ns, serving_name(infd, e), fresh=True) for e in Engine}
+    fresh = {e: _workload(ctx, intent, e, serving_kind(intent, e), fresh=True) for e in Engine}
     return dataclasses.replace(world, deployments=fresh)
 
 
