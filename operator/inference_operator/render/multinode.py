@@ -3,7 +3,7 @@
 The LeaderWorkerSet API is sigs.k8s.io/lws v0.7.0 (leaderworkerset.x-k8s.io/v1,
 api/leaderworkerset/v1/leaderworkerset_types.go). One group is one replica: a leader pod (node rank 0, the
 OpenAI API, the probes) and size-1 worker pods, each holding one node's GPUs. The LWS controller creates the
-leader StatefulSet, then with `startupPolicy: LeaderReady` each group's workers once its leader is Ready, and
+leader StatefulSet and, with `startupPolicy: LeaderCreated`, each group's workers right after its leader, and
 injects LWS_LEADER_ADDRESS and LWS_WORKER_INDEX into every pod (its pod webhook). Its rolling update replaces
 whole groups, leader and workers together, `maxUnavailable` groups at a time, so a group never mixes revisions.
 """
@@ -34,6 +34,10 @@ EXCLUSIVE_TOPOLOGY_ANNOTATION = "leaderworkerset.sigs.k8s.io/exclusive-topology"
 # ranks above 0 run --headless (workers only, no API server). world size (tensor x pipeline) must be a multiple
 # of --nnodes. The mp backend needs no Ray cluster inside the group.
 GROUP_NAME_MAX_LENGTH = 48  # group_workload_name
+# LeaderCreated, not LeaderReady: the leader answers /health only once every rank has joined its rendezvous.
+# Seen with vLLM CPU 0.32.0 here: `--pipeline-parallel-size 2 --nnodes 2 --node-rank 0` alone stayed in
+# torch.distributed's init ("world_size=2 rank=0 ... backend=gloo") with its API port closed for 140 s, so
+# workers created only once the leader is Ready would never be created.
 MASTER_PORT = 29501  # vLLM's default master_port (config/parallel.py)
 
 
@@ -175,7 +179,7 @@ def render_leader_worker_set(
     shape: GroupShape,
     worker_args: list[str],
     worker_command: list[str] | None = None,
-    startup_policy: str = "LeaderReady",
+    startup_policy: str = "LeaderCreated",
 ) -> dict[str, Any]:
     """The LeaderWorkerSet around the pod template of the Deployment one group's leader would be (rendered for
     one pod's GPUs with the leader's arguments); `worker_args` (and `worker_command`) are the other ranks'."""

@@ -99,7 +99,7 @@ def test_the_leader_serves_and_the_workers_join_it() -> None:
     infd = resource(multiNode={"gpusPerNode": 8, "exclusiveTopology": "topology.kubernetes.io/zone"})
     lws = render_vllm_leader_worker_set(infd, GroupShape(size=2, gpus_per_pod=8))
     spec = lws["spec"]
-    assert spec["startupPolicy"] == "LeaderReady"
+    assert spec["startupPolicy"] == "LeaderCreated"  # the leader is Ready only once its workers joined
     assert spec["leaderWorkerTemplate"]["size"] == 2
     assert spec["rolloutStrategy"]["rollingUpdateConfiguration"] == {"maxUnavailable": 1, "maxSurge": 0}
     assert lws["metadata"]["annotations"] == {EXCLUSIVE_TOPOLOGY_ANNOTATION: "topology.kubernetes.io/zone"}
