@@ -42,13 +42,20 @@ _GPU_QUANTIZATION_ARG = {
     Quantization.FP8: "fp8",
     Quantization.INT4_AWQ: "awq_marlin",
     Quantization.INT4_GPTQ: "gptq_marlin",
+    # INT8 in vLLM v0.32.0 is a pre-quantized compressed-tensors checkpoint (W8A8 int8: CompressedTensorsW8A8Int8;
+    # INT8 weight-only: CompressedTensorsWNA16 with 8 bits), detected from config.json's quantization_config.
+    # Named anyway, as for AWQ/GPTQ: vLLM refuses at start a checkpoint whose quant_method differs, instead of
+    # silently serving a full-precision one (vllm/model_executor/layers/quantization/compressed_tensors/).
+    Quantization.INT8: "compressed-tensors",
+    Quantization.INT8_WO: "compressed-tensors",
 }
 
 
 # A ModelOpt checkpoint (a quantization build, issue 16 §2) is loaded by the method its hf_quant_config.json's
 # quant_algo belongs to: FP8 -> `modelopt`, NVFP4 -> `modelopt_fp4` (vllm-project/vllm v0.32.0,
 # vllm/model_executor/layers/quantization/modelopt.py LINEAR_ALGOS and get_name, __init__.py's method list).
-# vLLM has no ModelOpt W4A16_AWQ method: an int4-awq quantization build is TensorRT-LLM's only (engine_choice.py).
+# vLLM has no ModelOpt W4A16_AWQ, W8A16 or W8A8_SQ method (LINEAR_ALGOS lists FP8*, NVFP4, W4A16_NVFP4, MXFP8):
+# an int4-awq or int8-wo quantization build is TensorRT-LLM's only (controller/inference_deployment/desired.py).
 MODELOPT_QUANTIZATION_ARG = {Quantization.FP8: "modelopt", Quantization.NVFP4: "modelopt_fp4"}
 STORE_VOLUME = "engine-store"
 
