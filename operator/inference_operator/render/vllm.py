@@ -65,11 +65,20 @@ def vllm_image(infd: InferenceDeployment) -> str:
     return infd.spec.vllm_image
 
 
-def quantization_arg(infd: InferenceDeployment) -> str | None:
-    """The --quantization value, or None to let vLLM read the checkpoint's own quantization_config."""
+# Formats TensorRT-LLM's engine build quantizes to from the full-precision checkpoint (build_recipe.py): vLLM
+# serving such a resource meanwhile (or as its fallback) serves that checkpoint unquantized, since
+# `--quantization compressed-tensors` on it would fail at start.
+QUANTIZED_BY_THE_ENGINE_BUILD = (Quantization.INT8, Quantization.INT8_WO)
+
+
+def quantization_arg(infd: InferenceDeployment, interim: bool = False) -> str | None:
+    """The --quantization value, or None to let vLLM read the checkpoint's own quantization_config. `interim`:
+    vLLM serves a resource TensorRT-LLM was selected for (while its engine builds, or as the fallback)."""
     quantization = infd.spec.precision.quantization
     if quantization is Quantization.NONE or infd.spec.precision.calibration is not None:
         # Calibrated: the unquantized model serves until the quantization build's checkpoint is there.
+        return None
+    if interim and quantization in QUANTIZED_BY_THE_ENGINE_BUILD:
         return None
     if infd.spec.gpus_per_replica == 0 and quantization is not Quantization.FP8:
         # Marlin kernels are CUDA-only; on CPU vLLM picks its kernel from the checkpoint.
@@ -77,10 +86,12 @@ def quantization_arg(infd: InferenceDeployment) -> str | None:
     return _GPU_QUANTIZATION_ARG[quantization]
 
 
-def vllm_args(infd: InferenceDeployment, checkpoint: str | None = None, launch: list[str] | None = None) -> list[str]:
+def vllm_args(
+    infd: InferenceDeployment, checkpoint: str | None = None, launch: list[str] | None = None, interim: bool = False
+) -> list[str]:
     """`vllm serve` arguments from the spec (and `launch`, a group's node arguments); the user's extra args come
     last so that they win. `checkpoint`: the directory of a quantized checkpoint in the store, served in place of
-    the Hub's."""
+    the Hub's. `interim`: see quantization_arg."""
     spec = infd.spec
     # Positional: `vllm serve --model` is deprecated ("provide the model as a positional argument").
     model = [checkpoint] if checkpoint else [spec.model.name, "--revision", spec.model.revision]
@@ -101,7 +112,7 @@ def vllm_args(infd: InferenceDeployment, checkpoint: str | None = None, launch: 
         "--shutdown-timeout",
         str(SHUTDOWN_TIMEOUT_SECONDS),
     ]
-    quantization = quantization_arg(infd)
+    quantization = quantization_arg(infd, interim)
     if quantization is not None:
         args += ["--quantization", quantization]
     calibration = spec.precision.calibration
@@ -113,7 +124,10 @@ def vllm_args(infd: InferenceDeployment, checkpoint: str | None = None, launch: 
 
 
 def vllm_serving(
-    infd: InferenceDeployment, quantized_build: str | None = None, store: StoreSettings | None = None
+    infd: InferenceDeployment,
+    quantized_build: str | None = None,
+    store: StoreSettings | None = None,
+    interim: bool = False,
 ) -> EngineServing:
     """What the vLLM Deployment has of its own around the shared skeleton (serving.py)."""
     volumes: list[dict[str, Any]] = []
@@ -130,7 +144,7 @@ def vllm_serving(
         container_name=CONTAINER_NAME,
         image=vllm_image(infd),
         command=list(COMMAND),
-        args=vllm_args(infd, checkpoint),
+        args=vllm_args(infd, checkpoint, interim=interim),
         env=list(infd.spec.engine.vllm.env),
         health_path=HEALTH_PATH,
         volumes=volumes,
@@ -145,10 +159,11 @@ def render_vllm_deployment(
     hub_endpoint: str | None = None,
     quantized_build: str | None = None,
     store: StoreSettings | None = None,
+    interim: bool = False,
 ) -> dict[str, Any]:
     """The apps/v1 Deployment serving the resource's model with vLLM (on a quantization build's checkpoint once
-    `quantized_build` names it)."""
-    return render_serving_deployment(infd, vllm_serving(infd, quantized_build, store), hub_endpoint)
+    `quantized_build` names it; `interim`: for a resource TensorRT-LLM was selected for)."""
+    return render_serving_deployment(infd, vllm_serving(infd, quantized_build, store, interim), hub_endpoint)
 
 
 def render_vllm_leader_worker_set(

@@ -201,3 +201,14 @@ def test_an_int8_wo_quantization_build_is_refused_for_vllm_naming_w8a16() -> Non
 def test_int8_vllm_golden() -> None:
     infd = resource("vllm", "int8")
     golden("int8-8b-a100-vllm", dump([render_vllm_deployment(infd), render_service(infd, Engine.VLLM)]))
+
+
+@pytest.mark.parametrize("quantization", ["int8", "int8-wo"])
+def test_vllm_serving_a_trtllm_resource_meanwhile_serves_the_checkpoint_unquantized(quantization: str) -> None:
+    """The engine build quantizes the full-precision checkpoint: vLLM, meanwhile or as the fallback, must not ask
+    for compressed-tensors on it (it would fail at start)."""
+    infd = resource("tensorrt-llm", quantization)
+    args = container(render_vllm_deployment(infd, interim=True))["args"]
+    assert "--quantization" not in args and args[0] == infd.spec.model.name
+    intent = intent_for(infd, OperatorSettings())
+    assert intent.choice.selected is Engine.TENSORRT_LLM

@@ -246,7 +246,8 @@ def _deployment_manifest(
             lws["spec"]["replicas"] = groups.replicas
         return lws
     if engine is Engine.VLLM:
-        return render_vllm_deployment(intent.infd, settings.hub_endpoint, plan.vllm_build, settings.store)
+        interim = intent.choice.selected is Engine.TENSORRT_LLM
+        return render_vllm_deployment(intent.infd, settings.hub_endpoint, plan.vllm_build, settings.store, interim)
     return render_trtllm_deployment(intent.infd, plan.trtllm_build, settings.store, settings.hub_endpoint)
 
 
