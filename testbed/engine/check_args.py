@@ -72,7 +72,9 @@ def _value_errors(args: argparse.Namespace) -> list[str]:
             config = get_quantization_config(quantization)
             # ModelOpt's configs (modelopt.py) answer per instance, built from the checkpoint's
             # hf_quant_config.json: vLLM checks those dtypes when it loads the checkpoint, not from flags.
-            per_instance = "self" in inspect.signature(config.get_supported_act_dtypes).parameters
+            # CompressedTensorsConfig's is an instance method too, its parameter misnamed `cls` (v0.32.0
+            # compressed_tensors.py): any parameter left on the class attribute means "ask an instance".
+            per_instance = bool(inspect.signature(config.get_supported_act_dtypes).parameters)
             supported = [] if per_instance else config.get_supported_act_dtypes()
             if not per_instance and dtype not in supported:
                 errors.append(f"--dtype {args.dtype} is not supported with --quantization {quantization} ({supported})")

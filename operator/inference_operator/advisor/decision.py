@@ -34,6 +34,7 @@ from ..api.inference_deployment import (
     EngineStatus,
     InferenceDeployment,
     PreparationPath,
+    Quantization,
     TrtllmBackend,
     WorkloadProfile,
 )
@@ -83,6 +84,7 @@ class DecisionInputs:
     gpus_per_replica: int = 1
     trtllm_backend: TrtllmBackend = TrtllmBackend.ENGINE
     quantization_build: bool = False  # spec.precision.calibration: the preparation is a quantization build
+    quantization: Quantization = Quantization.NONE  # spec.precision.quantization: only for the note below
     gpu_hourly_price: float | None = None
     vllm_tokens_per_gpu_hour: int | None = None
     tensorrt_llm_tokens_per_gpu_hour: int | None = None
@@ -94,6 +96,8 @@ class DecisionInputs:
         fields = asdict(self) | {"rules_version": RULES_VERSION}
         if not self.quantization_build:
             del fields["quantization_build"]  # decisions made before the field existed keep their hash
+        if self.quantization is Quantization.NONE:
+            del fields["quantization"]  # likewise
         canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -122,6 +126,11 @@ class Decision:
     architecture: str | None
     economics: Economics | None
     notes: tuple[str, ...] = ()
+
+    @property
+    def quantization_note(self) -> str | None:
+        """The note saying a quantization's speed-up has no figure, if the decision carries one."""
+        return next((n for n in self.notes if n.startswith(NO_FIGURE)), None)
 
     @property
     def vllm(self) -> EngineCost | None:
@@ -167,6 +176,7 @@ def decision_inputs_from(infd: InferenceDeployment, settings: DecisionSettings) 
         gpus_per_replica=spec.gpus_per_replica,
         trtllm_backend=spec.engine.tensorrt_llm.effective_backend,
         quantization_build=spec.precision.calibration is not None,
+        quantization=spec.precision.quantization,
         gpu_hourly_price=spec.cost.gpu_hourly_price,
         vllm_tokens_per_gpu_hour=spec.cost.vllm_tokens_per_gpu_hour,
         tensorrt_llm_tokens_per_gpu_hour=spec.cost.tensorrt_llm_tokens_per_gpu_hour,
@@ -205,6 +215,8 @@ def _economics(inputs: DecisionInputs) -> tuple[Economics | None, tuple[str, ...
     )
     # Say where the defaults came from whenever one is used; a full override needs no note.
     notes: tuple[str, ...] = () if None not in overrides else (fallback_note or figures.source,)
+    if inputs.quantization is not Quantization.NONE and None in overrides[1:]:
+        notes += (no_quantization_figure(inputs.quantization),)
     price = figures.hourly_price if inputs.gpu_hourly_price is None else inputs.gpu_hourly_price
     vllm = cost.engine_cost(
         inputs.tokens_per_month, inputs.vllm_tokens_per_gpu_hour or figures.vllm_tokens_per_gpu_hour, price
@@ -232,6 +244,20 @@ def _economics(inputs: DecisionInputs) -> tuple[Economics | None, tuple[str, ...
         preparation=cost.preparation_path(inputs.trtllm_backend, inputs.quantization_build),
     )
     return economics, notes
+
+
+# The article gives no per-format throughput (its FAQ says only that both engines support INT8 and INT4, and that
+# TensorRT-LLM's INT8 path is better integrated), and this advisor has no other sourced figure: it says so instead
+# of scaling the unquantized figures by a guess.
+NO_FIGURE = "no figure for the"
+
+
+def no_quantization_figure(quantization: Quantization) -> str:
+    """The note `advise` prints when a quantization's throughput change has no sourced figure."""
+    return (
+        f"{NO_FIGURE} {quantization.value} speed-up: tokens/GPU-hour above are the unquantized figures; "
+        "give measured ones with spec.cost.vllmTokensPerGpuHour and spec.cost.tensorrtLLMTokensPerGpuHour"
+    )
 
 
 def _hardware_rule(inputs: DecisionInputs) -> _Outcome | None:

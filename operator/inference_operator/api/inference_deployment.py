@@ -66,6 +66,8 @@ class Quantization(enum.StrEnum):
     INT4_AWQ = "int4-awq"
     INT4_GPTQ = "int4-gptq"
     NVFP4 = "nvfp4"  # only from a quantization build (spec.precision.calibration)
+    INT8 = "int8"  # W8A8 SmoothQuant: INT8 weights and activations
+    INT8_WO = "int8-wo"  # INT8 weight-only (W8A16)
 
 
 class WorkloadProfile(enum.StrEnum):
@@ -201,7 +203,9 @@ FLOAT32_QUANTIZED = (
 
 
 CALIBRATION_FORMATS = (
-    "needs spec.precision.quantization fp8, nvfp4 or int4-awq: the formats NVIDIA Model Optimizer quantizes to"
+    "needs spec.precision.quantization fp8, nvfp4, int4-awq or int8-wo: the formats NVIDIA Model Optimizer "
+    "quantizes to that an engine here serves (int8, W8A8 SmoothQuant, is quantized inside TensorRT-LLM's engine "
+    "build instead: no engine here serves a ModelOpt W8A8_SQ_PER_CHANNEL checkpoint)"
 )
 NVFP4_NEEDS_CALIBRATION = (
     "nvfp4 needs spec.precision.calibration: an NVFP4 checkpoint is made by a quantization build, no engine "
@@ -220,7 +224,7 @@ class PrecisionSpec(ApiModel):
             ),
             (
                 "!has(self.calibration) || (has(self.quantization) && self.quantization in ['fp8', 'nvfp4', "
-                "'int4-awq'])",
+                "'int4-awq', 'int8-wo'])",
                 f"spec.precision.calibration {CALIBRATION_FORMATS}",
             ),
             (
@@ -237,13 +241,15 @@ class PrecisionSpec(ApiModel):
     quantization: Quantization = Field(
         default=Quantization.NONE,
         description="Weight quantization: none, fp8 (Hopper/Ada), int4-awq or int4-gptq (needs a checkpoint "
-        "quantized that way for vLLM), nvfp4 (Blackwell; only with calibration).",
+        "quantized that way for vLLM), nvfp4 (Blackwell; only with calibration), int8 (W8A8 SmoothQuant) or int8-wo "
+        "(INT8 weight-only), both Ampere or newer: TensorRT-LLM's engine build quantizes to them, vLLM needs a "
+        "compressed-tensors checkpoint quantized that way.",
     )
     calibration: CalibrationSpec | None = Field(
         default=None,
         description="Quantize the checkpoint once with NVIDIA Model Optimizer to spec.precision.quantization (fp8, "
-        "nvfp4 or int4-awq), calibrated on this set; a cached quantization Job shared by every resource and engine "
-        "with the same key. The unquantized model serves until the quantized checkpoint is ready.",
+        "nvfp4, int4-awq or int8-wo), calibrated on this set; a cached quantization Job shared by every resource and "
+        "engine with the same key. The unquantized model serves until the quantized checkpoint is ready.",
     )
 
     @model_validator(mode="after")

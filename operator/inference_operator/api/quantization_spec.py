@@ -16,6 +16,11 @@ W4A16 AWQ and INT8 SmoothQuant "Ampere and Later"):
   B300, GB300: 10.3; RTX PRO 6000 Blackwell, RTX 5090: 12.0). Hopper has no FP4 tensor cores.
 - INT4-AWQ (4-bit integer weights, 16-bit activations): compute capability 8.0 or higher (Ampere and newer), as
   TensorRT-LLM's support matrix lists W4A16 AWQ.
+- INT8 (W8A8 SmoothQuant) and INT8 weight-only (W8A16): compute capability 8.0 or higher, as the Model Optimizer
+  support matrix lists INT8 SmoothQuant ("Ampere and Later"). Older parts have INT8 tensor cores (Turing 7.5), and
+  vLLM v0.32.0's compressed-tensors INT8 schemes would load there (CompressedTensorsW8A8Int8 and
+  CompressedTensorsWNA16 get_min_capability 75), but the quantizer and the engine build are only supported from
+  Ampere: an operator-run build (engine or quantization) on an older product is refused.
 """
 
 from __future__ import annotations
@@ -114,7 +119,11 @@ FORMAT_NEEDS: dict[str, FormatNeed] = {
     "fp8": FormatNeed((8, 9), "Ada (L4, L40S), Hopper (H100, H200) or Blackwell"),
     "nvfp4": FormatNeed((10, 0), "Blackwell (B200, GB200, B300)"),
     "int4-awq": FormatNeed((8, 0), "Ampere (A100) or newer"),
+    "int8-wo": FormatNeed((8, 0), "Ampere (A100) or newer"),
 }
+# Formats only TensorRT-LLM's engine build quantizes to (quantize.py inside the build Job): the same GPU table
+# refuses them on older products, but no quantization build makes them (no engine serves ModelOpt's INT8 W8A8).
+ENGINE_BUILD_FORMAT_NEEDS: dict[str, FormatNeed] = {"int8": FormatNeed((8, 0), "Ampere (A100) or newer")}
 
 
 def gpu_problem(quantization: str, gpu_product: str | None) -> str | None:
@@ -122,9 +131,12 @@ def gpu_problem(quantization: str, gpu_product: str | None) -> str | None:
 
     A product the table does not know is trusted (a new part, a custom label): only a known older one is refused.
     """
-    need = FORMAT_NEEDS.get(quantization)
+    need = FORMAT_NEEDS.get(quantization) or ENGINE_BUILD_FORMAT_NEEDS.get(quantization)
     if need is None:
-        return f"spec.precision.quantization: {quantization} is not a format ModelOpt quantizes (fp8, nvfp4, int4-awq)"
+        return (
+            f"spec.precision.quantization: {quantization} is not a format ModelOpt quantizes (fp8, nvfp4, int4-awq, "
+            "int8-wo)"
+        )
     if gpu_product is None:
         return (
             "spec.resources.gpuProduct is required with spec.precision.calibration: the quantization Job calibrates "

@@ -26,7 +26,14 @@ from ..advisor.decision import (
     format_days,
     format_money,
 )
-from ..api.inference_deployment import KIND, InferenceDeployment, PreparationPath, TrtllmBackend, WorkloadProfile
+from ..api.inference_deployment import (
+    KIND,
+    InferenceDeployment,
+    PreparationPath,
+    Quantization,
+    TrtllmBackend,
+    WorkloadProfile,
+)
 from ..api.settings import DecisionSettings, SettingsError, from_env
 from ..cli.manifest_io import ManifestError, format_validation_error, load_resource
 
@@ -88,6 +95,11 @@ def add_advise_parser(subparsers: argparse._SubParsersAction[_Parser]) -> None:
         default=None,
         help="price a ModelOpt quantization build (spec.precision.calibration) as the one-off preparation",
     )
+    parser.add_argument(
+        "--quantization",
+        choices=[q.value for q in Quantization],
+        help="spec.precision.quantization; the advisor has no sourced speed-up figure for any format and says so",
+    )
     parser.add_argument("-o", "--output", choices=["table", "json"], default="table")
     parser.set_defaults(func=run_advise)
 
@@ -113,7 +125,7 @@ def advice_json(decision: Decision) -> dict[str, Any]:
     def figures(engine_cost: Any) -> dict[str, Any] | None:
         return engine_cost.model_dump(mode="json", by_alias=False) if engine_cost is not None else None
 
-    return {
+    result: dict[str, Any] = {
         "selected": decision.selected.value,
         "reason": decision.reason,
         "engines": {"vllm": figures(decision.vllm), "tensorrt-llm": figures(decision.tensorrt_llm)},
@@ -127,6 +139,10 @@ def advice_json(decision: Decision) -> dict[str, Any]:
             "payback_days": decision.economics.compile_payback_days,
         },
     }
+    if decision.quantization_note is not None:
+        # Only for a quantized resource, so the unquantized shape stays exactly the issue's.
+        result["quantization"] = {"speedup": None, "note": decision.quantization_note}
+    return result
 
 
 def advice_table(decision: Decision) -> str:
@@ -184,6 +200,7 @@ def _inputs(args: argparse.Namespace, settings: DecisionSettings) -> DecisionInp
         "stable": args.stable,
         "trtllm_backend": TrtllmBackend(args.backend) if args.backend else None,
         "quantization_build": args.quantization_build,
+        "quantization": Quantization(args.quantization) if args.quantization else None,
     }
     given = {name: value for name, value in overrides.items() if value is not None}
     return dataclasses.replace(base, **given)

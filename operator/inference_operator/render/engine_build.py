@@ -65,6 +65,10 @@ def build_deadline_seconds(infd: InferenceDeployment) -> int:
     return min(MAX_DEADLINE_SECONDS, max(MIN_DEADLINE_SECONDS, seconds))
 
 
+# The INT8 formats' GPU rule is checked for engine builds too; FP8's is left to the build, as before issue 20.
+INT8_FORMATS = (Quantization.INT8, Quantization.INT8_WO)
+
+
 def build_gpus(spec: EngineBuildSpec) -> int:
     """GPUs of the build Job's one pod: every rank's GPU for one node, else one node's worth of a multi-node
     topology. trtllm-build needs no group of pods: tensorrt_llm/commands/build.py (v1.2.1, parallel_build)
@@ -87,6 +91,11 @@ def engine_build_spec(
             "spec.resources.gpuProduct is required for TensorRT-LLM: an engine runs only on the GPU product "
             "it was built on"
         )
+    if spec.precision.quantization in INT8_FORMATS:
+        # quantize.py's int8_sq/int8_wo run from Ampere on (api/quantization_spec.py): refused, not a failing Job.
+        problem = gpu_problem(spec.precision.quantization.value, spec.resources.gpu_product)
+        if problem is not None:
+            raise EngineKeyError(problem)
     # The checkpoint is downloaded and converted before it is quantized: size the build by its 16-bit weights.
     weights = weights_bytes(parameters_billions(infd), spec.precision.dtype, Quantization.NONE)
     sizes = build_sizes(

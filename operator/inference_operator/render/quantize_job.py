@@ -6,10 +6,11 @@ with --check (before the download: the image's nvidia-modelopt must have the for
 set and the export API, or the Job fails at once, not after a 140 GB download), then for real. Its calls are
 those of nvidia-modelopt 0.47.0 (PyPI), checked against the installed package by tests/unit/render:
 modelopt.torch.quantization.quantize(model, config, forward_loop) with FP8_DEFAULT_CFG, NVFP4_DEFAULT_CFG,
-INT4_AWQ_CFG and FP8_KV_CFG; modelopt.torch.utils.dataset_utils.create_forward_loop(model, dataset_name,
-tokenizer, batch_size, num_samples, max_sample_length, device) and SUPPORTED_DATASET_CONFIG (a name there, or a
-local .jsonl path); modelopt.torch.export.export_hf_checkpoint(model, dtype, export_dir), which writes config.json,
-the safetensors and hf_quant_config.json ({"quantization": {"quant_algo": "FP8"|"NVFP4"|"W4A16_AWQ", ...}}).
+INT4_AWQ_CFG, INT8_WEIGHT_ONLY_CFG and FP8_KV_CFG; modelopt.torch.utils.dataset_utils.create_forward_loop(model,
+dataset_name, tokenizer, batch_size, num_samples, max_sample_length, device) and SUPPORTED_DATASET_CONFIG (a name
+there, or a local .jsonl path); modelopt.torch.export.export_hf_checkpoint(model, dtype, export_dir), which writes
+config.json, the safetensors and hf_quant_config.json ({"quantization": {"quant_algo": "FP8"|"NVFP4"|"W4A16_AWQ"|
+"W8A16", ...}}).
 Calibration runs the model forward: it needs the GPU the Job holds (CPU works for a toy model, as the test shows).
 
 Store layout per build (<mount>/<build name>/): checkpoint/ (the quantized checkpoint with its tokenizer) and
@@ -31,10 +32,17 @@ QUANTIZE_RECIPE_VERSION = 1
 QUANTIZER = "nvidia-modelopt"
 
 # spec.precision.quantization -> the ModelOpt config (modelopt.torch.quantization, nvidia-modelopt 0.47.0).
-MODELOPT_CONFIGS: dict[str, str] = {"fp8": "FP8_DEFAULT_CFG", "nvfp4": "NVFP4_DEFAULT_CFG", "int4-awq": "INT4_AWQ_CFG"}
+MODELOPT_CONFIGS: dict[str, str] = {
+    "fp8": "FP8_DEFAULT_CFG",
+    "nvfp4": "NVFP4_DEFAULT_CFG",
+    "int4-awq": "INT4_AWQ_CFG",
+    "int8-wo": "INT8_WEIGHT_ONLY_CFG",
+}
 MODELOPT_KV_CONFIGS: dict[str, str] = {"fp8": "FP8_KV_CFG"}
 # The quant_algo export_hf_checkpoint writes for each, which the engines read from hf_quant_config.json.
-EXPORTED_QUANT_ALGO: dict[str, str] = {"fp8": "FP8", "nvfp4": "NVFP4", "int4-awq": "W4A16_AWQ"}
+# modelopt/torch/export/quant_utils.py (0.47.0): int8_wo -> W8A16 (int8_sq would be W8A8_SQ_PER_CHANNEL, which
+# neither engine's checkpoint loader here serves, so it is no quantization build's format).
+EXPORTED_QUANT_ALGO: dict[str, str] = {"fp8": "FP8", "nvfp4": "NVFP4", "int4-awq": "W4A16_AWQ", "int8-wo": "W8A16"}
 
 QUANTIZE_PY = '''\
 """Quantize a Hugging Face checkpoint with NVIDIA Model Optimizer (written by inference-operator)."""

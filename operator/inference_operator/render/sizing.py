@@ -83,7 +83,7 @@ def gib(size_bytes: float) -> str:
 
 def bytes_per_parameter(dtype: DType, quantization: Quantization) -> float:
     """Weight bytes per parameter as served: quantized formats first, then the dtype (auto: 16-bit)."""
-    if quantization is Quantization.FP8:
+    if quantization in (Quantization.FP8, Quantization.INT8, Quantization.INT8_WO):
         return 1.0
     if quantization in (Quantization.INT4_AWQ, Quantization.INT4_GPTQ, Quantization.NVFP4):
         return 0.5

@@ -42,13 +42,20 @@ _GPU_QUANTIZATION_ARG = {
     Quantization.FP8: "fp8",
     Quantization.INT4_AWQ: "awq_marlin",
     Quantization.INT4_GPTQ: "gptq_marlin",
+    # INT8 in vLLM v0.32.0 is a pre-quantized compressed-tensors checkpoint (W8A8 int8: CompressedTensorsW8A8Int8;
+    # INT8 weight-only: CompressedTensorsWNA16 with 8 bits), detected from config.json's quantization_config.
+    # Named anyway, as for AWQ/GPTQ: vLLM refuses at start a checkpoint whose quant_method differs, instead of
+    # silently serving a full-precision one (vllm/model_executor/layers/quantization/compressed_tensors/).
+    Quantization.INT8: "compressed-tensors",
+    Quantization.INT8_WO: "compressed-tensors",
 }
 
 
 # A ModelOpt checkpoint (a quantization build, issue 16 §2) is loaded by the method its hf_quant_config.json's
 # quant_algo belongs to: FP8 -> `modelopt`, NVFP4 -> `modelopt_fp4` (vllm-project/vllm v0.32.0,
 # vllm/model_executor/layers/quantization/modelopt.py LINEAR_ALGOS and get_name, __init__.py's method list).
-# vLLM has no ModelOpt W4A16_AWQ method: an int4-awq quantization build is TensorRT-LLM's only (engine_choice.py).
+# vLLM has no ModelOpt W4A16_AWQ, W8A16 or W8A8_SQ method (LINEAR_ALGOS lists FP8*, NVFP4, W4A16_NVFP4, MXFP8):
+# an int4-awq or int8-wo quantization build is TensorRT-LLM's only (controller/inference_deployment/desired.py).
 MODELOPT_QUANTIZATION_ARG = {Quantization.FP8: "modelopt", Quantization.NVFP4: "modelopt_fp4"}
 STORE_VOLUME = "engine-store"
 
@@ -58,11 +65,20 @@ def vllm_image(infd: InferenceDeployment) -> str:
     return infd.spec.vllm_image
 
 
-def quantization_arg(infd: InferenceDeployment) -> str | None:
-    """The --quantization value, or None to let vLLM read the checkpoint's own quantization_config."""
+# Formats TensorRT-LLM's engine build quantizes to from the full-precision checkpoint (build_recipe.py): vLLM
+# serving such a resource meanwhile (or as its fallback) serves that checkpoint unquantized, since
+# `--quantization compressed-tensors` on it would fail at start.
+QUANTIZED_BY_THE_ENGINE_BUILD = (Quantization.INT8, Quantization.INT8_WO)
+
+
+def quantization_arg(infd: InferenceDeployment, interim: bool = False) -> str | None:
+    """The --quantization value, or None to let vLLM read the checkpoint's own quantization_config. `interim`:
+    vLLM serves a resource TensorRT-LLM was selected for (while its engine builds, or as the fallback)."""
     quantization = infd.spec.precision.quantization
     if quantization is Quantization.NONE or infd.spec.precision.calibration is not None:
         # Calibrated: the unquantized model serves until the quantization build's checkpoint is there.
+        return None
+    if interim and quantization in QUANTIZED_BY_THE_ENGINE_BUILD:
         return None
     if infd.spec.gpus_per_replica == 0 and quantization is not Quantization.FP8:
         # Marlin kernels are CUDA-only; on CPU vLLM picks its kernel from the checkpoint.
@@ -70,10 +86,12 @@ def quantization_arg(infd: InferenceDeployment) -> str | None:
     return _GPU_QUANTIZATION_ARG[quantization]
 
 
-def vllm_args(infd: InferenceDeployment, checkpoint: str | None = None, launch: list[str] | None = None) -> list[str]:
+def vllm_args(
+    infd: InferenceDeployment, checkpoint: str | None = None, launch: list[str] | None = None, interim: bool = False
+) -> list[str]:
     """`vllm serve` arguments from the spec (and `launch`, a group's node arguments); the user's extra args come
     last so that they win. `checkpoint`: the directory of a quantized checkpoint in the store, served in place of
-    the Hub's."""
+    the Hub's. `interim`: see quantization_arg."""
     spec = infd.spec
     # Positional: `vllm serve --model` is deprecated ("provide the model as a positional argument").
     model = [checkpoint] if checkpoint else [spec.model.name, "--revision", spec.model.revision]
@@ -94,7 +112,7 @@ def vllm_args(infd: InferenceDeployment, checkpoint: str | None = None, launch: 
         "--shutdown-timeout",
         str(SHUTDOWN_TIMEOUT_SECONDS),
     ]
-    quantization = quantization_arg(infd)
+    quantization = quantization_arg(infd, interim)
     if quantization is not None:
         args += ["--quantization", quantization]
     calibration = spec.precision.calibration
@@ -106,7 +124,10 @@ def vllm_args(infd: InferenceDeployment, checkpoint: str | None = None, launch: 
 
 
 def vllm_serving(
-    infd: InferenceDeployment, quantized_build: str | None = None, store: StoreSettings | None = None
+    infd: InferenceDeployment,
+    quantized_build: str | None = None,
+    store: StoreSettings | None = None,
+    interim: bool = False,
 ) -> EngineServing:
     """What the vLLM Deployment has of its own around the shared skeleton (serving.py)."""
     volumes: list[dict[str, Any]] = []
@@ -123,7 +144,7 @@ def vllm_serving(
         container_name=CONTAINER_NAME,
         image=vllm_image(infd),
         command=list(COMMAND),
-        args=vllm_args(infd, checkpoint),
+        args=vllm_args(infd, checkpoint, interim=interim),
         env=list(infd.spec.engine.vllm.env),
         health_path=HEALTH_PATH,
         volumes=volumes,
@@ -138,10 +159,11 @@ def render_vllm_deployment(
     hub_endpoint: str | None = None,
     quantized_build: str | None = None,
     store: StoreSettings | None = None,
+    interim: bool = False,
 ) -> dict[str, Any]:
     """The apps/v1 Deployment serving the resource's model with vLLM (on a quantization build's checkpoint once
-    `quantized_build` names it)."""
-    return render_serving_deployment(infd, vllm_serving(infd, quantized_build, store), hub_endpoint)
+    `quantized_build` names it; `interim`: for a resource TensorRT-LLM was selected for)."""
+    return render_serving_deployment(infd, vllm_serving(infd, quantized_build, store, interim), hub_endpoint)
 
 
 def render_vllm_leader_worker_set(

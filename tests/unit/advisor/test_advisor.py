@@ -29,6 +29,7 @@ from inference_operator.api.inference_deployment import (
     Engine,
     InferenceDeployment,
     PreparationPath,
+    Quantization,
     TrtllmBackend,
     WorkloadProfile,
 )
@@ -350,6 +351,7 @@ CHANGED_INPUTS: dict[str, Any] = {
     "gpus_per_replica": 2,
     "trtllm_backend": TrtllmBackend.PYTORCH,
     "quantization_build": True,
+    "quantization": Quantization.INT8,
     "gpu_hourly_price": 1.49,
     "vllm_tokens_per_gpu_hour": 667_001,
     "tensorrt_llm_tokens_per_gpu_hour": 741_001,

@@ -263,3 +263,25 @@ def test_missing_and_hostile_files_give_one_line(tmp_path: Path, capsys: pytest.
 def test_file_without_volume_asks_for_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, {"model": {"name": "meta-llama/Llama-3.1-8B"}})
     assert_one_line_error(*advise(["advise", "-f", path], capsys), "spec.workload.tokensPerMonth")
+
+
+@pytest.mark.parametrize("quantization", ["int8", "int8-wo", "int4-awq"])
+def test_a_quantization_without_a_sourced_figure_says_so(quantization: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 20: no invented speed-up. The figures are the unquantized ones, and `advise` says there is no figure."""
+    argv = [a for a in ACCEPTANCE if a not in ("-o", "json")]
+    plain = advise_json(argv, capsys)
+    payload = advise_json([*argv, "--quantization", quantization], capsys)
+    assert payload["engines"] == plain["engines"]  # the same tokens/GPU-hour: nothing scaled by a guess
+    assert payload["quantization"]["speedup"] is None
+    assert payload["quantization"]["note"].startswith(f"no figure for the {quantization} speed-up")
+    assert "quantization" not in plain
+    code, out, err = advise([*argv, "--quantization", quantization], capsys)
+    assert (code, err) == (0, "")
+    assert f"Note:             no figure for the {quantization} speed-up" in out
+
+
+def test_measured_figures_for_both_engines_need_no_such_note(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [a for a in ACCEPTANCE if a not in ("-o", "json")]
+    measured = ["--tokens-per-gpu-hour-vllm", "900000", "--tokens-per-gpu-hour-trtllm", "1000000"]
+    payload = advise_json([*argv, "--quantization", "int8", *measured], capsys)
+    assert "quantization" not in payload

@@ -139,8 +139,9 @@ def test_generated_specs_render_price_and_serialize() -> None:
         except EngineKeyError as exc:  # reconcile reports it as InvalidSpec too
             assert "gpuProduct" in str(exc)
             continue
-        except InvalidSpec as exc:  # a replica that cannot be split over nodes (render/multinode.py)
-            assert str(exc).startswith(("spec.parallelism", "spec.multiNode")), exc
+        except InvalidSpec as exc:  # a replica that cannot be split over nodes (render/multinode.py), or a
+            # quantization the selected engine cannot serve (controller/inference_deployment/desired.py)
+            assert str(exc).startswith(("spec.parallelism", "spec.multiNode", "spec.precision")), exc
             continue
         for rendered in objects:
             apply_patch_body(rendered)

@@ -28,7 +28,15 @@ from inference_operator.render.quantize_job import EXPORTED_QUANT_ALGO, QUANTIZE
 from tests.support.engine import engine_paths, modelopt_python
 from tests.support.quantization import B200, calibrated, created_quantization_build
 
-FORMATS = [("fp8", "auto"), ("fp8", "fp8"), ("nvfp4", "auto"), ("nvfp4", "fp8"), ("int4-awq", "auto")]
+FORMATS = [
+    ("fp8", "auto"),
+    ("fp8", "fp8"),
+    ("nvfp4", "auto"),
+    ("nvfp4", "fp8"),
+    ("int4-awq", "auto"),
+    ("int8-wo", "auto"),
+    ("int8-wo", "fp8"),
+]
 
 
 def build_for(quantization: str, kv: str, engine: str = "vllm") -> EngineBuild:
@@ -108,6 +116,22 @@ def test_the_quantizer_writes_a_real_fp8_checkpoint_of_the_generated_model_on_cp
     assert quant["quantization"]["quant_algo"] == EXPORTED_QUANT_ALGO["fp8"] == "FP8"
     assert quant["quantization"]["kv_cache_quant_algo"] == "FP8"
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in out.iterdir()}
+
+
+def test_the_quantizer_writes_a_real_int8_weight_only_checkpoint_on_cpu(quantizer: Path, tmp_path: Path) -> None:
+    """int8-wo (issue 20): ModelOpt's INT8_WEIGHT_ONLY_CFG exports W8A16, the quant_algo TensorRT-LLM's PyTorch
+    backend loads with its weight-only linear method."""
+    build = build_for("int8-wo", "auto", engine="tensorrt-llm")
+    out = tmp_path / "checkpoint"
+    args = quantizer_args(build, engine_paths()["MODEL_DIR"], str(out))
+    args[args.index("--dataset") + 1] = str(calibration_file(tmp_path))
+    args[args.index("--samples") + 1] = "16"
+    args[args.index("--max-sample-length") + 1] = "64"
+    proc = run_quantizer(quantizer, args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    quant = json.loads((out / "hf_quant_config.json").read_text())
+    assert quant["quantization"]["quant_algo"] == EXPORTED_QUANT_ALGO["int8-wo"] == "W8A16"
+    assert quant["quantization"].get("kv_cache_quant_algo") is None
 
 
 # --- the bash script in a real shell -------------------------------------------------------------------------

@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
+from inference_operator.api.inference_deployment import InferenceDeployment
 from inference_operator.render.vllm import render_vllm_deployment
 from tests.support.engine import ArgvVerdict, check_vllm_args
 from tests.support.fuzz_specs import body, generated_specs
-from tests.support.quantization import B200, STORE, calibrated
+from tests.support.quantization import A100, B200, STORE, calibrated, calibrated_body
 from tests.support.samples import SAMPLES_DIR
 from tests.support.trtllm_fixtures import container as only_container
 
@@ -141,6 +142,13 @@ def test_the_quantized_checkpoint_command_lines_parse_with_vllms_parser() -> Non
         ("nvfp4-checkpoint", only_container(render_vllm_deployment(nvfp4, None, "eb-nvfp4", STORE))["args"]),
     ]
     assert "modelopt" in items[0][1] and "modelopt_fp4" in items[2][1]
+    # INT8 (issue 20): compressed-tensors checkpoints, W8A8 and weight-only.
+    for quantization in ("int8", "int8-wo"):
+        body = calibrated_body("c", "vllm", quantization=quantization, gpu_product=A100)
+        del body["spec"]["precision"]["calibration"]
+        args = only_container(render_vllm_deployment(InferenceDeployment.model_validate(body)))["args"]
+        assert args[args.index("--quantization") + 1] == "compressed-tensors"
+        items.append((f"{quantization}-compressed-tensors", args))
     verdict = check_vllm_args(items)
     assert verdict.returncode == 0 and not verdict.bad, f"{verdict.summary}\n" + "\n".join(
         f"{k}: {v}" for k, v in verdict.bad.items()

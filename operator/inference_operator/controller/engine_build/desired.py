@@ -19,7 +19,7 @@ from ...api.timestamps import parse_time
 from ...api.validation import format_validation_error
 from ...render.build_job import render_build_job
 from ...render.build_recipe import image_recipe_problem
-from ...render.engine_build import DEADLINE_FACTOR
+from ...render.engine_build import DEADLINE_FACTOR, INT8_FORMATS
 from ...render.engine_key import build_job_name, engine_dir
 from ...render.store import render_engine_store
 from ..conditions import status_changed
@@ -61,6 +61,12 @@ def refusal(build: EngineBuild) -> str | None:
             if problem
             else None
         )
+    if spec.quantization in INT8_FORMATS:
+        problem = gpu_problem(spec.quantization.value, spec.gpu_product)
+        if problem:
+            return problem.replace("spec.resources.gpuProduct", "spec.gpuProduct").replace(
+                "spec.precision.quantization", "spec.quantization"
+            )
     if spec.architecture is not None and not trtllm_supports(spec.architecture, TrtllmBackend.ENGINE):
         return (
             f"spec.architecture: TensorRT-LLM's engine backend does not build {spec.architecture} "

@@ -24,6 +24,7 @@ from ...api.inference_deployment import (
     InferenceDeployment,
     MultiNodeMode,
     Phase,
+    Quantization,
     TrtllmBackend,
 )
 from ...api.labels import LABEL_ENGINE
@@ -34,6 +35,7 @@ from ...render.common import endpoint, selector_labels, serving_name
 from ...render.engine_build import render_engine_build, render_quantization_build
 from ...render.multinode import GroupShape, NodeFacts, group_shape, group_workload_name
 from ...render.podmonitor import render_pod_monitor
+from ...render.quantize_job import EXPORTED_QUANT_ALGO
 from ...render.service import render_service
 from ...render.store import render_engine_store
 from ...render.trtllm import render_trtllm_deployment
@@ -194,10 +196,10 @@ def intent_for(
         blocker = TRTLLM_MULTI_NODE
     store = engine_build = None
     backend = infd.spec.engine.tensorrt_llm.effective_backend
+    problem = quantization_problem(infd, choice.selected, backend)
+    if problem is not None:
+        raise InvalidSpec(problem)
     if infd.spec.precision.calibration is not None:
-        problem = quantization_problem(infd, choice.selected, backend)
-        if problem is not None:
-            raise InvalidSpec(problem)
         if blocker is None:
             # One quantization build for either engine (EngineKeyError, an InvalidSpec, on a GPU too old).
             store = render_engine_store(infd.metadata["namespace"], settings.store)
@@ -208,9 +210,25 @@ def intent_for(
     return Intent(body, infd, choice, blocker, store, engine_build, shape)
 
 
+# TensorRT-LLM's PyTorch backend picks a linear method per quant mode (tensorrt_llm/_torch/modules/linear.py,
+# get_quant_method: FP8 QDQ/rowwise/block scales, NVFP4, W4A8, weight-only INT8/INT4, W4A16/W4A8 AWQ, MXFP4) and
+# raises "unsupported quant mode" for SmoothQuant's W8A8_SQ_PER_CHANNEL; read through the search index at a commit
+# not confirmed to be the v1.2.1 tag, so the 1.2.x and 1.3.x rows are both refused.
+PYTORCH_NO_SMOOTHQUANT = (
+    "spec.precision.quantization: int8 (W8A8 SmoothQuant) is not served by TensorRT-LLM's PyTorch backend, which "
+    "has no SmoothQuant linear method; use spec.engine.tensorrtLLM.backend engine (a 1.2.x image), int8-wo, or vLLM "
+    "with a compressed-tensors INT8 checkpoint"
+)
+
+
 def quantization_problem(infd: InferenceDeployment, selected: Engine, backend: TrtllmBackend) -> str | None:
-    """Why the selected engine cannot serve the resource's quantization build (the message names the field)."""
+    """Why the selected engine cannot serve the resource's quantization (the message names the field)."""
     quantization = infd.spec.precision.quantization
+    trt_pytorch = selected is Engine.TENSORRT_LLM and backend is not TrtllmBackend.ENGINE
+    if trt_pytorch and quantization is Quantization.INT8:
+        return PYTORCH_NO_SMOOTHQUANT
+    if infd.spec.precision.calibration is None:
+        return None
     if selected is Engine.TENSORRT_LLM and backend is TrtllmBackend.ENGINE:
         return (
             "spec.precision.calibration: the engine backend quantizes inside its own engine build; a quantization "
@@ -219,7 +237,8 @@ def quantization_problem(infd: InferenceDeployment, selected: Engine, backend: T
     if selected is Engine.VLLM and quantization not in MODELOPT_QUANTIZATION_ARG:
         return (
             f"spec.precision.quantization: vLLM v0.32.0 serves ModelOpt checkpoints in fp8 and nvfp4, not "
-            f"{quantization.value} (no ModelOpt W4A16_AWQ method); serve it with TensorRT-LLM's PyTorch backend"
+            f"{quantization.value} (no ModelOpt {EXPORTED_QUANT_ALGO[quantization.value]} method); serve it with "
+            "TensorRT-LLM's PyTorch backend"
         )
     return None
 
@@ -257,7 +276,8 @@ def _deployment_manifest(
             lws["spec"]["replicas"] = groups.replicas
         return lws
     if engine is Engine.VLLM:
-        return render_vllm_deployment(intent.infd, settings.hub_endpoint, plan.vllm_build, settings.store)
+        interim = intent.choice.selected is Engine.TENSORRT_LLM
+        return render_vllm_deployment(intent.infd, settings.hub_endpoint, plan.vllm_build, settings.store, interim)
     return render_trtllm_deployment(intent.infd, plan.trtllm_build, settings.store, settings.hub_endpoint)
 
 
