@@ -65,10 +65,16 @@ def vllm_image(infd: InferenceDeployment) -> str:
     return infd.spec.vllm_image
 
 
-# Formats TensorRT-LLM's engine build quantizes to from the full-precision checkpoint (build_recipe.py): vLLM
-# serving such a resource meanwhile (or as its fallback) serves that checkpoint unquantized, since
-# `--quantization compressed-tensors` on it would fail at start.
-QUANTIZED_BY_THE_ENGINE_BUILD = (Quantization.INT8, Quantization.INT8_WO)
+# Formats TensorRT-LLM's engine build quantizes to, or converts, from the checkpoint as it is (build_recipe.py):
+# vLLM serving such a resource meanwhile (or as its fallback) passes no --quantization and reads the checkpoint's
+# own quantization_config, if any. `--quantization compressed-tensors` on a full-precision checkpoint would fail
+# at start, and so would `awq_marlin`/`gptq_marlin` (the engine build quantizes a full-precision int4-awq model).
+QUANTIZED_BY_THE_ENGINE_BUILD = (
+    Quantization.INT8,
+    Quantization.INT8_WO,
+    Quantization.INT4_AWQ,
+    Quantization.INT4_GPTQ,
+)
 
 
 def quantization_arg(infd: InferenceDeployment, interim: bool = False) -> str | None:

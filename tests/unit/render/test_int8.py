@@ -203,10 +203,11 @@ def test_int8_vllm_golden() -> None:
     golden("int8-8b-a100-vllm", dump([render_vllm_deployment(infd), render_service(infd, Engine.VLLM)]))
 
 
-@pytest.mark.parametrize("quantization", ["int8", "int8-wo"])
+@pytest.mark.parametrize("quantization", ["int8", "int8-wo", "int4-awq", "int4-gptq"])
 def test_vllm_serving_a_trtllm_resource_meanwhile_serves_the_checkpoint_unquantized(quantization: str) -> None:
-    """The engine build quantizes the full-precision checkpoint: vLLM, meanwhile or as the fallback, must not ask
-    for compressed-tensors on it (it would fail at start)."""
+    """The engine build quantizes (or converts) the checkpoint as it is: vLLM, meanwhile or as the fallback, must
+    not ask for compressed-tensors or a Marlin kernel on a full-precision one (it would fail at start); it reads
+    the checkpoint's own quantization_config instead."""
     infd = resource("tensorrt-llm", quantization)
     args = container(render_vllm_deployment(infd, interim=True))["args"]
     assert "--quantization" not in args and args[0] == infd.spec.model.name
