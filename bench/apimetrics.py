@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from inference_operator import GROUP
@@ -77,12 +78,17 @@ def _operator_writes_resource(key: RequestKey) -> bool:
     return key.group == "" and key.resource == "services"
 
 
+def owned_writes(requests: Counter[RequestKey], owns: Callable[[RequestKey], bool], events: int) -> Counter[RequestKey]:
+    """One controller's writes: the rows `owns` says it alone makes, and its own core Events (counted by source)."""
+    out: Counter[RequestKey] = Counter({k: v for k, v in requests.items() if owns(k)})
+    if events:
+        out[RequestKey("POST", "", "events", "")] = events
+    return out
+
+
 def operator_writes(requests: Counter[RequestKey], operator_events: int) -> Counter[RequestKey]:
     """The operator's writes: the rows it alone makes, and its own core Events (counted by source)."""
-    out: Counter[RequestKey] = Counter({k: v for k, v in requests.items() if _operator_writes_resource(k)})
-    if operator_events:
-        out[RequestKey("POST", "", "events", "")] = operator_events
-    return out
+    return owned_writes(requests, _operator_writes_resource, operator_events)
 
 
 def per_resource(counts: Counter[RequestKey], per: float) -> dict[str, float]:

@@ -16,6 +16,15 @@ from .kube import Api, ApiError
 from .workload import namespace
 
 
+async def events_by(api: Api, ns: str, sources: frozenset[str]) -> int:
+    """Core Events in a namespace whose reporting component (or source) is one of `sources`: one POST each."""
+    listing = await api.request("GET", f"/api/v1/namespaces/{ns}/events")
+    components = Counter(
+        e.get("reportingComponent") or (e.get("source") or {}).get("component", "") for e in listing["items"]
+    )
+    return sum(count for component, count in components.items() if component in sources)
+
+
 class Measured(Protocol):
     def memory(self) -> tuple[float, float]: ...
 

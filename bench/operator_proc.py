@@ -27,6 +27,12 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return fields["VmRSS"], fields["VmHWM"]
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time so far (fields 14 and 15 of /proc/<pid>/stat, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True)
 class Kubeconfig:
     path: Path
@@ -61,9 +67,7 @@ class Operator(OperatorProcess):
         return memory_mb(self.pid)
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time so far (fields 14 and 15 of /proc/<pid>/stat, in clock ticks)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pid)
 
     def stop(self) -> None:
         if self.profiler is not None and self.profiler.poll() is None:

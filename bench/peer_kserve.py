@@ -21,8 +21,8 @@ from . import apimetrics
 from .apimetrics import RequestKey
 from .create import create_fleet
 from .kube import Api
-from .measure import MemorySampler, between, delete_namespace, percentiles, scrape
-from .operator_proc import memory_mb
+from .measure import MemorySampler, between, delete_namespace, events_by, percentiles, scrape
+from .operator_proc import cpu_seconds, memory_mb
 from .tracker import Subject, Tracker
 
 PEER_DIR = Path(__file__).resolve().parent / "peer" / "kserve"
@@ -77,10 +77,7 @@ def peer_writes(requests: Counter[RequestKey], events: int) -> Counter[RequestKe
             return key.subresource == ""
         return key.group == "" and key.resource in ("services", "configmaps")
 
-    out: Counter[RequestKey] = Counter({k: v for k, v in requests.items() if only_peer(k)})
-    if events:
-        out[RequestKey("POST", "", "events", "")] = events
-    return out
+    return apimetrics.owned_writes(requests, only_peer, events)
 
 
 class Manager:
@@ -109,18 +106,7 @@ class Manager:
         return memory_mb(self.pid)
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = 100  # USER_HZ
-        return (int(fields[11]) + int(fields[12])) / ticks
-
-
-async def peer_events(api: Api, ns: str) -> int:
-    listing = await api.request("GET", f"/api/v1/namespaces/{ns}/events")
-    return sum(
-        1
-        for e in listing["items"]
-        if (e.get("reportingComponent") or (e.get("source") or {}).get("component", "")) in EVENT_SOURCES
-    )
+        return cpu_seconds(self.pid)
 
 
 async def peer_half(api: Api, manager: Manager, ns: str, names: list[str], cfg: Any) -> dict[str, Any]:
@@ -144,7 +130,7 @@ async def peer_half(api: Api, manager: Manager, ns: str, names: list[str], cfg: 
         ready = await tracker.wait(tracker.progress.all_ready, cfg.timeout)
         t_ready = max(tracker.progress.ready.values()) - t0 if ready else None
         await asyncio.sleep(cfg.settle_seconds)
-        settled_scrape, events = await scrape(api), await peer_events(api, ns)
+        settled_scrape, events = await scrape(api), await events_by(api, ns, EVENT_SOURCES)
         rss_idle, hwm = manager.memory()
         cpu = manager.cpu_seconds()
     finally:

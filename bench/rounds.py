@@ -8,7 +8,6 @@ import secrets
 import subprocess
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from . import apimetrics
 from .bed import REPO
 from .create import create_fleet
 from .kube import Api
-from .measure import MemorySampler, between, delete_namespace, make_namespace, percentiles, scrape
+from .measure import MemorySampler, between, delete_namespace, events_by, make_namespace, percentiles, scrape
 from .operator_proc import Operator
 from .peer_kserve import Manager, peer_half
 from .tracker import Tracker
@@ -42,11 +41,7 @@ class RoundConfig:
 
 async def operator_events(api: Api, ns: str) -> int:
     """Core Events the operator (or kopf on its behalf) wrote in a namespace: one POST each."""
-    listing = await api.request("GET", f"/api/v1/namespaces/{ns}/events")
-    sources = Counter(
-        e.get("reportingComponent") or (e.get("source") or {}).get("component", "") for e in listing["items"]
-    )
-    return sum(count for source, count in sources.items() if source in OPERATOR_EVENT_SOURCES)
+    return await events_by(api, ns, OPERATOR_EVENT_SOURCES)
 
 
 async def operator_half(api: Api, kubeconfig: Path, ns: str, names: list[str], cfg: RoundConfig) -> dict[str, Any]:

@@ -152,3 +152,23 @@ clean_agent_leftovers() {
     esac
   done < <(agent_leftovers "$instance")
 }
+
+# sa_kubeconfig NAMESPACE SERVICEACCOUNT OUT: writes (mode 600) a kubeconfig that acts as that ServiceAccount with
+# a 48 h token, as a controller in its pod does; needs kc() (kubectl on the admin kubeconfig) defined.
+sa_kubeconfig() {
+  local ns=$1 sa=$2 out=$3 token server ca
+  token=$(kc -n "$ns" create token "$sa" --duration 48h)
+  server=$(kc config view --raw -o jsonpath='{.clusters[0].cluster.server}')
+  ca=$(kc config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+  (
+    umask 077
+    cat >"$out" <<YAML
+apiVersion: v1
+kind: Config
+clusters: [{name: testbed, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
+users: [{name: $sa, user: {token: "$token"}}]
+contexts: [{name: testbed, context: {cluster: testbed, user: $sa, namespace: $ns}}]
+current-context: testbed
+YAML
+  )
+}

@@ -59,19 +59,9 @@ YAML
 kc wait --for=condition=Established crd/leaderworkersets.leaderworkerset.x-k8s.io --timeout=60s >/dev/null
 
 # The ServiceAccount's own token: the controller has exactly the chart's RBAC, as in its pod.
-token=$(kc -n "$LWS_NAMESPACE" create token lws-controller-manager --duration 48h)
-server=$(kc config view --raw -o jsonpath='{.clusters[0].cluster.server}')
-ca=$(kc config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
 mkdir -p "$STATE_DIR/run" "$STATE_DIR/pids" "$STATE_DIR/logs" "$STATE_DIR/lws/certs"
+sa_kubeconfig "$LWS_NAMESPACE" lws-controller-manager "$STATE_DIR/run/lws-kubeconfig"
 umask 077
-cat >"$STATE_DIR/run/lws-kubeconfig" <<YAML
-apiVersion: v1
-kind: Config
-clusters: [{name: testbed, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
-users: [{name: lws-controller-manager, user: {token: "$token"}}]
-contexts: [{name: testbed, context: {cluster: testbed, user: lws-controller-manager, namespace: $LWS_NAMESPACE}}]
-current-context: testbed
-YAML
 # The chart's configuration (manager/configmap.yaml) with the addresses of this host; no metrics endpoint.
 cat >"$STATE_DIR/run/lws-config.yaml" <<YAML
 apiVersion: config.lws.x-k8s.io/v1alpha1

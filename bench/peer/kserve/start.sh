@@ -89,19 +89,7 @@ subsets:
   ports: [{port: $KSERVE_WEBHOOK_PORT, protocol: TCP}]
 YAML
 
-token=$(kc -n "$KSERVE_NAMESPACE" create token kserve-controller-manager --duration 48h)
-server=$(kc config view --raw -o jsonpath='{.clusters[0].cluster.server}')
-ca=$(kc config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
-umask 077
-cat >"$STATE_DIR/run/kserve-kubeconfig" <<YAML
-apiVersion: v1
-kind: Config
-clusters: [{name: testbed, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
-users: [{name: kserve-controller-manager, user: {token: "$token"}}]
-contexts: [{name: testbed, context: {cluster: testbed, user: kserve-controller-manager, namespace: $KSERVE_NAMESPACE}}]
-current-context: testbed
-YAML
-umask 022
+sa_kubeconfig "$KSERVE_NAMESPACE" kserve-controller-manager "$STATE_DIR/run/kserve-kubeconfig"
 rm -f "$KSERVE_PID_FILE"
 # The chart's args minus the leader election (one replica) and the metrics endpoint (kube-rbac-proxy's side).
 # shellcheck disable=SC2016  # $$ and $@ are expanded by the inner shell
