@@ -8,8 +8,6 @@ it (a subprocess).
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -21,7 +19,7 @@ from tests.e2e.test_trtllm import build_jobs, create_token_secret, free_gpus, sa
 from tests.support.cluster import Cluster
 from tests.support.gitops_tools import argocd_health, kstatus
 from tests.support.operator_process import OperatorProcess
-from tests.support.samples import SAMPLES_DIR
+from tests.support.samples import SAMPLES_DIR, cli_render
 from tests.support.serving import H100, TRT, condition, event_reasons, served_by, wait_for
 
 A100 = "NVIDIA-A100-SXM4-80GB"
@@ -29,15 +27,7 @@ A100_PER_NODE = 4
 
 
 def render_engine_builds(namespace: str, path: str) -> list[dict[str, Any]]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "inference_operator.cli", "render", "--engine-builds", "-n", namespace, "-f", path],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+    return [d for d in yaml.safe_load_all(cli_render("--engine-builds", "-n", namespace, "-f", path)) if d]
 
 
 def build_status(cluster: Cluster, name: str, namespace: str) -> dict[str, Any]:

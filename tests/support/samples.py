@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +34,16 @@ def sample_body(name: str) -> dict[str, Any]:
 
 def load_sample(name: str) -> InferenceDeployment:
     return InferenceDeployment.model_validate(sample_body(name))
+
+
+def cli_render(*args: str) -> str:
+    """What `inference-operator render ARGS...` prints, run as users run it; fails the test on a non-zero exit."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "inference_operator.cli", "render", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout

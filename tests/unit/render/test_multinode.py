@@ -7,8 +7,6 @@ and review the diff by hand.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,7 @@ from inference_operator.render.multinode import (
 )
 from inference_operator.render.service import render_service
 from inference_operator.render.vllm import render_vllm_leader_worker_set
-from tests.support.samples import REPO_ROOT, TEST_NAMESPACE, TEST_UID
+from tests.support.samples import REPO_ROOT, TEST_NAMESPACE, TEST_UID, cli_render
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "multi-node" / "llama-3-1-405b-h100.yaml"
 SAMPLE = REPO_ROOT / "manifests" / "samples" / "multi-node" / "llama-3-1-405b-h100.yaml"
@@ -44,20 +42,13 @@ def resource(**spec: Any) -> InferenceDeployment:
 
 
 def test_render_of_the_405b_sample_matches_golden() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "inference_operator.cli", "render", "-f", str(SAMPLE)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    kinds = [d["kind"] for d in yaml.safe_load_all(proc.stdout) if d]
+    rendered = cli_render("-f", str(SAMPLE))
+    kinds = [d["kind"] for d in yaml.safe_load_all(rendered) if d]
     assert kinds == ["LeaderWorkerSet", "Service", "PodMonitor"]
     if os.environ.get("UPDATE_GOLDEN") == "1":
         GOLDEN.parent.mkdir(exist_ok=True)
-        GOLDEN.write_text(proc.stdout)
-    assert proc.stdout == GOLDEN.read_text()
+        GOLDEN.write_text(rendered)
+    assert rendered == GOLDEN.read_text()
 
 
 def test_a_replica_larger_than_a_node_is_a_group_of_nodes() -> None:

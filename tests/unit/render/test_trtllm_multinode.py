@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,7 @@ from inference_operator.render.engine_key import engine_cache_key
 from inference_operator.render.multinode import GROUP_NAME_MAX_LENGTH, GroupShape, NodeFacts, group_workload_name
 from inference_operator.render.trtllm_multinode import LAUNCHER, LOCAL_CHECKPOINT, render_trtllm_leader_worker_set
 from tests.support.fake_kube import FakeKube
-from tests.support.samples import REPO_ROOT, TEST_NAMESPACE, TEST_UID
+from tests.support.samples import REPO_ROOT, TEST_NAMESPACE, TEST_UID, cli_render
 
 SAMPLE = REPO_ROOT / "manifests" / "samples" / "multi-node" / "llama-3-1-405b-h100-trtllm.yaml"
 GOLDEN = Path(__file__).parents[1] / "golden" / "multi-node" / "llama-3-1-405b-h100-trtllm.yaml"
@@ -58,15 +56,8 @@ def containers(lws: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def test_render_of_the_trtllm_405b_sample_matches_golden() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "inference_operator.cli", "render", "-f", str(SAMPLE)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    kinds = [d["kind"] for d in yaml.safe_load_all(proc.stdout) if d]
+    rendered = cli_render("-f", str(SAMPLE))
+    kinds = [d["kind"] for d in yaml.safe_load_all(rendered) if d]
     # The build first, vLLM's group serving meanwhile, then TensorRT-LLM's group.
     assert kinds == [
         "PersistentVolumeClaim",
@@ -78,8 +69,8 @@ def test_render_of_the_trtllm_405b_sample_matches_golden() -> None:
         "PodMonitor",
     ]
     if os.environ.get("UPDATE_GOLDEN") == "1":
-        GOLDEN.write_text(proc.stdout)
-    assert proc.stdout == GOLDEN.read_text()
+        GOLDEN.write_text(rendered)
+    assert rendered == GOLDEN.read_text()
 
 
 def test_the_leader_runs_mpirun_over_the_group_and_the_workers_an_ssh_server() -> None:
