@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ..api.env_vars import EnvVar
 from ..api.inference_deployment import Engine, InferenceDeployment, Quantization
 from ..api.labels import LABEL_BUILD
 from ..api.quantization_spec import KvCacheDtype
@@ -16,6 +17,7 @@ from .common import scrape_annotations
 from .multinode import GroupShape, one_pod_of, render_leader_worker_set, vllm_group_args
 from .quantize_job import checkpoint_dir, store_mount
 from .serving import IN_FLIGHT_DRAIN_SECONDS, EngineServing, render_serving_deployment
+from .weight_cache import LABEL_WEIGHT_CACHE, serving_model_path, serving_volume
 
 CONTAINER_NAME = "vllm"
 
@@ -106,13 +108,24 @@ def vllm_args(infd: InferenceDeployment, checkpoint: str | None = None, launch: 
 
 
 def vllm_serving(
-    infd: InferenceDeployment, quantized_build: str | None = None, store: StoreSettings | None = None
+    infd: InferenceDeployment,
+    quantized_build: str | None = None,
+    store: StoreSettings | None = None,
+    weights: str | None = None,
 ) -> EngineServing:
-    """What the vLLM Deployment has of its own around the shared skeleton (serving.py)."""
+    """What the vLLM Deployment has of its own around the shared skeleton (serving.py). `weights`: a complete
+    weight cache entry to serve from, read-only and offline (render/weight_cache.py)."""
     volumes: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
     labels: dict[str, str] = {}
     checkpoint = None
+    env = list(infd.spec.engine.vllm.env)
+    if weights and not quantized_build:
+        checkpoint = serving_model_path()
+        volume, mount = serving_volume(weights)
+        volumes, mounts = [volume], [mount]
+        labels = {LABEL_WEIGHT_CACHE: weights}  # the entry is in use while a Deployment carries this
+        env = [EnvVar(name="HF_HUB_OFFLINE", value="1"), *env]
     if quantized_build:
         store = store or StoreSettings()
         checkpoint = checkpoint_dir(store.mount_path, quantized_build)
@@ -124,7 +137,7 @@ def vllm_serving(
         image=vllm_image(infd),
         command=list(COMMAND),
         args=vllm_args(infd, checkpoint),
-        env=list(infd.spec.engine.vllm.env),
+        env=env,
         health_path=HEALTH_PATH,
         volumes=volumes,
         mounts=mounts,
@@ -138,10 +151,11 @@ def render_vllm_deployment(
     hub_endpoint: str | None = None,
     quantized_build: str | None = None,
     store: StoreSettings | None = None,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     """The apps/v1 Deployment serving the resource's model with vLLM (on a quantization build's checkpoint once
-    `quantized_build` names it)."""
-    return render_serving_deployment(infd, vllm_serving(infd, quantized_build, store), hub_endpoint)
+    `quantized_build` names it, else from the weight cache entry `weights` names when it is given)."""
+    return render_serving_deployment(infd, vllm_serving(infd, quantized_build, store, weights), hub_endpoint)
 
 
 def render_vllm_leader_worker_set(
