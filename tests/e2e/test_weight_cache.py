@@ -1,0 +1,145 @@
+"""The weight cache on the real control plane: a real download Job on the process node fetches the generated
+tiny Llama once from the test bed's Hub mirror (testbed/hub) into a WeightCache entry, and real vLLM pods of two
+resources start from it read-only and offline and answer a completion; a revision the mirror lacks fails the
+entry with a condition and an Event while nothing else is lost; eviction under a small budget removes only the
+unused entry.
+
+This module runs its own operator (its namespaces carry their own prefix), set up with a 1Gi budget.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.cluster import Cluster, wait_for
+from tests.support.engine import hub_access_log, hub_traffic
+from tests.support.operator_process import OperatorProcess
+from tests.support.real_engine import completion, hub_endpoint, model_repo, ready_endpoints, tiny_llama
+
+PREFIX = f"wc{uuid.uuid4().hex[:4]}"
+READY_TIMEOUT = 900.0
+DOWNLOAD_TIMEOUT = 300.0
+BUDGET = "1Gi"  # one 1Gi entry fits; a second complete one pushes the unused one out
+pytestmark = pytest.mark.timeout(1800)
+
+
+@pytest.fixture(scope="module")
+def weight_operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    env = {"INFOP_HF_ENDPOINT": hub_endpoint(), "INFOP_WEIGHT_CACHE_BUDGET": BUDGET}
+    proc = OperatorProcess(
+        cluster, tmp_path_factory.mktemp("wc-operator"), extra_env=env, args=("--namespace", f"{PREFIX}-*")
+    )
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def ns(cluster: Cluster, weight_operator: OperatorProcess) -> Iterator[str]:
+    name = f"{PREFIX}-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    wait_for(
+        "the namespace's pods to go",
+        lambda: not cluster.items("pods", name) if cluster.get("namespace", name, "default") else True,
+        timeout=240,
+        interval=1,
+    )
+
+
+def cached(name: str, namespace: str, revision: str | None = None, **spec: Any) -> dict[str, Any]:
+    body = tiny_llama(name, namespace, extra_args=("--enforce-eager",), spec=spec)
+    body["spec"]["model"]["cache"] = {"enabled": True, "size": "1Gi"}
+    if revision is not None:
+        body["spec"]["model"]["revision"] = revision
+    return body
+
+
+def entries(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
+    return cluster.items("weightcaches.inference-operator.dev", namespace)
+
+
+def entry_phase(cluster: Cluster, namespace: str, resource: str) -> tuple[str, str] | None:
+    weights = cluster.status("inferencedeployment", resource, namespace).get("weights") or {}
+    return (weights["entry"], weights["phase"]) if weights.get("phase") in ("Complete", "Failed") else None
+
+
+def download_jobs(cluster: Cluster, namespace: str) -> list[str]:
+    jobs = cluster.items("jobs", namespace, "app.kubernetes.io/component=weight-cache")
+    return sorted(j["metadata"]["name"] for j in jobs)
+
+
+def resolve_bytes(since: int) -> int:
+    return sum(hub_traffic(since=since).files.values())
+
+
+def test_two_resources_share_one_download_and_serve_from_it_offline(cluster: Cluster, ns: str) -> None:
+    hub_before = len(hub_access_log())
+    cluster.apply(cached("first", ns), ns)
+    cluster.apply(cached("second", ns), ns)
+    entry, phase = wait_for("the entry to complete", lambda: entry_phase(cluster, ns, "first"), DOWNLOAD_TIMEOUT, 1)
+    assert phase == "Complete", cluster.status("weightcache", entry, ns)
+    fetched_by_job = resolve_bytes(hub_before)
+    assert fetched_by_job > 0, "the download Job fetched nothing through the mirror"
+    hub_after_job = len(hub_access_log())
+    for name in ("first", "second"):
+        wait_for(
+            f"{name} Ready",
+            lambda n=name: (
+                cluster.condition("inferencedeployment", n, ns, "Ready") or {}
+                if (cluster.condition("inferencedeployment", n, ns, "Ready") or {}).get("status") == "True"
+                else None
+            ),
+            READY_TIMEOUT,
+            2,
+        )
+    assert download_jobs(cluster, ns) == [f"{entry}-download"]  # exactly one for both resources
+    assert [e["metadata"]["name"] for e in entries(cluster, ns)] == [entry]
+    for name in ("first", "second"):
+        (endpoint,) = ready_endpoints(cluster, ns, name)
+        done = completion(endpoint.url, model_repo(), "Weights cached", max_tokens=4)
+        assert done["choices"][0]["text"] and done["usage"]["completion_tokens"] > 0, done
+        pod = cluster.get("pod", endpoint.pod, ns) or {}
+        container = next(c for c in pod["spec"]["containers"] if c["name"] == "vllm")
+        assert container["args"][0] == "/weights/model"
+        assert {"name": "HF_HUB_OFFLINE", "value": "1"} in container["env"]
+    # Serving pods started and answered, and not one byte of weights went through the mirror for them.
+    assert resolve_bytes(hub_after_job) == 0
+    print(f"weight cache: the Job fetched {fetched_by_job} bytes; the two serving pods fetched 0")
+
+
+def test_a_missing_revision_fails_the_entry_with_a_condition_and_event(cluster: Cluster, ns: str) -> None:
+    cluster.apply(cached("broken", ns, revision="no-such-revision"), ns)
+    entry, phase = wait_for("the entry to fail", lambda: entry_phase(cluster, ns, "broken"), DOWNLOAD_TIMEOUT, 1)
+    assert phase == "Failed"
+    weights = cluster.status("inferencedeployment", "broken", ns)["weights"]
+    assert weights["reason"] in ("RevisionNotFound", "ModelNotFound"), weights
+    assert "no-such-revision" in weights["message"]
+    condition = cluster.condition("weightcache", entry, ns, "Complete") or {}
+    assert condition.get("status") == "False" and condition.get("reason") == weights["reason"], condition
+    reasons = {e["reason"] for e in cluster.events(ns, "broken")}
+    assert weights["reason"] in reasons, reasons
+    assert cluster.get("deployment", "broken-vllm", ns) is None  # nothing started that would download
+    assert [e["metadata"]["name"] for e in entries(cluster, ns)] == [entry]  # the entry stays, with its cause
+
+
+def test_eviction_under_the_budget_removes_only_the_unused_entry(cluster: Cluster, ns: str) -> None:
+    # An entry nobody uses any more (its resource is deleted), then a new one: 2Gi of entries over a 1Gi budget.
+    cluster.apply(cached("gone", ns, revision="no-such-revision"), ns)
+    old, _ = wait_for("the first entry to finish", lambda: entry_phase(cluster, ns, "gone"), DOWNLOAD_TIMEOUT, 1)
+    cluster.kubectl("delete", "inferencedeployment", "gone", "-n", ns)
+    cluster.apply(cached("kept", ns, revision="also-missing"), ns)
+    new, _ = wait_for("the second entry to finish", lambda: entry_phase(cluster, ns, "kept"), DOWNLOAD_TIMEOUT, 1)
+    assert new != old
+    wait_for(
+        "the unused entry to be evicted", lambda: [e["metadata"]["name"] for e in entries(cluster, ns)] == [new], 60, 1
+    )
+    # The Event is recorded on the evicted entry (kept after it is gone) and on the entry whose reconcile evicted it.
+    events = [e for e in cluster.events(ns, "") if e["reason"] == "Evicted"]
+    assert events and all(old in e["message"] and new not in e["message"] for e in events), events
+    assert all(e["involvedObject"]["kind"] == "WeightCache" for e in events)
