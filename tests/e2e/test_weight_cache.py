@@ -9,6 +9,7 @@ This module runs its own operator (its namespaces carry their own prefix), set u
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -78,26 +79,28 @@ def resolve_bytes(since: int) -> int:
     return sum(hub_traffic(since=since).files.values())
 
 
+def ready_replicas(cluster: Cluster, namespace: str, name: str, want: int) -> bool:
+    status = cluster.status("inferencedeployment", name, namespace)
+    ready = (cluster.condition("inferencedeployment", name, namespace, "Ready") or {}).get("status") == "True"
+    return ready and int(status.get("readyReplicas") or 0) >= want
+
+
 def test_two_resources_share_one_download_and_serve_from_it_offline(cluster: Cluster, ns: str) -> None:
     hub_before = len(hub_access_log())
+    started = time.monotonic()
     cluster.apply(cached("first", ns), ns)
-    cluster.apply(cached("second", ns), ns)
     entry, phase = wait_for("the entry to complete", lambda: entry_phase(cluster, ns, "first"), DOWNLOAD_TIMEOUT, 1)
     assert phase == "Complete", cluster.status("weightcache", entry, ns)
     fetched_by_job = resolve_bytes(hub_before)
     assert fetched_by_job > 0, "the download Job fetched nothing through the mirror"
     hub_after_job = len(hub_access_log())
-    for name in ("first", "second"):
-        wait_for(
-            f"{name} Ready",
-            lambda n=name: (
-                cluster.condition("inferencedeployment", n, ns, "Ready") or {}
-                if (cluster.condition("inferencedeployment", n, ns, "Ready") or {}).get("status") == "True"
-                else None
-            ),
-            READY_TIMEOUT,
-            2,
-        )
+    wait_for("first Ready", lambda: ready_replicas(cluster, ns, "first", 1), READY_TIMEOUT, 1)
+    cold = time.monotonic() - started
+    # A second resource of the same model, created once the entry is complete: its replica starts warm.
+    started = time.monotonic()
+    cluster.apply(cached("second", ns), ns)
+    wait_for("second Ready", lambda: ready_replicas(cluster, ns, "second", 1), READY_TIMEOUT, 1)
+    warm = time.monotonic() - started
     assert download_jobs(cluster, ns) == [f"{entry}-download"]  # exactly one for both resources
     assert [e["metadata"]["name"] for e in entries(cluster, ns)] == [entry]
     for name in ("first", "second"):
@@ -108,9 +111,32 @@ def test_two_resources_share_one_download_and_serve_from_it_offline(cluster: Clu
         container = next(c for c in pod["spec"]["containers"] if c["name"] == "vllm")
         assert container["args"][0] == "/weights/model"
         assert {"name": "HF_HUB_OFFLINE", "value": "1"} in container["env"]
-    # Serving pods started and answered, and not one byte of weights went through the mirror for them.
+    # A scale-up (a third serving pod) and a pod restart start from the entry too.
+    cluster.kubectl("patch", "inferencedeployment", "second", "-n", ns, "--type=merge", "-p", '{"spec":{"replicas":2}}')
+    wait_for("second at 2 Ready replicas", lambda: ready_replicas(cluster, ns, "second", 2), READY_TIMEOUT, 1)
+    # Back to one, so that no more than three engines run at once while first's pod is replaced.
+    cluster.kubectl("patch", "inferencedeployment", "second", "-n", ns, "--type=merge", "-p", '{"spec":{"replicas":1}}')
+    wait_for(
+        "second back to one pod",
+        lambda: len(cluster.items("pods", ns, "inference-operator.dev/deployment=second")) == 1,
+        300,
+        1,
+    )
+    (victim,) = ready_endpoints(cluster, ns, "first")
+    cluster.kubectl("delete", "pod", victim.pod, "-n", ns, "--wait=false")
+    wait_for(
+        "first's replacement pod Ready",
+        lambda: [e for e in ready_endpoints(cluster, ns, "first") if e.pod != victim.pod],
+        READY_TIMEOUT,
+        1,
+    )
+    # Four serving pod starts, and not one byte of weights went through the mirror for them.
     assert resolve_bytes(hub_after_job) == 0
-    print(f"weight cache: the Job fetched {fetched_by_job} bytes; the two serving pods fetched 0")
+    assert download_jobs(cluster, ns) == [f"{entry}-download"]
+    print(
+        f"weight cache: the Job fetched {fetched_by_job} bytes, the four serving pod starts 0; "
+        f"created to Ready: cold (download + start) {cold:.1f}s, warm (second resource) {warm:.1f}s"
+    )
 
 
 def test_a_missing_revision_fails_the_entry_with_a_condition_and_event(cluster: Cluster, ns: str) -> None:
