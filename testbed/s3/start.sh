@@ -30,7 +30,8 @@ rm -f "$S3_PID_FILE"
 # shellcheck disable=SC2016  # $$ and $@ are expanded by the inner shell
 setsid bash -c 'echo $$ >"$0"; exec "$@"' "$S3_PID_FILE" "$S3_VENV/bin/weed" server \
   -ip="$HOST" -ip.bind="$HOST" -dir="$STATE_DIR/s3/data" -master.port="$S3_MASTER_PORT" \
-  -volume.port="$S3_VOLUME_PORT" -filer.port="$S3_FILER_PORT" -metricsPort="$S3_METRICS_PORT" \
+  -volume.port="$S3_VOLUME_PORT" -volume.max=64 -master.volumeSizeLimitMB=64 -filer.port="$S3_FILER_PORT" \
+  -metricsPort="$S3_METRICS_PORT" \
   -s3 -s3.port="$S3_PORT" -s3.config="$STATE_DIR/s3/identities.json" \
   </dev/null >>"$STATE_DIR/logs/s3.log" 2>&1 9<&- 8<&- &
 endpoint="http://$HOST:$S3_PORT"

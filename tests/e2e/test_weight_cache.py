@@ -12,12 +12,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support import s3_store
 from tests.support.cluster import Cluster, wait_for
-from tests.support.engine import hub_access_log, hub_traffic
+from tests.support.engine import engine_paths, hub_access_log, hub_traffic
 from tests.support.operator_process import OperatorProcess
 from tests.support.real_engine import completion, hub_endpoint, model_repo, ready_endpoints, tiny_llama
 
@@ -169,3 +171,52 @@ def test_eviction_under_the_budget_removes_only_the_unused_entry(cluster: Cluste
     events = [e for e in cluster.events(ns, "") if e["reason"] == "Evicted"]
     assert events and all(old in e["message"] and new not in e["message"] for e in events), events
     assert all(e["involvedObject"]["kind"] == "WeightCache" for e in events)
+
+
+def test_an_s3_entry_is_filled_from_the_store_with_signed_requests_and_served(cluster: Cluster, ns: str) -> None:
+    bucket = "models"  # one bucket (a weed collection: its volumes are made once), a prefix per namespace
+    before = s3_store.get_requests(bucket)
+    files = s3_store.upload_dir(bucket, ns, Path(engine_paths()["MODEL_DIR"]))
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s3-keys", "namespace": ns},
+        "stringData": {"AWS_ACCESS_KEY_ID": s3_store.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": s3_store.SECRET_KEY},
+    }
+    cluster.apply(secret, ns)
+    body = cached("from-s3", ns)
+    body["spec"]["model"]["cache"] |= {
+        "source": f"s3://{bucket}/{ns}",
+        "s3Endpoint": s3_store.endpoint(),
+        "s3Credentials": "s3-keys",
+    }
+    cluster.apply(body, ns)
+    entry, phase = wait_for("the entry to finish", lambda: entry_phase(cluster, ns, "from-s3"), DOWNLOAD_TIMEOUT, 1)
+    assert phase == "Complete", cluster.status("weightcache", entry, ns)
+    gets_by_job = s3_store.get_requests(bucket) - before
+    assert gets_by_job == files, (gets_by_job, files)  # each object once (the store refuses unsigned requests)
+    wait_for("from-s3 Ready", lambda: ready_replicas(cluster, ns, "from-s3", 1), READY_TIMEOUT, 1)
+    (endpoint,) = ready_endpoints(cluster, ns, "from-s3")
+    done = completion(endpoint.url, model_repo(), "From the store", max_tokens=4)
+    assert done["choices"][0]["text"], done
+    cluster.kubectl("delete", "pod", endpoint.pod, "-n", ns, "--wait=false")
+    wait_for(
+        "the replacement pod Ready",
+        lambda: [e for e in ready_endpoints(cluster, ns, "from-s3") if e.pod != endpoint.pod],
+        READY_TIMEOUT,
+        1,
+    )
+    assert s3_store.get_requests(bucket) - before == gets_by_job  # the restart read the entry, not the store
+
+
+def test_without_the_cache_each_pod_start_fetches_the_model(cluster: Cluster, ns: str) -> None:
+    """The baseline the cache is measured against, and proof the mirror's counter sees a serving pod's fetch."""
+    hub_before = len(hub_access_log())
+    started = time.monotonic()
+    cluster.apply(tiny_llama("uncached", ns, extra_args=("--enforce-eager",)), ns)
+    wait_for("uncached Ready", lambda: ready_replicas(cluster, ns, "uncached", 1), READY_TIMEOUT, 1)
+    took = time.monotonic() - started
+    fetched = resolve_bytes(hub_before)
+    assert fetched > 0
+    assert not entries(cluster, ns) and not download_jobs(cluster, ns)
+    print(f"weight cache: without it, one pod start fetched {fetched} bytes; created to Ready {took:.1f}s")

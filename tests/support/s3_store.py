@@ -22,15 +22,23 @@ def endpoint() -> str:
     return path.read_text().strip()
 
 
-def _curl(*args: str) -> None:
-    cmd = ["curl", "-sf", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", f"{ACCESS_KEY}:{SECRET_KEY}", *args]
+def _curl(*args: str, fail: bool = True) -> None:
+    cmd = [
+        "curl",
+        "-sf" if fail else "-s",
+        "--aws-sigv4",
+        "aws:amz:us-east-1:s3",
+        "--user",
+        f"{ACCESS_KEY}:{SECRET_KEY}",
+        *args,
+    ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=60)
 
 
 def upload_dir(bucket: str, prefix: str, directory: Path) -> int:
     """Create the bucket and put every file of `directory` under `prefix`; returns how many files."""
     base = endpoint()
-    _curl("-X", "PUT", f"{base}/{bucket}")
+    _curl("-X", "PUT", f"{base}/{bucket}", fail=False)  # 409 when it exists already: fine
     files = [f for f in sorted(directory.rglob("*")) if f.is_file()]
     for f in files:
         _curl("-T", str(f), f"{base}/{bucket}/{prefix}/{f.relative_to(directory).as_posix()}")
