@@ -62,11 +62,12 @@ testbed-down: ## stop the embedded control plane and remove its data
 	bash testbed/down.sh
 
 .PHONY: engine
-engine: ## the test bed's real parts: vLLM's CPU build, the generated model, the Hub mirror, Prometheus (cached; docs/testbed-engine.md)
+engine: ## the test bed's real parts: vLLM's CPU build, the generated model, the Hub mirror, the S3 store, Prometheus (cached; docs/testbed-engine.md)
 	bash testbed/engine/install.sh
 	bash testbed/engine/modelopt.sh
 	bash testbed/model/build.sh
 	bash testbed/hub/install.sh
+	bash testbed/s3/install.sh
 	bash testbed/prometheus/build.sh
 
 .PHONY: prepare

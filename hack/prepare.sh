@@ -15,6 +15,8 @@ bash testbed/engine/install.sh >"$logs/engine.log" 2>&1 &
 engine_pid=$!
 bash testbed/hub/install.sh >"$logs/hub.log" 2>&1 &
 hub_pid=$!
+bash testbed/s3/install.sh >"$logs/s3.log" 2>&1 &
+s3_pid=$!
 
 s=$(stamp)
 bash testbed/build.sh
@@ -24,7 +26,7 @@ bash testbed/prometheus/build.sh
 echo "prepare: Prometheus build: $(($(stamp) - s))s"
 
 failed=0
-for stage in engine:$engine_pid hub:$hub_pid; do
+for stage in engine:$engine_pid hub:$hub_pid s3:$s3_pid; do
   name=${stage%%:*}
   s=$(stamp)
   if wait "${stage#*:}"; then

@@ -15,6 +15,7 @@ instance=$(cat "$STATE_DIR/apiserver-port" 2>/dev/null || echo "${TESTBED_APISER
 bash "$TESTBED_DIR/metrics-adapter/stop.sh"
 bash "$TESTBED_DIR/prometheus/stop.sh"
 bash "$TESTBED_DIR/hub/stop.sh"
+bash "$TESTBED_DIR/s3/stop.sh"
 bash "$TESTBED_DIR/lws/stop.sh"
 stop_all_components
 # The node agent removes its pods' processes, namespaces, bridge and mounts when it stops; check that it did.
@@ -29,7 +30,7 @@ else
   echo "testbed: the node agent left nothing behind (no process, netns, bridge or mount)"
 fi
 rm -rf "$STATE_DIR/etcd" "$STATE_DIR/pki" "$STATE_DIR/logs" "$STATE_DIR/pids" "$STATE_DIR/run" "$STATE_DIR/agent" \
-  "$STATE_DIR/kubeconfigs" "$STATE_DIR/kubeconfig" "$STATE_DIR/apiserver-port" "$STATE_DIR/hub" "$STATE_DIR/prometheus" \
+  "$STATE_DIR/kubeconfigs" "$STATE_DIR/kubeconfig" "$STATE_DIR/apiserver-port" "$STATE_DIR/hub" "$STATE_DIR/s3" "$STATE_DIR/prometheus" \
   "$STATE_DIR/metrics-adapter" "$STATE_DIR/lws"
 # The state dir itself goes when nothing else (a demo's files, say) was put there.
 rmdir "$STATE_DIR" 2>/dev/null || true

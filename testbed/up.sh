@@ -84,6 +84,7 @@ if [ ${#running_components[@]} -gt 0 ]; then
   bash "$TESTBED_DIR/metrics-adapter/stop.sh" || true
   bash "$TESTBED_DIR/prometheus/stop.sh" || true
   bash "$TESTBED_DIR/hub/stop.sh" || true
+  bash "$TESTBED_DIR/s3/stop.sh" || true
   bash "$TESTBED_DIR/lws/stop.sh" || true
   stop_all_components
 fi
@@ -107,6 +108,7 @@ on_exit() {
   bash "$TESTBED_DIR/metrics-adapter/stop.sh" >&2 || true
   bash "$TESTBED_DIR/prometheus/stop.sh" >&2 || true
   bash "$TESTBED_DIR/hub/stop.sh" >&2 || true
+  bash "$TESTBED_DIR/s3/stop.sh" >&2 || true
   bash "$TESTBED_DIR/lws/stop.sh" >&2 || true
   stop_all_components >&2
   echo "testbed: logs kept in $STATE_DIR/logs" >&2
@@ -341,6 +343,15 @@ if [ -f "$HUB_VENV/.complete" ] && [ -f "$MODEL_CACHE/.complete" ] && [ -x "$PRO
   fi
 else
   say "the Hub mirror and Prometheus are not installed (make engine): not started"
+fi
+# The S3-compatible store weight-cache entries can be filled from (testbed/s3, SeaweedFS from PyPI).
+if [ -f "$CACHE_ROOT/s3/seaweedfs-$(sed -n 's/^SEAWEEDFS_VERSION=//p' "$TESTBED_DIR/s3/versions.env")/.complete" ]; then
+  say "starting the S3 store"
+  # Not fatal: a private test bed (tests/support/private_testbed.py) shares the default port range, and only the
+  # weight-cache tests need the store (they fail, naming it, when it is not running).
+  bash "$TESTBED_DIR/s3/start.sh" || say "the S3 store did not start (testbed/s3/start.sh above): not serving S3"
+else
+  say "the S3 store is not installed (make engine): not started"
 fi
 
 trap - EXIT

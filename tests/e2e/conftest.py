@@ -32,7 +32,7 @@ def cluster() -> Iterator[Cluster]:
     kubeconfig = Path(given) if given else testbed.ensure_up()
     c = Cluster(kubeconfig=kubeconfig, kubectl_bin=testbed.bin_dir() / "kubectl")
     c.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
-    for crd in ("inferencedeployments", "enginebuilds"):
+    for crd in ("inferencedeployments", "enginebuilds", "weightcaches"):
         c.wait_established(f"{crd}.inference-operator.dev")
     yield c
     if not given and os.environ.get("CI"):

@@ -70,8 +70,12 @@ resolves; the operator only writes the Secret's name into the pod template.
 - apiGroups: ["inference-operator.dev"]
   resources: ["enginebuilds"]
   verbs: ["get", "list", "watch", "create"]
+# Weight cache entries: created once per (source, model, revision), evicted (deleted) when unused over the budget.
 - apiGroups: ["inference-operator.dev"]
-  resources: ["inferencedeployments/status", "enginebuilds/status"]
+  resources: ["weightcaches"]
+  verbs: ["get", "list", "watch", "create", "delete"]
+- apiGroups: ["inference-operator.dev"]
+  resources: ["inferencedeployments/status", "enginebuilds/status", "weightcaches/status"]
   verbs: ["patch"]
 # Serving Deployments: server-side apply (patch, and create when absent), retired engines deleted, watched.
 - apiGroups: ["apps"]

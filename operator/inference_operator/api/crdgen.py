@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel
 
 from .. import GROUP, VERSION
-from . import engine_build, inference_deployment
+from . import engine_build, inference_deployment, weight_cache
 
 _DROP = {"title", "additionalProperties"}
 
@@ -217,6 +217,22 @@ def engine_build_crd() -> dict[str, Any]:
     )
 
 
+def weight_cache_crd() -> dict[str, Any]:
+    return _crd(
+        weight_cache,
+        weight_cache.WeightCache,
+        [
+            _column("Model", ".spec.model"),
+            _column("Revision", ".spec.revision"),
+            _column("Source", ".spec.source", priority=1),
+            _column("Size", ".spec.size"),
+            _column("Phase", ".status.phase"),
+            _column("Age", ".metadata.creationTimestamp", "date"),
+            _column("Message", ".status.message", priority=1),
+        ],
+    )
+
+
 class _PlainDumper(yaml.SafeDumper):
     """Writes shared sub-objects out in full: CRDs must not carry YAML anchors."""
 
@@ -229,6 +245,7 @@ def crd_files() -> dict[str, str]:
     files = {
         f"{GROUP}_{engine_build.PLURAL}.yaml": engine_build_crd(),
         f"{GROUP}_{inference_deployment.PLURAL}.yaml": inference_deployment_crd(),
+        f"{GROUP}_{weight_cache.PLURAL}.yaml": weight_cache_crd(),
     }
     return {
         name: "---\n" + yaml.dump(body, Dumper=_PlainDumper, sort_keys=False, default_flow_style=False, width=120)

@@ -23,6 +23,7 @@ from .images import TRTLLM_IMAGE, VLLM_CPU_IMAGE, VLLM_IMAGE
 from .quantization_spec import FORMAT_NEEDS, CalibrationSpec
 from .trtllm_recipes import TrtllmBackend as TrtllmBackend  # noqa: PLC0414 - re-exported with the API's other enums
 from .trtllm_spec import TensorrtLlmSpec
+from .weight_cache import ModelCacheSpec, WeightsStatus
 
 KIND = "InferenceDeployment"
 PLURAL = "inferencedeployments"
@@ -138,6 +139,10 @@ class ModelSpec(ApiModel):
         default=None,
         description="Secret key holding a Hugging Face token, for gated models. Passed to the pods as HF_TOKEN by "
         "reference; the operator never reads it.",
+    )
+    cache: ModelCacheSpec = Field(
+        default_factory=ModelCacheSpec,
+        description="Weight cache: download the weights once per (source, model, revision) for every replica.",
     )
 
 
@@ -679,6 +684,7 @@ class InferenceDeploymentStatus(ApiModel):
     )
     build: BuildStatus | None = Field(default=None, description="TensorRT-LLM engine build, when one is used.")
     autoscaler: AutoscalerStatus | None = Field(default=None, description="The autoscaler, under spec.autoscaling.")
+    weights: WeightsStatus | None = Field(default=None, description="The weight cache entry, under spec.model.cache.")
     conditions: list[Condition] = Field(default_factory=list, description="Ready, Progressing, Degraded, ...")
     kopf: dict[str, Any] | None = Field(
         default=None, description="Bookkeeping of the operator framework (kopf); not for people."

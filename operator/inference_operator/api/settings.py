@@ -6,6 +6,7 @@ Read once at start from environment variables (the chart sets them), so every pa
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -49,6 +50,9 @@ class OperatorSettings:
     # Whether a build waits, with no Job, while no Node carries its GPU product (INFOP_BUILD_REQUIRE_GPU_NODE).
     # Off for clusters whose GPU pools scale from zero: there, only a pending pod makes the autoscaler add a node.
     build_require_gpu_node: bool = True
+    # The storage budget of a namespace's weight cache entries (INFOP_WEIGHT_CACHE_BUDGET, a quantity such as
+    # 2Ti): over it, unused entries are evicted oldest-first. None: never evict.
+    weight_cache_budget: str | None = None
 
 
 class SettingsError(ValueError):
@@ -87,6 +91,15 @@ def _hub_endpoint(env: Mapping[str, str]) -> str | None:
     return raw.rstrip("/")
 
 
+def _budget(env: Mapping[str, str]) -> str | None:
+    raw = env.get("INFOP_WEIGHT_CACHE_BUDGET", "").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?([KMGTPE]i?)?", raw):
+        raise SettingsError(f"INFOP_WEIGHT_CACHE_BUDGET must be a quantity such as 500Gi, got {raw!r}")
+    return raw
+
+
 def from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
     env = os.environ if env is None else env
     store = StoreSettings(
@@ -113,4 +126,5 @@ def from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
         hub_endpoint=_hub_endpoint(env),
         build_job_ttl_seconds=_int(env, "INFOP_BUILD_JOB_TTL_SECONDS", OperatorSettings.build_job_ttl_seconds),
         build_require_gpu_node=_bool(env, "INFOP_BUILD_REQUIRE_GPU_NODE", OperatorSettings.build_require_gpu_node),
+        weight_cache_budget=_budget(env),
     )

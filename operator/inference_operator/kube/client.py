@@ -38,6 +38,7 @@ _KINDS: dict[str, tuple[str, str]] = {
     "HorizontalPodAutoscaler": ("apis/autoscaling/v2", "horizontalpodautoscalers"),
     "InferenceDeployment": (f"apis/{GROUP}/{VERSION}", "inferencedeployments"),
     "EngineBuild": (f"apis/{GROUP}/{VERSION}", "enginebuilds"),
+    "WeightCache": (f"apis/{GROUP}/{VERSION}", "weightcaches"),
 }
 # Kinds kopf watches for the operator (runtime/handlers.py feeds their events to the cache): reads come from memory.
 CACHED_KINDS = frozenset({"InferenceDeployment", "Deployment"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ..api.env_vars import EnvVar
 from ..api.inference_deployment import Engine, InferenceDeployment, Quantization
 from ..api.labels import LABEL_BUILD
 from ..api.quantization_spec import KvCacheDtype
@@ -16,6 +17,7 @@ from .common import scrape_annotations
 from .multinode import GroupShape, one_pod_of, render_leader_worker_set, vllm_group_args
 from .quantize_job import checkpoint_dir, store_mount
 from .serving import IN_FLIGHT_DRAIN_SECONDS, EngineServing, render_serving_deployment
+from .weight_cache import LABEL_WEIGHT_CACHE, serving_model_path, serving_volume
 
 CONTAINER_NAME = "vllm"
 
@@ -93,11 +95,15 @@ def quantization_arg(infd: InferenceDeployment, interim: bool = False) -> str | 
 
 
 def vllm_args(
-    infd: InferenceDeployment, checkpoint: str | None = None, launch: list[str] | None = None, interim: bool = False
+    infd: InferenceDeployment,
+    checkpoint: str | None = None,
+    launch: list[str] | None = None,
+    interim: bool = False,
+    quantized: bool = False,
 ) -> list[str]:
     """`vllm serve` arguments from the spec (and `launch`, a group's node arguments); the user's extra args come
-    last so that they win. `checkpoint`: the directory of a quantized checkpoint in the store, served in place of
-    the Hub's. `interim`: see quantization_arg."""
+    last so that they win. `checkpoint`: a local directory served in place of the Hub's model: a quantization
+    build's checkpoint in the store (`quantized`) or a weight cache entry. `interim`: see quantization_arg."""
     spec = infd.spec
     # Positional: `vllm serve --model` is deprecated ("provide the model as a positional argument").
     model = [checkpoint] if checkpoint else [spec.model.name, "--revision", spec.model.revision]
@@ -122,7 +128,7 @@ def vllm_args(
     if quantization is not None:
         args += ["--quantization", quantization]
     calibration = spec.precision.calibration
-    if checkpoint and calibration is not None:
+    if quantized and calibration is not None:
         args += ["--quantization", MODELOPT_QUANTIZATION_ARG[spec.precision.quantization]]
         if calibration.kv_cache_dtype is KvCacheDtype.FP8:
             args += ["--kv-cache-dtype", "fp8"]  # the checkpoint carries the calibrated KV scales
@@ -134,12 +140,21 @@ def vllm_serving(
     quantized_build: str | None = None,
     store: StoreSettings | None = None,
     interim: bool = False,
+    weights: str | None = None,
 ) -> EngineServing:
-    """What the vLLM Deployment has of its own around the shared skeleton (serving.py)."""
+    """What the vLLM Deployment has of its own around the shared skeleton (serving.py). `weights`: a complete
+    weight cache entry to serve from, read-only and offline (render/weight_cache.py)."""
     volumes: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
     labels: dict[str, str] = {}
     checkpoint = None
+    env = list(infd.spec.engine.vllm.env)
+    if weights and not quantized_build:
+        checkpoint = serving_model_path()
+        volume, mount = serving_volume(weights)
+        volumes, mounts = [volume], [mount]
+        labels = {LABEL_WEIGHT_CACHE: weights}  # the entry is in use while a Deployment carries this
+        env = [EnvVar(name="HF_HUB_OFFLINE", value="1"), *env]
     if quantized_build:
         store = store or StoreSettings()
         checkpoint = checkpoint_dir(store.mount_path, quantized_build)
@@ -150,8 +165,8 @@ def vllm_serving(
         container_name=CONTAINER_NAME,
         image=vllm_image(infd),
         command=list(COMMAND),
-        args=vllm_args(infd, checkpoint, interim=interim),
-        env=list(infd.spec.engine.vllm.env),
+        args=vllm_args(infd, checkpoint, interim=interim, quantized=bool(quantized_build)),
+        env=env,
         health_path=HEALTH_PATH,
         volumes=volumes,
         mounts=mounts,
@@ -166,10 +181,13 @@ def render_vllm_deployment(
     quantized_build: str | None = None,
     store: StoreSettings | None = None,
     interim: bool = False,
+    weights: str | None = None,
 ) -> dict[str, Any]:
-    """The apps/v1 Deployment serving the resource's model with vLLM (on a quantization build's checkpoint once
-    `quantized_build` names it; `interim`: for a resource TensorRT-LLM was selected for)."""
-    return render_serving_deployment(infd, vllm_serving(infd, quantized_build, store, interim), hub_endpoint)
+    """The apps/v1 Deployment serving the resource's model with vLLM: on a quantization build's checkpoint once
+    `quantized_build` names it, else from the weight cache entry `weights` names when it is given. `interim`: for
+    a resource TensorRT-LLM was selected for."""
+    serving = vllm_serving(infd, quantized_build, store, interim, weights)
+    return render_serving_deployment(infd, serving, hub_endpoint)
 
 
 def render_vllm_leader_worker_set(

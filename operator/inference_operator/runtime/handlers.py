@@ -23,12 +23,15 @@ from ..api.labels import (
 from ..controller.engine_build.desired import NODE_RECHECK_SECONDS, waiting_for_a_node
 from ..controller.facts import deployment_facts
 from ..controller.groups import GROUP_RECHECK_SECONDS
-from .reconciler import ENGINE_BUILD, INFERENCE_DEPLOYMENT, state_of
+from ..render.weight_cache import COMPONENT_WEIGHT_CACHE, LABEL_WEIGHT_CACHE
+from .reconciler import ENGINE_BUILD, INFERENCE_DEPLOYMENT, WEIGHT_CACHE, state_of
 
 INFD = (GROUP, VERSION, "inferencedeployments")
 EB = (GROUP, VERSION, "enginebuilds")
 SERVING = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT_SERVING}
 BUILD = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT_BUILD}
+WC = (GROUP, VERSION, "weightcaches")
+WEIGHTS = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT_WEIGHT_CACHE}
 
 
 def _label(body: kopf.Body, key: str) -> str | None:
@@ -154,6 +157,32 @@ async def on_build_finished(name: str, namespace: str | None, logger: kopf.Logge
     state = state_of(memo)
     for user in state.ctx.users_of(namespace or "", name):
         state.trigger(INFERENCE_DEPLOYMENT, namespace, user, logger)
+
+
+@kopf.on.resume(*WC)
+@kopf.on.create(*WC)
+async def on_weight_cache(name: str, namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any) -> None:
+    await state_of(memo).reconcile(WEIGHT_CACHE, namespace, name, logger)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=WEIGHTS)
+@kopf.on.event("", "v1", "pods", labels=WEIGHTS)
+async def on_weight_cache_child(
+    body: kopf.Body, namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any
+) -> None:
+    """The download Job and its pods move the entry's phase (a failed pod's exit code names the cause)."""
+    entry = _label(body, LABEL_WEIGHT_CACHE)
+    if entry:
+        state_of(memo).trigger(WEIGHT_CACHE, namespace, entry, logger)
+
+
+@kopf.on.field(*WC, field="status.phase")
+async def on_weight_cache_phase(namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any) -> None:
+    """An entry completed or failed: the namespace's resources move on (start serving from it, or say why not)."""
+    state = state_of(memo)
+    for ns, name in state.ctx.fleet.known():
+        if ns == namespace:
+            state.trigger(INFERENCE_DEPLOYMENT, ns, name, logger)
 
 
 def _is_pod_monitor_crd(name: str, **_: Any) -> bool:

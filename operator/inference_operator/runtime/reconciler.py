@@ -21,6 +21,7 @@ from ..api.errors import InvalidSpec
 from ..controller.context import Context
 from ..controller.engine_build.reconcile import reconcile_engine_build
 from ..controller.inference_deployment.reconcile import reconcile_inference_deployment
+from ..controller.weight_cache.reconcile import reconcile_weight_cache
 from ..kube.errors import KubeError
 from ..metrics import operator as metrics
 from .workqueue import Key, ReconcileQueue
@@ -28,9 +29,11 @@ from .workqueue import Key, ReconcileQueue
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 INFERENCE_DEPLOYMENT = "InferenceDeployment"
 ENGINE_BUILD = "EngineBuild"
+WEIGHT_CACHE = "WeightCache"
 RECONCILERS: dict[str, Callable[[Context, str, str, Logger], str | None]] = {
     INFERENCE_DEPLOYMENT: reconcile_inference_deployment,
     ENGINE_BUILD: reconcile_engine_build,
+    WEIGHT_CACHE: reconcile_weight_cache,
 }
 TRANSIENT_DELAY_SECONDS = 5
 OTHER_API_ERROR_DELAY_SECONDS = 30

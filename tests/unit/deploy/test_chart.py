@@ -25,6 +25,8 @@ EXPECTED_GRANTS: dict[tuple[str, str], set[str]] = {
     ("inference-operator.dev", "enginebuilds"): {"get", "list", "watch", "create"},  # + one build per engine key
     ("inference-operator.dev", "inferencedeployments/status"): {"patch"},  # status, kopf's status storage
     ("inference-operator.dev", "enginebuilds/status"): {"patch"},
+    ("inference-operator.dev", "weightcaches"): {"get", "list", "watch", "create", "delete"},  # + eviction
+    ("inference-operator.dev", "weightcaches/status"): {"patch"},
     ("apps", "deployments"): {"get", "list", "watch", "create", "patch", "delete"},  # SSA; retired engines
     ("leaderworkerset.x-k8s.io", "leaderworkersets"): {"get", "list", "watch", "create", "patch", "delete"},  # groups
     ("", "services"): {"get", "create", "patch"},  # SSA
@@ -384,6 +386,7 @@ def test_kustomize_base_builds_without_samples() -> None:
     assert kinds == sorted(
         [
             "Namespace",
+            "CustomResourceDefinition",
             "CustomResourceDefinition",
             "CustomResourceDefinition",
             "ServiceAccount",

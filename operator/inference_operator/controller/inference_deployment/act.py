@@ -34,6 +34,18 @@ def ensure_build(kube: Client, intent: Intent, world: World, logger: Logger) -> 
     return dataclasses.replace(world, build=created)
 
 
+def ensure_weight_cache(kube: Client, intent: Intent, world: World, logger: Logger) -> World:
+    """The WeightCache entry exists (create if absent: the first requester's settings fill it)."""
+    assert intent.weight_cache is not None
+    if world.weight_cache is not None:
+        return world
+    created = kube.create_if_absent(intent.weight_cache)
+    logger.info(
+        "weight cache entry %s requested for %s", intent.weight_cache["metadata"]["name"], intent.infd.metadata["name"]
+    )
+    return dataclasses.replace(world, weight_cache=created)
+
+
 @dataclasses.dataclass(frozen=True)
 class Written:
     deployments: dict[Engine, dict[str, Any] | None]  # as the writes left them

@@ -41,6 +41,7 @@ from ...render.store import render_engine_store
 from ...render.trtllm import render_trtllm_deployment
 from ...render.trtllm_multinode import render_trtllm_leader_worker_set
 from ...render.vllm import MODELOPT_QUANTIZATION_ARG, render_vllm_deployment, render_vllm_leader_worker_set
+from ...render.weight_cache import render_weight_cache
 from ..conditions import status_changed
 from ..facts import BuildFacts, DeploymentFacts, build_facts, deployment_facts
 from ..groups import GroupPlan, group_facts, held_back_message, plan_groups
@@ -63,6 +64,7 @@ class Intent:
     store: dict[str, Any] | None  # the engine store PVC, when an engine is compiled
     engine_build: dict[str, Any] | None  # the EngineBuild wanted (created if absent, never applied over)
     shape: GroupShape | None = None  # a replica's group of nodes (multi-node), or None for one pod per replica
+    weight_cache: dict[str, Any] | None = None  # the WeightCache entry wanted (spec.model.cache.enabled)
 
     @property
     def previous(self) -> dict[str, Any]:
@@ -84,6 +86,7 @@ class World:
     # Each engine's workload of the other kind (Deployment <-> LeaderWorkerSet) left by a change of shape.
     stale: dict[Engine, dict[str, Any] | None] = dataclasses.field(default_factory=dict)
     now: str = ""  # when observed (the clock is read by observe; pure code is handed it)
+    weight_cache: dict[str, Any] | None = None  # the WeightCache entry as read (or as just created)
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class Children:
     # Workloads of the kind an engine no longer has, deleted after the new one is applied and the Service
     # points at it: a change between one pod and a group replaces the old shape (docs/multi-node.md).
     stale: tuple[dict[str, Any], ...] = ()
+    weight_cache: dict[str, Any] | None = None  # the WeightCache entry as observed
 
 
 @dataclass(frozen=True)
@@ -207,7 +211,8 @@ def intent_for(
     elif trt and blocker is None and backend is TrtllmBackend.ENGINE:
         store = render_engine_store(infd.metadata["namespace"], settings.store)
         engine_build = render_engine_build(infd, settings.store, shape)  # EngineKeyError (an InvalidSpec) without a GPU
-    return Intent(body, infd, choice, blocker, store, engine_build, shape)
+    cache = render_weight_cache(infd) if infd.spec.model.cache.enabled and shape is None else None
+    return Intent(body, infd, choice, blocker, store, engine_build, shape, cache)
 
 
 # TensorRT-LLM's PyTorch backend picks a linear method per quant mode (tensorrt_llm/_torch/modules/linear.py,
@@ -261,8 +266,20 @@ def workload_name(infd: InferenceDeployment, engine: Engine, kind: str) -> str:
     return group_workload_name(name) if kind == LEADER_WORKER_SET else name
 
 
+def weights_entry(intent: Intent, world: World) -> str | None:
+    """The weight cache entry vLLM serves from: the wanted one, once complete."""
+    if intent.weight_cache is None or (world.weight_cache or {}).get("status", {}).get("phase") != "Complete":
+        return None
+    return str(intent.weight_cache["metadata"]["name"])
+
+
 def _deployment_manifest(
-    intent: Intent, engine: Engine, plan: Plan, settings: OperatorSettings, groups: GroupPlan | None
+    intent: Intent,
+    engine: Engine,
+    plan: Plan,
+    settings: OperatorSettings,
+    groups: GroupPlan | None,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     if serving_kind(intent, engine) == LEADER_WORKER_SET:
         assert intent.shape is not None
@@ -277,7 +294,9 @@ def _deployment_manifest(
         return lws
     if engine is Engine.VLLM:
         interim = intent.choice.selected is Engine.TENSORRT_LLM
-        return render_vllm_deployment(intent.infd, settings.hub_endpoint, plan.vllm_build, settings.store, interim)
+        return render_vllm_deployment(
+            intent.infd, settings.hub_endpoint, plan.vllm_build, settings.store, interim, weights
+        )
     return render_trtllm_deployment(intent.infd, plan.trtllm_build, settings.store, settings.hub_endpoint)
 
 
@@ -292,9 +311,13 @@ def _deployment_write(
 ) -> DeploymentWrite:
     """One engine's write; an autoscaled Deployment not there yet is seeded with the other engine's replicas."""
     observed = world.deployments.get(engine)
+    weights = weights_entry(intent, world)
+    if action is Action.APPLY and engine is Engine.VLLM and intent.weight_cache is not None and weights is None:
+        # The entry is not complete: what serves now keeps serving, nothing new starts (it would download).
+        return DeploymentWrite(engine, Action.KEEP, None, observed)
     if action is not Action.APPLY:
         return DeploymentWrite(engine, action, None, observed)
-    manifest = _deployment_manifest(intent, engine, plan, settings, groups)
+    manifest = _deployment_manifest(intent, engine, plan, settings, groups, weights)
     seed = handover = None
     if intent.infd.spec.autoscaling is not None and observed is None:
         other = world.deployments.get(Engine.TENSORRT_LLM if engine is Engine.VLLM else Engine.VLLM)
@@ -336,6 +359,7 @@ def children(intent: Intent, world: World, settings: OperatorSettings) -> Childr
         fresh_read_needed=world.service is not None and routed != plan.route.value,
         groups=groups,
         stale=tuple(o for o in world.stale.values() if o is not None),
+        weight_cache=world.weight_cache,
     )
 
 
@@ -411,6 +435,8 @@ def status_update(
             ready=routed.ready if routed else 0,
             held_back=HeldBackStatus.model_validate(held) if held else None,
         ).to_wire()
+    if intent.weight_cache is not None:
+        status["weights"] = weights_status(intent.weight_cache, children.weight_cache)
     changed = status_changed(previous, status)
     events, selection = _events(previous, status, intent.choice) if changed else ((), None)
     ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status["conditions"])
@@ -442,6 +468,7 @@ def _events(
     if before and active and before != active:
         events.append(Event("Normal", "CutOver", f"The Service now routes to {active}."))
     events += _build_events(previous.get("build") or {}, new.get("build") or {})
+    events += _weights_events(previous.get("weights") or {}, new.get("weights") or {})
     if previous.get("phase") != new.get("phase"):
         kind = "Warning" if new["phase"] in ("Failed", "Degraded") else "Normal"
         events.append(Event(kind, new["phase"], new.get("message") or new["phase"]))
@@ -453,3 +480,26 @@ def _build_events(previous: dict[str, Any], new: dict[str, Any]) -> list[Event]:
         return []
     kind = "Warning" if new.get("phase") == BuildPhase.FAILED.value else "Normal"
     return [Event(kind, f"EngineBuild{new['phase']}", f"Engine build {new['key']}: {new.get('message', '')}")]
+
+
+def weights_status(wanted: dict[str, Any], observed: dict[str, Any] | None) -> dict[str, Any]:
+    """status.weights: the entry, its phase and what it says (Downloading, Complete, or why it failed)."""
+    status = (observed or {}).get("status") or {}
+    out = {
+        "entry": wanted["metadata"]["name"],
+        "phase": status.get("phase") or "Pending",
+        "message": status.get("message") or "Waiting for the weight cache entry's download Job",
+    }
+    if status.get("reason"):
+        out["reason"] = status["reason"]
+    return out
+
+
+def _weights_events(previous: dict[str, Any], new: dict[str, Any]) -> list[Event]:
+    if not new or (previous.get("phase"), previous.get("entry")) == (new.get("phase"), new.get("entry")):
+        return []
+    if new["phase"] == "Failed":
+        return [Event("Warning", str(new.get("reason") or "WeightCacheFailed"), str(new["message"]))]
+    if new["phase"] == "Complete":
+        return [Event("Normal", "WeightsCached", f"Serving from weight cache entry {new['entry']}")]
+    return []

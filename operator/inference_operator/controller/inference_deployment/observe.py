@@ -52,6 +52,9 @@ def read_world(ctx: Context, intent: Intent) -> World:
         autoscaler=autoscaler,
         group_pods=group_pods,
         now=utc_now(),
+        weight_cache=ctx.kube.get("WeightCache", ns, intent.weight_cache["metadata"]["name"])
+        if intent.weight_cache is not None
+        else None,
     )
 
 

@@ -59,6 +59,8 @@ def _converge(ctx: Context, body: dict[str, Any], logger: Logger) -> str:
     world = observe.read_world(ctx, intent)
     if intent.engine_build is not None:
         world = act.ensure_build(ctx.kube, intent, world, logger)
+    if intent.weight_cache is not None:
+        world = act.ensure_weight_cache(ctx.kube, intent, world, logger)
 
     children = desired.children(intent, world, ctx.settings)
     if children.fresh_read_needed:

@@ -1,0 +1,152 @@
+"""The desired state of one WeightCache entry: its PVC and Job, its status, and which unused entries to evict. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from ...api.errors import InvalidSpec
+from ...api.validation import format_validation_error
+from ...api.weight_cache import CachePhase, WeightCache
+from ...render.sizing import quantity_bytes
+from ...render.weight_cache import LABEL_WEIGHT_CACHE, claim_name, job_name, serving_model_path
+from ...render.weight_download import EXIT_REASONS
+from ..conditions import Cond, merge_conditions, status_changed
+
+KIND = "WeightCache"
+FINISHED = (CachePhase.COMPLETE.value, CachePhase.FAILED.value)
+COMPLETE_CONDITION = "Complete"
+
+
+def parse(body: dict[str, Any]) -> WeightCache:
+    try:
+        return WeightCache.model_validate({k: v for k, v in body.items() if k != "status"})
+    except ValidationError as exc:
+        raise InvalidSpec(format_validation_error(exc)) from None
+
+
+def _job_condition(job: dict[str, Any] | None, kind: str) -> bool:
+    conditions = ((job or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
+
+
+def exit_code(pods: list[dict[str, Any]]) -> int | None:
+    """The exit code of the newest terminated download container, if any."""
+    codes = []
+    for pod in sorted(pods, key=lambda p: str(p["metadata"].get("creationTimestamp") or "")):
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            terminated = (cs.get("state") or {}).get("terminated") or (cs.get("lastState") or {}).get("terminated")
+            if terminated and terminated.get("exitCode") is not None:
+                codes.append(int(terminated["exitCode"]))
+    return codes[-1] if codes else None
+
+
+def _running(pods: list[dict[str, Any]]) -> bool:
+    return any((p.get("status") or {}).get("phase") == "Running" for p in pods)
+
+
+def compute_status(
+    entry: WeightCache, job: dict[str, Any] | None, pods: list[dict[str, Any]], previous: dict[str, Any], now: str
+) -> dict[str, Any]:
+    """The entry's status from its Job and the Job's pods; a finished result is kept for good."""
+    name, spec = entry.metadata["name"], entry.spec
+    what = f"{spec.model}@{spec.revision} from {spec.source}"
+    if previous.get("phase") in FINISHED:
+        return dict(previous)
+    reason: str | None = None
+    if _job_condition(job, "Complete"):
+        phase, cond, message = (
+            CachePhase.COMPLETE,
+            Cond(COMPLETE_CONDITION, True, "Downloaded", f"{what} is cached"),
+            f"{what} is cached",
+        )
+    elif _job_condition(job, "Failed"):
+        code = exit_code(pods)
+        reason, meaning = EXIT_REASONS.get(
+            code or -1, ("DownloadFailed", f"the download Job failed (exit code {code})")
+        )
+        message = f"Downloading {what} failed: {meaning}; see the logs of Job {job_name(name)}"
+        phase, cond = CachePhase.FAILED, Cond(COMPLETE_CONDITION, False, reason, message)
+    elif job is not None and _running(pods):
+        message = f"Downloading {what} (Job {job_name(name)})"
+        phase, cond = CachePhase.DOWNLOADING, Cond(COMPLETE_CONDITION, False, "Downloading", message)
+    else:
+        message = f"Waiting for the download Job {job_name(name)} of {what} to start"
+        phase, cond = CachePhase.PENDING, Cond(COMPLETE_CONDITION, False, "Pending", message)
+    status: dict[str, Any] = {
+        "phase": phase.value,
+        "claimName": claim_name(name),
+        "jobName": job_name(name),
+        "path": serving_model_path(),
+        "message": message,
+        "conditions": merge_conditions(
+            previous.get("conditions") or [], [cond], int(entry.metadata.get("generation", 0)), now
+        ),
+    }
+    if reason:
+        status["reason"] = reason
+    if phase is CachePhase.COMPLETE:
+        status["completionTime"] = now
+    return status
+
+
+@dataclass(frozen=True)
+class EntryUpdate:
+    status: dict[str, Any]
+    changed: bool
+    event: tuple[str, str, str] | None
+
+
+def entry_update(
+    entry: WeightCache, job: dict[str, Any] | None, pods: list[dict[str, Any]], previous: dict[str, Any], now: str
+) -> EntryUpdate:
+    status = compute_status(entry, job, pods, previous, now)
+    changed = status_changed(previous, status)
+    event = None
+    if changed and previous.get("phase") != status["phase"]:
+        kind = "Warning" if status["phase"] == CachePhase.FAILED.value else "Normal"
+        event = (kind, status.get("reason") or f"Weights{status['phase']}", str(status["message"]))
+    return EntryUpdate(status, changed, event)
+
+
+def entries_in_use(wanted: set[str], deployments: list[dict[str, Any]]) -> set[str]:
+    """Entries a resource's spec asks for now, or a serving Deployment (running or rolling out) still mounts."""
+    used = set(wanted)
+    for d in deployments:
+        for labels in (
+            (d.get("metadata") or {}).get("labels") or {},
+            (((d.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {},
+        ):
+            if labels.get(LABEL_WEIGHT_CACHE):
+                used.add(labels[LABEL_WEIGHT_CACHE])
+    return used
+
+
+def evictions(entries: list[dict[str, Any]], in_use: set[str], budget: str | None) -> list[dict[str, Any]]:
+    """Unused entries to delete, oldest first, until the namespace's entries fit the budget (None: never)."""
+    if budget is None:
+        return []
+    limit = quantity_bytes(budget)
+    total = sum(quantity_bytes(e["spec"]["size"]) for e in entries)
+    out = []
+    oldest_first = sorted(
+        entries, key=lambda e: (str(e["metadata"].get("creationTimestamp") or ""), e["metadata"]["name"])
+    )
+    for e in oldest_first:
+        if total <= limit:
+            break
+        if e["metadata"]["name"] in in_use:
+            continue
+        out.append(e)
+        total -= quantity_bytes(e["spec"]["size"])
+    return out
+
+
+def eviction_message(evicted: dict[str, Any], budget: str) -> str:
+    spec = evicted["spec"]
+    return (
+        f"Evicted weight cache entry {evicted['metadata']['name']} ({spec['model']}@{spec['revision']} from "
+        f"{spec['source']}, {spec['size']}): unused, and the namespace's entries exceeded the budget of {budget}"
+    )

@@ -1,0 +1,82 @@
+"""One level-based reconcile of a WeightCache entry: observe (it, its Job and pods) -> desired -> act; then the
+namespace's eviction over the storage budget (unused entries only, oldest first, each with an Event)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+
+from ...api.inference_deployment import InferenceDeployment
+from ...api.labels import COMPONENT_SERVING, LABEL_COMPONENT, LABEL_MANAGED_BY, MANAGED_BY
+from ...api.timestamps import utc_now
+from ...render.weight_cache import (
+    LABEL_WEIGHT_CACHE,
+    entry_name_of,
+    job_name,
+    render_download_job,
+    render_weight_claim,
+)
+from ..context import Context
+from . import desired
+
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+SERVING_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_COMPONENT}={COMPONENT_SERVING}"
+
+
+def reconcile_weight_cache(ctx: Context, namespace: str, name: str, logger: Logger) -> str | None:
+    """Converge one entry; returns its phase (None when it no longer exists)."""
+    body = ctx.kube.get(desired.KIND, namespace, name)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return None
+    entry = desired.parse(body)
+    previous = body.get("status") or {}
+    job = ctx.kube.get("Job", namespace, job_name(name))
+    if job is None and previous.get("phase") not in desired.FINISHED:
+        ctx.kube.create_if_absent(render_weight_claim(entry))
+        job = ctx.kube.create_if_absent(render_download_job(entry, ctx.settings.hub_endpoint))
+        logger.info("download job %s created for weight cache entry %s", job_name(name), name)
+    pods = ctx.kube.list("Pod", namespace, f"{LABEL_WEIGHT_CACHE}={name}") if job is not None else []
+    update = desired.entry_update(entry, job, pods, previous, utc_now())
+    if update.changed:
+        ctx.kube.patch_status(desired.KIND, namespace, name, update.status, previous)
+    if update.event is not None:
+        ctx.kube.event(body, *update.event)
+    evict(ctx, namespace, body, logger)
+    return str(update.status["phase"])
+
+
+def wanted_entries(resources: list[dict[str, Any]]) -> set[str]:
+    """The entries the namespace's resources ask for now (an unparsable resource asks for none)."""
+    out = set()
+    for body in resources:
+        try:
+            infd = InferenceDeployment.model_validate({k: v for k, v in body.items() if k != "status"})
+        except ValidationError:
+            continue
+        if infd.spec.model.cache.enabled and not body["metadata"].get("deletionTimestamp"):
+            out.add(entry_name_of(infd))
+    return out
+
+
+def evict(ctx: Context, namespace: str, trigger: dict[str, Any], logger: Logger) -> list[str]:
+    """Delete unused entries over the budget (their PVC and Job go with them, by owner references)."""
+    budget = ctx.settings.weight_cache_budget
+    if budget is None:
+        return []
+    entries = ctx.kube.list(desired.KIND, namespace, "")
+    in_use = desired.entries_in_use(
+        wanted_entries(ctx.kube.list("InferenceDeployment", namespace, "")),
+        ctx.kube.list("Deployment", namespace, SERVING_SELECTOR),
+    )
+    evicted = []
+    for entry in desired.evictions(entries, in_use, budget):
+        message = desired.eviction_message(entry, budget)
+        ctx.kube.event(entry, "Normal", "Evicted", message)
+        if entry["metadata"]["name"] != trigger["metadata"]["name"]:
+            ctx.kube.event(trigger, "Normal", "Evicted", message)
+        ctx.kube.delete(desired.KIND, namespace, entry["metadata"]["name"])
+        logger.info("%s", message)
+        evicted.append(entry["metadata"]["name"])
+    return evicted

@@ -1,0 +1,222 @@
+"""The weight cache on the real control plane: a real download Job on the process node fetches the generated
+tiny Llama once from the test bed's Hub mirror (testbed/hub) into a WeightCache entry, and real vLLM pods of two
+resources start from it read-only and offline and answer a completion; a revision the mirror lacks fails the
+entry with a condition and an Event while nothing else is lost; eviction under a small budget removes only the
+unused entry.
+
+This module runs its own operator (its namespaces carry their own prefix), set up with a 1Gi budget.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import s3_store
+from tests.support.cluster import Cluster, wait_for
+from tests.support.engine import engine_paths, hub_access_log, hub_traffic
+from tests.support.operator_process import OperatorProcess
+from tests.support.real_engine import completion, hub_endpoint, model_repo, ready_endpoints, tiny_llama
+
+PREFIX = f"wc{uuid.uuid4().hex[:4]}"
+READY_TIMEOUT = 900.0
+DOWNLOAD_TIMEOUT = 300.0
+BUDGET = "1Gi"  # one 1Gi entry fits; a second complete one pushes the unused one out
+pytestmark = pytest.mark.timeout(1800)
+
+
+@pytest.fixture(scope="module")
+def weight_operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    env = {"INFOP_HF_ENDPOINT": hub_endpoint(), "INFOP_WEIGHT_CACHE_BUDGET": BUDGET}
+    proc = OperatorProcess(
+        cluster, tmp_path_factory.mktemp("wc-operator"), extra_env=env, args=("--namespace", f"{PREFIX}-*")
+    )
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def ns(cluster: Cluster, weight_operator: OperatorProcess) -> Iterator[str]:
+    name = f"{PREFIX}-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    wait_for(
+        "the namespace's pods to go",
+        lambda: not cluster.items("pods", name) if cluster.get("namespace", name, "default") else True,
+        timeout=240,
+        interval=1,
+    )
+
+
+def cached(name: str, namespace: str, revision: str | None = None, **spec: Any) -> dict[str, Any]:
+    body = tiny_llama(name, namespace, extra_args=("--enforce-eager",), spec=spec)
+    body["spec"]["model"]["cache"] = {"enabled": True, "size": "1Gi"}
+    if revision is not None:
+        body["spec"]["model"]["revision"] = revision
+    return body
+
+
+def entries(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
+    return cluster.items("weightcaches.inference-operator.dev", namespace)
+
+
+def entry_phase(cluster: Cluster, namespace: str, resource: str) -> tuple[str, str] | None:
+    weights = cluster.status("inferencedeployment", resource, namespace).get("weights") or {}
+    return (weights["entry"], weights["phase"]) if weights.get("phase") in ("Complete", "Failed") else None
+
+
+def download_jobs(cluster: Cluster, namespace: str) -> list[str]:
+    jobs = cluster.items("jobs", namespace, "app.kubernetes.io/component=weight-cache")
+    return sorted(j["metadata"]["name"] for j in jobs)
+
+
+def resolve_bytes(since: int) -> int:
+    return sum(hub_traffic(since=since).files.values())
+
+
+def ready_replicas(cluster: Cluster, namespace: str, name: str, want: int) -> bool:
+    status = cluster.status("inferencedeployment", name, namespace)
+    ready = (cluster.condition("inferencedeployment", name, namespace, "Ready") or {}).get("status") == "True"
+    return ready and int(status.get("readyReplicas") or 0) >= want
+
+
+def test_two_resources_share_one_download_and_serve_from_it_offline(cluster: Cluster, ns: str) -> None:
+    hub_before = len(hub_access_log())
+    started = time.monotonic()
+    cluster.apply(cached("first", ns), ns)
+    entry, phase = wait_for("the entry to complete", lambda: entry_phase(cluster, ns, "first"), DOWNLOAD_TIMEOUT, 1)
+    assert phase == "Complete", cluster.status("weightcache", entry, ns)
+    fetched_by_job = resolve_bytes(hub_before)
+    assert fetched_by_job > 0, "the download Job fetched nothing through the mirror"
+    hub_after_job = len(hub_access_log())
+    wait_for("first Ready", lambda: ready_replicas(cluster, ns, "first", 1), READY_TIMEOUT, 1)
+    cold = time.monotonic() - started
+    # A second resource of the same model, created once the entry is complete: its replica starts warm.
+    started = time.monotonic()
+    cluster.apply(cached("second", ns), ns)
+    wait_for("second Ready", lambda: ready_replicas(cluster, ns, "second", 1), READY_TIMEOUT, 1)
+    warm = time.monotonic() - started
+    assert download_jobs(cluster, ns) == [f"{entry}-download"]  # exactly one for both resources
+    assert [e["metadata"]["name"] for e in entries(cluster, ns)] == [entry]
+    for name in ("first", "second"):
+        (endpoint,) = ready_endpoints(cluster, ns, name)
+        done = completion(endpoint.url, model_repo(), "Weights cached", max_tokens=4)
+        assert done["choices"][0]["text"] and done["usage"]["completion_tokens"] > 0, done
+        pod = cluster.get("pod", endpoint.pod, ns) or {}
+        container = next(c for c in pod["spec"]["containers"] if c["name"] == "vllm")
+        assert container["args"][0] == "/weights/model"
+        assert {"name": "HF_HUB_OFFLINE", "value": "1"} in container["env"]
+    # A scale-up (a third serving pod) and a pod restart start from the entry too.
+    cluster.kubectl("patch", "inferencedeployment", "second", "-n", ns, "--type=merge", "-p", '{"spec":{"replicas":2}}')
+    wait_for("second at 2 Ready replicas", lambda: ready_replicas(cluster, ns, "second", 2), READY_TIMEOUT, 1)
+    # Back to one, so that no more than three engines run at once while first's pod is replaced.
+    cluster.kubectl("patch", "inferencedeployment", "second", "-n", ns, "--type=merge", "-p", '{"spec":{"replicas":1}}')
+    wait_for(
+        "second back to one pod",
+        lambda: len(cluster.items("pods", ns, "inference-operator.dev/deployment=second")) == 1,
+        300,
+        1,
+    )
+    (victim,) = ready_endpoints(cluster, ns, "first")
+    cluster.kubectl("delete", "pod", victim.pod, "-n", ns, "--wait=false")
+    wait_for(
+        "first's replacement pod Ready",
+        lambda: [e for e in ready_endpoints(cluster, ns, "first") if e.pod != victim.pod],
+        READY_TIMEOUT,
+        1,
+    )
+    # Four serving pod starts, and not one byte of weights went through the mirror for them.
+    assert resolve_bytes(hub_after_job) == 0
+    assert download_jobs(cluster, ns) == [f"{entry}-download"]
+    print(
+        f"weight cache: the Job fetched {fetched_by_job} bytes, the four serving pod starts 0; "
+        f"created to Ready: cold (download + start) {cold:.1f}s, warm (second resource) {warm:.1f}s"
+    )
+
+
+def test_a_missing_revision_fails_the_entry_with_a_condition_and_event(cluster: Cluster, ns: str) -> None:
+    cluster.apply(cached("broken", ns, revision="no-such-revision"), ns)
+    entry, phase = wait_for("the entry to fail", lambda: entry_phase(cluster, ns, "broken"), DOWNLOAD_TIMEOUT, 1)
+    assert phase == "Failed"
+    weights = cluster.status("inferencedeployment", "broken", ns)["weights"]
+    assert weights["reason"] in ("RevisionNotFound", "ModelNotFound"), weights
+    assert "no-such-revision" in weights["message"]
+    condition = cluster.condition("weightcache", entry, ns, "Complete") or {}
+    assert condition.get("status") == "False" and condition.get("reason") == weights["reason"], condition
+    reasons = {e["reason"] for e in cluster.events(ns, "broken")}
+    assert weights["reason"] in reasons, reasons
+    assert cluster.get("deployment", "broken-vllm", ns) is None  # nothing started that would download
+    assert [e["metadata"]["name"] for e in entries(cluster, ns)] == [entry]  # the entry stays, with its cause
+
+
+def test_eviction_under_the_budget_removes_only_the_unused_entry(cluster: Cluster, ns: str) -> None:
+    # An entry nobody uses any more (its resource is deleted), then a new one: 2Gi of entries over a 1Gi budget.
+    cluster.apply(cached("gone", ns, revision="no-such-revision"), ns)
+    old, _ = wait_for("the first entry to finish", lambda: entry_phase(cluster, ns, "gone"), DOWNLOAD_TIMEOUT, 1)
+    cluster.kubectl("delete", "inferencedeployment", "gone", "-n", ns)
+    cluster.apply(cached("kept", ns, revision="also-missing"), ns)
+    new, _ = wait_for("the second entry to finish", lambda: entry_phase(cluster, ns, "kept"), DOWNLOAD_TIMEOUT, 1)
+    assert new != old
+    wait_for(
+        "the unused entry to be evicted", lambda: [e["metadata"]["name"] for e in entries(cluster, ns)] == [new], 60, 1
+    )
+    # The Event is recorded on the evicted entry (kept after it is gone) and on the entry whose reconcile evicted it.
+    events = [e for e in cluster.events(ns, "") if e["reason"] == "Evicted"]
+    assert events and all(old in e["message"] and new not in e["message"] for e in events), events
+    assert all(e["involvedObject"]["kind"] == "WeightCache" for e in events)
+
+
+def test_an_s3_entry_is_filled_from_the_store_with_signed_requests_and_served(cluster: Cluster, ns: str) -> None:
+    bucket = "models"  # one bucket (a weed collection: its volumes are made once), a prefix per namespace
+    before = s3_store.get_requests(bucket)
+    files = s3_store.upload_dir(bucket, ns, Path(engine_paths()["MODEL_DIR"]))
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s3-keys", "namespace": ns},
+        "stringData": {"AWS_ACCESS_KEY_ID": s3_store.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": s3_store.SECRET_KEY},
+    }
+    cluster.apply(secret, ns)
+    body = cached("from-s3", ns)
+    body["spec"]["model"]["cache"] |= {
+        "source": f"s3://{bucket}/{ns}",
+        "s3Endpoint": s3_store.endpoint(),
+        "s3Credentials": "s3-keys",
+    }
+    cluster.apply(body, ns)
+    entry, phase = wait_for("the entry to finish", lambda: entry_phase(cluster, ns, "from-s3"), DOWNLOAD_TIMEOUT, 1)
+    assert phase == "Complete", cluster.status("weightcache", entry, ns)
+    gets_by_job = s3_store.get_requests(bucket) - before
+    assert gets_by_job == files, (gets_by_job, files)  # each object once (the store refuses unsigned requests)
+    wait_for("from-s3 Ready", lambda: ready_replicas(cluster, ns, "from-s3", 1), READY_TIMEOUT, 1)
+    (endpoint,) = ready_endpoints(cluster, ns, "from-s3")
+    done = completion(endpoint.url, model_repo(), "From the store", max_tokens=4)
+    assert done["choices"][0]["text"], done
+    cluster.kubectl("delete", "pod", endpoint.pod, "-n", ns, "--wait=false")
+    wait_for(
+        "the replacement pod Ready",
+        lambda: [e for e in ready_endpoints(cluster, ns, "from-s3") if e.pod != endpoint.pod],
+        READY_TIMEOUT,
+        1,
+    )
+    assert s3_store.get_requests(bucket) - before == gets_by_job  # the restart read the entry, not the store
+
+
+def test_without_the_cache_each_pod_start_fetches_the_model(cluster: Cluster, ns: str) -> None:
+    """The baseline the cache is measured against, and proof the mirror's counter sees a serving pod's fetch."""
+    hub_before = len(hub_access_log())
+    started = time.monotonic()
+    cluster.apply(tiny_llama("uncached", ns, extra_args=("--enforce-eager",)), ns)
+    wait_for("uncached Ready", lambda: ready_replicas(cluster, ns, "uncached", 1), READY_TIMEOUT, 1)
+    took = time.monotonic() - started
+    fetched = resolve_bytes(hub_before)
+    assert fetched > 0
+    assert not entries(cluster, ns) and not download_jobs(cluster, ns)
+    print(f"weight cache: without it, one pod start fetched {fetched} bytes; created to Ready {took:.1f}s")
