@@ -33,7 +33,9 @@ def inference_deployment(name: str) -> dict[str, Any]:
         "kind": "InferenceDeployment",
         "metadata": {"name": name},
         "spec": {
-            "model": {"name": "Qwen/Qwen2.5-0.5B-Instruct"},
+            # Each pod downloads, as the floor's and the peer's do: a weight cache entry would hold every Deployment
+            # back until its (simulated) download Job finishes.
+            "model": {"name": "Qwen/Qwen2.5-0.5B-Instruct", "cache": {"enabled": False}},
             "engine": {"preference": "vllm"},
             "replicas": 1,
             "resources": {"gpusPerReplica": 0, "cpu": "100m", "memory": "256Mi", "shmSize": "64Mi"},

@@ -53,6 +53,11 @@ class OperatorSettings:
     # The storage budget of a namespace's weight cache entries (INFOP_WEIGHT_CACHE_BUDGET, a quantity such as
     # 2Ti): over it, unused entries are evicted oldest-first. None: never evict.
     weight_cache_budget: str | None = None
+    # Whether a resource that does not set spec.model.cache.enabled caches its weights (INFOP_WEIGHT_CACHE_DEFAULT):
+    # one download per (source, model, revision) on a ReadWriteMany PVC, and a resource opts out with false. The
+    # chart (and so manifests/install.yaml) turns it on; a bare `inference-operator run` without the variable, as
+    # the test bed and the demo start it, keeps each pod downloading.
+    weight_cache_default: bool = False
 
 
 class SettingsError(ValueError):
@@ -127,4 +132,5 @@ def from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
         build_job_ttl_seconds=_int(env, "INFOP_BUILD_JOB_TTL_SECONDS", OperatorSettings.build_job_ttl_seconds),
         build_require_gpu_node=_bool(env, "INFOP_BUILD_REQUIRE_GPU_NODE", OperatorSettings.build_require_gpu_node),
         weight_cache_budget=_budget(env),
+        weight_cache_default=_bool(env, "INFOP_WEIGHT_CACHE_DEFAULT", OperatorSettings.weight_cache_default),
     )

@@ -49,12 +49,17 @@ def source_problem(source: str) -> str | None:
 class ModelCacheSpec(ApiModel):
     """Whether and where the model's weights are cached for every replica (spec.model.cache)."""
 
-    enabled: bool = Field(
-        default=False,
+    enabled: bool | None = Field(
+        default=None,
         description="true: the weights are downloaded once into a WeightCache entry of the namespace (a PVC) that "
-        "every replica mounts read-only and serves offline; replicas start only once it is complete. false (the "
-        "default): each pod downloads into its own emptyDir at every start.",
+        "every replica mounts read-only and serves offline; replicas start only once it is complete. false: each "
+        "pod downloads into its own emptyDir at every start. Unset: the operator's default (the chart's "
+        "weightCache.enabledByDefault, true unless the platform turned it off).",
     )
+
+    def is_on(self, default: bool) -> bool:
+        """Whether the resource caches its weights, given the operator's default."""
+        return default if self.enabled is None else self.enabled
     source: str | None = Field(
         default=None,
         max_length=1024,

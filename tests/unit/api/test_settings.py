@@ -53,3 +53,13 @@ def test_builds_wait_for_a_node_with_their_gpu_product_unless_told_otherwise() -
 def test_a_bad_gpu_node_switch_is_refused_naming_the_variable(raw: str) -> None:
     with pytest.raises(SettingsError, match=r"^INFOP_BUILD_REQUIRE_GPU_NODE must be true or false"):
         from_env({"INFOP_BUILD_REQUIRE_GPU_NODE": raw})
+
+
+def test_the_weight_cache_default_is_off_unless_the_install_turns_it_on() -> None:
+    assert from_env({}).weight_cache_default is False
+    assert from_env({"INFOP_WEIGHT_CACHE_DEFAULT": "true"}).weight_cache_default is True
+
+
+def test_a_bad_weight_cache_default_is_refused_naming_the_variable() -> None:
+    with pytest.raises(SettingsError, match=r"^INFOP_WEIGHT_CACHE_DEFAULT must be true or false"):
+        from_env({"INFOP_WEIGHT_CACHE_DEFAULT": "yes"})

@@ -126,3 +126,21 @@ def test_eviction_plan_is_oldest_first_and_skips_what_is_in_use() -> None:
     assert evictions(all_, set(), None) == []
     deployment = {"spec": {"template": {"metadata": {"labels": {LABEL_WEIGHT_CACHE: "old"}}}}}
     assert entries_in_use({"new"}, [deployment]) == {"new", "old"}
+
+
+def test_a_resource_that_does_not_say_follows_the_operators_default_and_false_opts_out() -> None:
+    fake = FakeKube()
+    on = Context(kube=fake, settings=dataclasses.replace(OperatorSettings(), weight_cache_default=True))
+    for name, cache in (("silent", None), ("out", {"enabled": False})):
+        body = sample_body("cpu-small")
+        body["metadata"] = {**body["metadata"], "name": name, "uid": f"uid-{name}"}
+        if cache is not None:
+            body["spec"]["model"]["cache"] = cache
+        fake.put(body)
+    reconcile_all(on, fake, "silent", "out")
+    (entry,) = entries(fake)
+    assert fake.body("InferenceDeployment", NS, "silent")["status"]["weights"]["entry"] == entry["metadata"]["name"]
+    assert fake.get("Deployment", NS, "silent-vllm") is None  # waits for the entry
+    out = fake.body("Deployment", NS, "out-vllm")["spec"]["template"]["spec"]
+    assert out["containers"][0]["args"][0] == sample_body("cpu-small")["spec"]["model"]["name"]  # downloads itself
+    assert "weights" not in fake.body("InferenceDeployment", NS, "out")["status"]

@@ -136,8 +136,18 @@ def test_env_is_what_the_operator_reads(tmp_path: Path) -> None:
         health_port=9091,
         build_job_ttl_seconds=3600,
         build_require_gpu_node=False,
+        weight_cache_default=True,
     )
-    assert from_env({e["name"]: e["value"] for e in container(template())["env"] if "value" in e}) == OperatorSettings()
+    defaults = {e["name"]: e["value"] for e in container(template())["env"] if "value" in e}
+    assert from_env(defaults) == OperatorSettings(weight_cache_default=True)  # the chart caches weights
+
+
+def test_a_chart_install_caches_weights_unless_turned_off(tmp_path: Path) -> None:
+    env = {e["name"]: e.get("value") for e in container(template(workdir=tmp_path))["env"]}
+    assert env["INFOP_WEIGHT_CACHE_DEFAULT"] == "true"
+    off = template({"weightCache": {"enabledByDefault": False}}, workdir=tmp_path)
+    env = {e["name"]: e["value"] for e in container(off)["env"] if "value" in e}
+    assert from_env(env).weight_cache_default is False
 
 
 @pytest.mark.parametrize("ttl", [0, 604800, 2147483647])

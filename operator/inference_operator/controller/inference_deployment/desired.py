@@ -211,7 +211,8 @@ def intent_for(
     elif trt and blocker is None and backend is TrtllmBackend.ENGINE:
         store = render_engine_store(infd.metadata["namespace"], settings.store)
         engine_build = render_engine_build(infd, settings.store, shape)  # EngineKeyError (an InvalidSpec) without a GPU
-    cache = render_weight_cache(infd) if infd.spec.model.cache.enabled and shape is None else None
+    cached = infd.spec.model.cache.is_on(settings.weight_cache_default)
+    cache = render_weight_cache(infd) if cached and shape is None else None
     return Intent(body, infd, choice, blocker, store, engine_build, shape, cache)
 
 

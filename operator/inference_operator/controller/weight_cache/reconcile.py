@@ -47,15 +47,16 @@ def reconcile_weight_cache(ctx: Context, namespace: str, name: str, logger: Logg
     return str(update.status["phase"])
 
 
-def wanted_entries(resources: list[dict[str, Any]]) -> set[str]:
-    """The entries the namespace's resources ask for now (an unparsable resource asks for none)."""
+def wanted_entries(resources: list[dict[str, Any]], default: bool) -> set[str]:
+    """The entries the namespace's resources ask for now (an unparsable resource asks for none); `default`: the
+    operator's for a resource that does not say (INFOP_WEIGHT_CACHE_DEFAULT)."""
     out = set()
     for body in resources:
         try:
             infd = InferenceDeployment.model_validate({k: v for k, v in body.items() if k != "status"})
         except ValidationError:
             continue
-        if infd.spec.model.cache.enabled and not body["metadata"].get("deletionTimestamp"):
+        if infd.spec.model.cache.is_on(default) and not body["metadata"].get("deletionTimestamp"):
             out.add(entry_name_of(infd))
     return out
 
@@ -67,7 +68,7 @@ def evict(ctx: Context, namespace: str, trigger: dict[str, Any], logger: Logger)
         return []
     entries = ctx.kube.list(desired.KIND, namespace, "")
     in_use = desired.entries_in_use(
-        wanted_entries(ctx.kube.list("InferenceDeployment", namespace, "")),
+        wanted_entries(ctx.kube.list("InferenceDeployment", namespace, ""), ctx.settings.weight_cache_default),
         ctx.kube.list("Deployment", namespace, SERVING_SELECTOR),
     )
     evicted = []
