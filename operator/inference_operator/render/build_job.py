@@ -86,8 +86,9 @@ def _download_lines(build: EngineBuild) -> list[str]:
     q = shlex.quote
     if spec.weight_cache:
         # The controller creates the EngineBuild only once the entry is Complete; a missing marker is a bug, said.
+        missing = q(f"weight cache entry {spec.weight_cache} is not complete")
         return [
-            f"[ -f {SERVING_MOUNT}/{WEIGHTS_MARKER} ] || {{ echo {q(f'weight cache entry {spec.weight_cache} is not complete')} >&2; exit 1; }}",
+            f"[ -f {SERVING_MOUNT}/{WEIGHTS_MARKER} ] || {{ echo {missing} >&2; exit 1; }}",
             f"echo {q(f'reading {spec.model} from weight cache entry {spec.weight_cache}: no download')}",
         ]
     args = [spec.model, "--revision", spec.revision, "--local-dir", HF_DIR]
