@@ -105,6 +105,14 @@ class EngineBuildSpec(ApiModel):
     credentials: SecretKeySelector | None = Field(
         default=None, description="Secret key with the Hugging Face token used to download the checkpoint."
     )
+    weight_cache: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="WeightCache entry of this namespace holding the checkpoint: the build Job mounts its claim "
+        "read-only and reads the weights from it instead of downloading them. Unset: the Job downloads the "
+        "checkpoint. Not part of the key (the revision is); the first resource that asked fills it.",
+    )
     deadline_seconds: int = Field(ge=60, le=172800, description="activeDeadlineSeconds of the build Job.")
     backoff_limit: int = Field(ge=0, le=10, description="backoffLimit of the build Job.")
     store_claim: str = Field(min_length=1, max_length=253, description="PersistentVolumeClaim of the engine store.")

@@ -35,6 +35,8 @@ from .engine_build import BUILD_SHM_SIZE, build_gpus, engine_build_labels
 from .engine_key import build_job_name, engine_cache_key, engine_dir
 from .quantize_job import quantize_script
 from .sizing import PodSizes, build_sizes, weights_bytes
+from .weight_cache import SERVING_MOUNT, serving_model_path, serving_volume
+from .weight_download import MARKER as WEIGHTS_MARKER
 
 CONTAINER_NAME = "build"
 STORE_VOLUME = "engine-store"
@@ -70,8 +72,25 @@ def build_owner_reference(build: EngineBuild) -> dict[str, Any]:
     }
 
 
+def hf_dir(build: EngineBuild) -> str:
+    """Where the build reads the Hugging Face checkpoint: its weight cache entry (read-only), else scratch."""
+    return serving_model_path() if build.spec.weight_cache else HF_DIR
+
+
+def fetch_verb(build: EngineBuild) -> str:
+    return "reading the weight cache entry of" if build.spec.weight_cache else "downloading"
+
+
 def _download_lines(build: EngineBuild) -> list[str]:
     spec = build.spec
+    q = shlex.quote
+    if spec.weight_cache:
+        # The controller creates the EngineBuild only once the entry is Complete; a missing marker is a bug, said.
+        missing = q(f"weight cache entry {spec.weight_cache} is not complete")
+        return [
+            f"[ -f {SERVING_MOUNT}/{WEIGHTS_MARKER} ] || {{ echo {missing} >&2; exit 1; }}",
+            f"echo {q(f'reading {spec.model} from weight cache entry {spec.weight_cache}: no download')}",
+        ]
     args = [spec.model, "--revision", spec.revision, "--local-dir", HF_DIR]
     for pattern in DOWNLOAD_EXCLUDES:
         args += ["--exclude", pattern]
@@ -115,12 +134,15 @@ def build_script(build: EngineBuild, mount_path: str) -> str:
     spec = build.spec
     key = engine_cache_key(spec)
     out = engine_dir(mount_path, build.metadata["name"])
+    source = hf_dir(build)
     if spec.kind is BuildKind.QUANTIZATION:
-        return quantize_script(build, out, key, HF_DIR, _download_lines(build), COMPLETE_MARKER)
+        return quantize_script(build, out, key, source, _download_lines(build), COMPLETE_MARKER)
     q = shlex.quote
+    # A read-only entry is neither cleaned nor created; scratch's download directory is, for a clean retry.
+    scratch_hf = "" if spec.weight_cache else f" {HF_DIR}"
     convert = convert_commands(
         ConvertInputs(
-            HF_DIR,
+            source,
             CHECKPOINT_DIR,
             spec.architecture,
             spec.dtype,
@@ -136,16 +158,16 @@ def build_script(build: EngineBuild, mount_path: str) -> str:
         f'  echo "engine {key} is already complete in $out: nothing to do"',
         "  exit 0",
         "fi",
-        f'rm -rf "$out/.partial" {HF_DIR} {CHECKPOINT_DIR}',
-        f'mkdir -p "$out/.partial/tokenizer" {HF_DIR}',
-        f"echo {q(f'[1/4] downloading {spec.model} at revision {spec.revision}')}",
+        f'rm -rf "$out/.partial"{scratch_hf} {CHECKPOINT_DIR}',
+        f'mkdir -p "$out/.partial/tokenizer"{scratch_hf}',
+        f"echo {q(f'[1/4] {fetch_verb(build)} {spec.model} at revision {spec.revision}')}",
         *_download_lines(build),
         "echo '[2/4] converting to a TensorRT-LLM checkpoint'",
         *convert,
         "echo '[3/4] building the engine'",
         shlex.join(trtllm_build_args(build, f"{out}/.partial/engine")),
         # Tokenizer, chat template and HF config (trtllm-serve reads model_type from it), without weights.
-        f"find {HF_DIR} -maxdepth 1 -type f ! -name '*.safetensors' ! -name '*.bin' ! -name '*.pt' "
+        f"find {source} -maxdepth 1 -type f ! -name '*.safetensors' ! -name '*.bin' ! -name '*.pt' "
         "! -name '*.pth' -exec cp -t \"$out/.partial/tokenizer\" {} +",
         "echo '[4/4] publishing'",
         'rm -rf "$out/engine" "$out/tokenizer"',
@@ -188,6 +210,13 @@ def _container(build: EngineBuild, mount_path: str, sizes: PodSizes, hub_endpoin
         {"name": "HOME", "value": f"{SCRATCH_PATH}/home"},
         {"name": "HF_HOME", "value": f"{SCRATCH_PATH}/huggingface"},
     ]
+    mounts = [
+        {"name": STORE_VOLUME, "mountPath": mount_path},
+        {"name": SCRATCH_VOLUME, "mountPath": SCRATCH_PATH},
+        {"name": SHM_VOLUME, "mountPath": SHM_PATH},
+    ]
+    if spec.weight_cache:
+        mounts.append(serving_volume(spec.weight_cache)[1])
     return {
         "name": CONTAINER_NAME,
         "image": spec.image,
@@ -198,11 +227,7 @@ def _container(build: EngineBuild, mount_path: str, sizes: PodSizes, hub_endpoin
             "requests": {"cpu": sizes.cpu, "memory": sizes.memory, "ephemeral-storage": sizes.ephemeral_storage},
             "limits": {GPU_RESOURCE: build_gpus(spec), "ephemeral-storage": sizes.ephemeral_storage},
         },
-        "volumeMounts": [
-            {"name": STORE_VOLUME, "mountPath": mount_path},
-            {"name": SCRATCH_VOLUME, "mountPath": SCRATCH_PATH},
-            {"name": SHM_VOLUME, "mountPath": SHM_PATH},
-        ],
+        "volumeMounts": mounts,
         "securityContext": container_security_context(),
     }
 
@@ -239,6 +264,8 @@ def render_build_job(
             {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": BUILD_SHM_SIZE}},
         ],
     }
+    if spec.weight_cache:  # the entry's claim, read-only twice over (claim and mount): the build never writes it
+        pod_spec["volumes"].append(serving_volume(spec.weight_cache)[0])
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",

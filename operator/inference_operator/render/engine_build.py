@@ -80,10 +80,10 @@ def build_gpus(spec: EngineBuildSpec) -> int:
 
 
 def engine_build_spec(
-    infd: InferenceDeployment, store: StoreSettings, shape: GroupShape | None = None
+    infd: InferenceDeployment, store: StoreSettings, shape: GroupShape | None = None, entry: str | None = None
 ) -> EngineBuildSpec:
-    """The EngineBuild spec the resource needs (credentials and deadline come along, not in the key); `shape`:
-    the serving group's topology when a replica spans nodes (then part of the key)."""
+    """The EngineBuild spec the resource needs (credentials, deadline and the weight cache entry `entry` come
+    along, not in the key); `shape`: the serving group's topology when a replica spans nodes (then in the key)."""
     spec = infd.spec
     trt = spec.engine.tensorrt_llm
     if spec.resources.gpu_product is None:
@@ -119,6 +119,7 @@ def engine_build_spec(
         architecture=spec.model.architecture or architecture_from_name(spec.model.name),
         extra_build_args=list(trt.extra_build_args),
         credentials=spec.model.credentials,
+        weight_cache=entry,
         deadline_seconds=build_deadline_seconds(infd),
         backoff_limit=trt.build_backoff_limit,
         store_claim=store.claim_name,
@@ -132,7 +133,9 @@ def engine_build_spec(
 # profile default), so that which resource created it never shows.
 
 
-def quantization_build_spec(infd: InferenceDeployment, store: StoreSettings) -> EngineBuildSpec:
+def quantization_build_spec(
+    infd: InferenceDeployment, store: StoreSettings, entry: str | None = None
+) -> EngineBuildSpec:
     """The quantization build the resource needs (spec.precision.calibration): refused on a GPU the format does
     not run on, with the reason. Shared by every engine: nothing of vLLM's or TensorRT-LLM's settings is in it."""
     spec = infd.spec
@@ -159,6 +162,7 @@ def quantization_build_spec(infd: InferenceDeployment, store: StoreSettings) -> 
         gpu_product=spec.resources.gpu_product,
         architecture=spec.model.architecture or architecture_from_name(spec.model.name),
         credentials=spec.model.credentials,
+        weight_cache=entry,
         deadline_seconds=build_deadline_seconds(infd),
         backoff_limit=spec.engine.tensorrt_llm.build_backoff_limit,
         store_claim=store.claim_name,
@@ -189,20 +193,23 @@ def engine_build_labels(spec: EngineBuildSpec, name: str) -> dict[str, str]:
 
 
 def render_engine_build(
-    infd: InferenceDeployment, store: StoreSettings, shape: GroupShape | None = None
+    infd: InferenceDeployment, store: StoreSettings, shape: GroupShape | None = None, entry: str | None = None
 ) -> dict[str, Any]:
     """The EngineBuild object. No ownerReferences: an engine outlives every resource that uses it.
 
-    Its spec also carries this resource's credentials, deadline and backoff; a second resource with the same
+    Its spec also carries this resource's credentials, deadline, backoff and weight cache entry (`entry`,
+    whose claim the build Job reads the checkpoint from); a second resource with the same
     key reuses the existing EngineBuild as it is (create if absent, never apply over it: its spec is
     immutable).
     """
-    return _build_object(infd, engine_build_spec(infd, store, shape))
+    return _build_object(infd, engine_build_spec(infd, store, shape, entry))
 
 
-def render_quantization_build(infd: InferenceDeployment, store: StoreSettings) -> dict[str, Any]:
+def render_quantization_build(
+    infd: InferenceDeployment, store: StoreSettings, entry: str | None = None
+) -> dict[str, Any]:
     """The quantization EngineBuild (kind Quantization): like an engine, owned by nothing and shared by key."""
-    return _build_object(infd, quantization_build_spec(infd, store))
+    return _build_object(infd, quantization_build_spec(infd, store, entry))
 
 
 def _build_object(infd: InferenceDeployment, spec: EngineBuildSpec) -> dict[str, Any]:

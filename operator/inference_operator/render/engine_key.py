@@ -18,9 +18,9 @@ from .quantize_job import QUANTIZE_RECIPE_VERSION, QUANTIZER
 
 KEY_LENGTH = 12  # hex digits of sha256: 48 bits, no collision at any realistic number of engines
 
-# The EngineBuildSpec fields that change the engine's bytes. Not credentials, deadline, backoff, the store
-# claim or the build's cpu, memory and scratch size: they change how a build runs, not what it
-# produces. Not architecture: it follows from the model.
+# The EngineBuildSpec fields that change the engine's bytes. Not credentials, the weight cache entry (the same
+# revision's bytes), deadline, backoff, the store claim or the build's cpu, memory and scratch size: they change
+# how a build runs, not what it produces. Not architecture: it follows from the model.
 KEY_FIELDS: tuple[str, ...] = (
     "model",
     "revision",

@@ -192,6 +192,8 @@ def quantize_script(build: EngineBuild, out: str, key: str, hf_dir: str, downloa
     spec = build.spec
     q = shlex.quote
     partial = f"{out}/.partial/{CHECKPOINT_SUBDIR}"
+    scratch_hf = "" if spec.weight_cache else f" {q(hf_dir)}"
+    fetch = "reading the weight cache entry of" if spec.weight_cache else "downloading"
     lines = [
         "set -euo pipefail",
         f"out={q(out)}",
@@ -199,14 +201,15 @@ def quantize_script(build: EngineBuild, out: str, key: str, hf_dir: str, downloa
         f'  echo "quantized checkpoint {key} is already complete in $out: nothing to do"',
         "  exit 0",
         "fi",
-        f'rm -rf "$out/.partial" {q(hf_dir)}',
-        f'mkdir -p "$out/.partial" {q(hf_dir)} "$(dirname {QUANTIZER_PATH})"',
+        # A weight cache entry (spec.weightCache) is mounted read-only: neither cleaned nor created.
+        f'rm -rf "$out/.partial"{scratch_hf}',
+        f'mkdir -p "$out/.partial"{scratch_hf} "$(dirname {QUANTIZER_PATH})"',
         f"cat > {QUANTIZER_PATH} <<'QUANTIZE_PY'",
         QUANTIZE_PY.rstrip("\n"),
         "QUANTIZE_PY",
         "echo '[1/4] checking the quantizer (nvidia-modelopt in the image)'",
         shlex.join(["python3", QUANTIZER_PATH, "--check", *quantizer_args(build, hf_dir, partial)]),
-        f"echo {q(f'[2/4] downloading {spec.model} at revision {spec.revision}')}",
+        f"echo {q(f'[2/4] {fetch} {spec.model} at revision {spec.revision}')}",
         *download,
         f"echo {q(f'[3/4] quantizing to {spec.quantization.value} (calibrating on the GPU)')}",
         shlex.join(["python3", QUANTIZER_PATH, *quantizer_args(build, hf_dir, partial)]),

@@ -3,7 +3,8 @@
 Two backends (spec.engine.tensorrtLLM.backend):
 - engine: trtllm-serve on a compiled engine from the store (<mount>/<build>/engine, mounted read-only), with
   the tokenizer files the build copied next to it, so serving needs neither the Hub nor a compile.
-- pytorch: trtllm-serve on the Hugging Face checkpoint with the PyTorch backend; no compile, no store.
+- pytorch: trtllm-serve on the Hugging Face checkpoint with the PyTorch backend; no compile, no store. With a
+  complete weight cache entry, on the entry's directory (a local checkpoint path), read-only and offline.
 
 What differs between TensorRT-LLM release lines (the backends, the --backend values, the options flag, /health,
 the metrics path and the options that turn the metrics on) comes from the recipe table's row for the image
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..api.env_vars import EnvVar
 from ..api.inference_deployment import DType, Engine, InferenceDeployment, TrtllmBackend
 from ..api.labels import LABEL_BUILD
 from ..api.settings import StoreSettings
@@ -26,6 +28,7 @@ from .common import MODEL_CACHE_PATH, scrape_annotations
 from .engine_key import engine_dir
 from .quantize_job import checkpoint_dir, store_mount
 from .serving import EngineServing, render_serving_deployment
+from .weight_cache import LABEL_WEIGHT_CACHE, serving_model_path, serving_volume
 
 CONTAINER_NAME = "trtllm"
 STORE_VOLUME = "engine-store"
@@ -73,7 +76,8 @@ def trtllm_args(
     infd: InferenceDeployment, engine_build_name: str | None, store: StoreSettings, local_model: str | None = None
 ) -> list[str]:
     """`trtllm-serve` arguments; the user's extra args come last so that they win. `local_model`: the PyTorch
-    backend serves the checkpoint from this directory instead of the Hub (multi-node groups)."""
+    backend serves the checkpoint from this directory instead of the Hub (a weight cache entry, or a multi-node
+    group's own download): trtllm-serve's MODEL is "model name | HF checkpoint path | TensorRT engine path"."""
     spec = infd.spec
     trt = spec.engine.tensorrt_llm
     serve = recipe_of(infd).serve
@@ -154,8 +158,18 @@ def trtllm_scrape_annotations(infd: InferenceDeployment) -> dict[str, str]:
     return scrape_annotations(infd) | {"prometheus.io/path": recipe_of(infd).metrics.path}
 
 
-def trtllm_serving(infd: InferenceDeployment, engine_build_name: str | None, store: StoreSettings) -> EngineServing:
-    """What the TensorRT-LLM Deployment has of its own around the shared skeleton (serving.py)."""
+def reads_weight_cache(infd: InferenceDeployment) -> bool:
+    """Whether the server loads the Hugging Face checkpoint itself (the PyTorch backend, no quantization build),
+    so a weight cache entry can stand in for the Hub. The engine backend serves from the engine store."""
+    spec = infd.spec
+    return spec.engine.tensorrt_llm.effective_backend is TrtllmBackend.PYTORCH and spec.precision.calibration is None
+
+
+def trtllm_serving(
+    infd: InferenceDeployment, engine_build_name: str | None, store: StoreSettings, weights: str | None = None
+) -> EngineServing:
+    """What the TensorRT-LLM Deployment has of its own around the shared skeleton (serving.py). `weights`: a
+    complete weight cache entry the PyTorch backend serves from, read-only and offline (render/weight_cache.py)."""
     spec = infd.spec
     trt = spec.engine.tensorrt_llm
     volumes, mounts = _store_volume(infd, store)
@@ -163,13 +177,21 @@ def trtllm_serving(infd: InferenceDeployment, engine_build_name: str | None, sto
     labels = {LABEL_BUILD: engine_build_name} if built and engine_build_name else {}
     if not (built and engine_build_name):
         volumes, mounts = [], []
+    env = list(trt.env)
+    local_model = None
+    if weights and reads_weight_cache(infd):
+        volume, mount = serving_volume(weights)
+        volumes, mounts = [*volumes, volume], [*mounts, mount]
+        labels = labels | {LABEL_WEIGHT_CACHE: weights}  # the entry is in use while a Deployment carries this
+        local_model = serving_model_path()
+        env = [EnvVar(name="HF_HUB_OFFLINE", value="1"), *env]
     return EngineServing(
         engine=Engine.TENSORRT_LLM,
         container_name=CONTAINER_NAME,
         image=spec.trtllm_image,
         command=trtllm_command(infd),
-        args=trtllm_args(infd, engine_build_name, store),
-        env=list(trt.env),
+        args=trtllm_args(infd, engine_build_name, store, local_model),
+        env=env,
         health_path=recipe_of(infd).health_path,
         volumes=volumes,
         mounts=mounts,
@@ -179,11 +201,15 @@ def trtllm_serving(infd: InferenceDeployment, engine_build_name: str | None, sto
 
 
 def render_trtllm_deployment(
-    infd: InferenceDeployment, engine_build_name: str | None, store: StoreSettings, hub_endpoint: str | None = None
+    infd: InferenceDeployment,
+    engine_build_name: str | None,
+    store: StoreSettings,
+    hub_endpoint: str | None = None,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     """The apps/v1 Deployment serving the resource with trtllm-serve (engine_build_name: backend engine only).
 
     The pod template carries the EngineBuild's name as a label, so the operator can tell which engine a
     Deployment serves (controller/facts.py) and cut over only once the new engine's pods are Ready.
     """
-    return render_serving_deployment(infd, trtllm_serving(infd, engine_build_name, store), hub_endpoint)
+    return render_serving_deployment(infd, trtllm_serving(infd, engine_build_name, store, weights), hub_endpoint)

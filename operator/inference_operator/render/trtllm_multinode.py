@@ -17,7 +17,8 @@ image: docker/common/install_base.sh installs openmpi-bin where the base has no 
 API are on the leader). A pod's address follows LWS v0.7.0: LWS_LEADER_ADDRESS is
 `<lws>-<group>.<subdomain>.<namespace>` (pkg/utils/pod/pod_utils.go) and worker i is `<lws>-<group>-<i>` on the
 same subdomain (pkg/utils/accelerators/tpu.go). The checkpoint: the engine backend's engine is on the store
-every pod mounts; the PyTorch backend's is downloaded by every pod into the same local directory first.
+every pod mounts; the PyTorch backend's is a complete weight cache entry every pod mounts read-only (the same
+path on every node: a ReadWriteMany claim), else downloaded by every pod into the same local directory first.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ import dataclasses
 import shlex
 from typing import Any
 
-from ..api.inference_deployment import InferenceDeployment, TrtllmBackend
+from ..api.inference_deployment import InferenceDeployment
 from ..api.settings import StoreSettings
 from .common import MODEL_CACHE_PATH
 from .multinode import GroupShape, one_pod_of, render_leader_worker_set
 from .serving import render_serving_deployment
-from .trtllm import CONFIG_PATH, llm_api_options, trtllm_args, trtllm_serving
+from .trtllm import CONFIG_PATH, llm_api_options, reads_weight_cache, trtllm_args, trtllm_serving
+from .weight_cache import serving_model_path
 
 SSH_PORT = 2222  # an unprivileged port: the pods run as a non-root user (common.pod_security_context)
 SSH_VOLUME = "mpi-ssh"
@@ -70,9 +72,10 @@ def _preflight() -> list[str]:
     ]
 
 
-def _download(infd: InferenceDeployment) -> list[str]:
-    """The PyTorch backend's checkpoint into the same local directory on every pod of the group."""
-    if not _downloads(infd):
+def _download(infd: InferenceDeployment, weights: str | None = None) -> list[str]:
+    """The PyTorch backend's checkpoint into the same local directory on every pod of the group (none with a
+    weight cache entry: every pod mounts it)."""
+    if not _downloads(infd, weights):
         return []
     model = shlex.quote(infd.spec.model.name)
     revision = shlex.quote(infd.spec.model.revision)
@@ -83,18 +86,18 @@ def _download(infd: InferenceDeployment) -> list[str]:
     return [f"python3 -c {shlex.quote(code)} {model} {revision} {LOCAL_CHECKPOINT}"]
 
 
-def _downloads(infd: InferenceDeployment) -> bool:
-    spec = infd.spec
-    pytorch = spec.engine.tensorrt_llm.effective_backend is TrtllmBackend.PYTORCH
-    return pytorch and spec.precision.calibration is None
+def _downloads(infd: InferenceDeployment, weights: str | None = None) -> bool:
+    return reads_weight_cache(infd) and not weights
 
 
-def worker_script(infd: InferenceDeployment) -> str:
+def worker_script(infd: InferenceDeployment, weights: str | None = None) -> str:
     """A worker pod: its checkpoint, then its SSH server in the foreground (mpirun starts its ranks through it)."""
-    return "\n".join([*_preflight(), *_download(infd), _sshd_line(foreground=True)]) + "\n"
+    return "\n".join([*_preflight(), *_download(infd, weights), _sshd_line(foreground=True)]) + "\n"
 
 
-def leader_script(infd: InferenceDeployment, shape: GroupShape, env_names: list[str]) -> str:
+def leader_script(
+    infd: InferenceDeployment, shape: GroupShape, env_names: list[str], weights: str | None = None
+) -> str:
     """The leader pod: its SSH server, its checkpoint, the options YAML, then mpirun over the whole group. The
     arguments of trtllm-serve are the script's own ("$@"). `env_names`: the container's variables, handed to
     every rank (an SSH session starts with an empty environment)."""
@@ -105,7 +108,7 @@ def leader_script(infd: InferenceDeployment, shape: GroupShape, env_names: list[
     lines = [
         *_preflight(),
         _sshd_line(foreground=False),
-        *_download(infd),
+        *_download(infd, weights),
         *([f"printf '%s\\n' {' '.join(shlex.quote(o) for o in options)} > {CONFIG_PATH}"] if options else []),
         'base="${LWS_LEADER_ADDRESS%%.*}"; domain="${LWS_LEADER_ADDRESS#*.}"',
         f'hosts="$LWS_LEADER_ADDRESS:{gpus}"',
@@ -137,15 +140,19 @@ def render_trtllm_leader_worker_set(
     engine_build_name: str | None,
     store: StoreSettings,
     hub_endpoint: str | None = None,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     """The LeaderWorkerSet serving the resource with trtllm-serve over groups of nodes (needs
-    spec.multiNode.sshSecret; desired.py keeps the blocker without it)."""
+    spec.multiNode.sshSecret; desired.py keeps the blocker without it). `weights`: a complete weight cache entry
+    every leader and worker mounts read-only (the PyTorch backend then downloads nothing)."""
     secret = infd.spec.multi_node.ssh_secret
     if secret is None:
         raise ValueError("a TensorRT-LLM group needs spec.multiNode.sshSecret")
     pod = one_pod_of(infd, shape)
-    serving = trtllm_serving(pod, engine_build_name, store)
-    local = LOCAL_CHECKPOINT if _downloads(infd) else None
+    serving = trtllm_serving(pod, engine_build_name, store, weights)
+    local = None
+    if reads_weight_cache(infd):
+        local = serving_model_path() if weights else LOCAL_CHECKPOINT
     volume, mount = _ssh_volume(secret)
     leader = dataclasses.replace(
         serving,
@@ -156,13 +163,13 @@ def render_trtllm_leader_worker_set(
     deployment = render_serving_deployment(pod, leader, hub_endpoint)
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     env_names = [e["name"] for e in container["env"]]
-    container["command"] = ["bash", "-c", leader_script(infd, shape, env_names), "trtllm-serve"]
+    container["command"] = ["bash", "-c", leader_script(infd, shape, env_names, weights), "trtllm-serve"]
     # LeaderCreated: the leader's mpirun needs the workers' SSH servers, so they must not wait for it to be Ready.
     return render_leader_worker_set(
         infd,
         deployment,
         shape,
         worker_args=[],
-        worker_command=["bash", "-c", worker_script(infd)],
+        worker_command=["bash", "-c", worker_script(infd, weights)],
         startup_policy="LeaderCreated",
     )

@@ -191,11 +191,16 @@ def render_vllm_deployment(
 
 
 def render_vllm_leader_worker_set(
-    infd: InferenceDeployment, shape: GroupShape, hub_endpoint: str | None = None
+    infd: InferenceDeployment, shape: GroupShape, hub_endpoint: str | None = None, weights: str | None = None
 ) -> dict[str, Any]:
     """The LeaderWorkerSet serving the resource's model with vLLM over groups of nodes (multinode.py). A
-    quantization build's checkpoint is not served by groups yet: they serve the model from the Hub."""
-    leader = dataclasses.replace(vllm_serving(infd), args=vllm_args(infd, launch=vllm_group_args(shape, leader=True)))
+    quantization build's checkpoint is not served by groups yet. `weights`: a complete weight cache entry that
+    every leader and worker mounts read-only and loads offline (a ReadWriteMany claim: every node sees it); else
+    each pod fetches the model from the Hub."""
+    serving = vllm_serving(infd, weights=weights)
+    checkpoint = serving_model_path() if weights else None
+    leader_args = vllm_args(infd, checkpoint, launch=vllm_group_args(shape, leader=True))
+    leader = dataclasses.replace(serving, args=leader_args)
     deployment = render_serving_deployment(one_pod_of(infd, shape), leader, hub_endpoint)
-    worker_args = vllm_args(infd, launch=vllm_group_args(shape, leader=False))
+    worker_args = vllm_args(infd, checkpoint, launch=vllm_group_args(shape, leader=False))
     return render_leader_worker_set(infd, deployment, shape, worker_args)

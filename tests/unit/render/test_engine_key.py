@@ -72,6 +72,7 @@ KEY_CHANGES: dict[str, Any] = {
 # Fields that change how a build runs, not what it produces.
 NON_KEY_CHANGES: dict[str, Any] = {
     "credentials": {"name": "other-token", "key": "token"},
+    "weight_cache": "wc-0123456789abcdef0123",
     "deadline_seconds": 99999,
     "backoff_limit": 7,
     "store_claim": "another-store",

@@ -47,6 +47,7 @@ from ..facts import BuildFacts, DeploymentFacts, build_facts, deployment_facts
 from ..groups import GroupPlan, group_facts, held_back_message, plan_groups
 from ..plan import Action, Plan, plan_serving
 from .status import StatusInputs, compute_status, invalid_spec_status, wanted_replicas
+from .weights import build_waits_for_weights, serving_reads_weights, waiting_build
 
 KIND = "InferenceDeployment"
 DEPLOYMENT = "Deployment"
@@ -199,6 +200,9 @@ def intent_for(
     if trt and blocker is None and shape is not None and infd.spec.multi_node.ssh_secret is None:
         blocker = TRTLLM_MULTI_NODE
     store = engine_build = None
+    # Every consumer reads the entry: serving pods and groups of either engine, and the EngineBuild's Job.
+    cache = render_weight_cache(infd) if infd.spec.model.cache.is_on(settings.weight_cache_default) else None
+    entry = cache["metadata"]["name"] if cache is not None else None
     backend = infd.spec.engine.tensorrt_llm.effective_backend
     problem = quantization_problem(infd, choice.selected, backend)
     if problem is not None:
@@ -207,12 +211,11 @@ def intent_for(
         if blocker is None:
             # One quantization build for either engine (EngineKeyError, an InvalidSpec, on a GPU too old).
             store = render_engine_store(infd.metadata["namespace"], settings.store)
-            engine_build = render_quantization_build(infd, settings.store)
+            engine_build = render_quantization_build(infd, settings.store, entry)
     elif trt and blocker is None and backend is TrtllmBackend.ENGINE:
         store = render_engine_store(infd.metadata["namespace"], settings.store)
-        engine_build = render_engine_build(infd, settings.store, shape)  # EngineKeyError (an InvalidSpec) without a GPU
-    cached = infd.spec.model.cache.is_on(settings.weight_cache_default)
-    cache = render_weight_cache(infd) if cached and shape is None else None
+        # EngineKeyError (an InvalidSpec) without a GPU
+        engine_build = render_engine_build(infd, settings.store, shape, entry)
     return Intent(body, infd, choice, blocker, store, engine_build, shape, cache)
 
 
@@ -268,7 +271,7 @@ def workload_name(infd: InferenceDeployment, engine: Engine, kind: str) -> str:
 
 
 def weights_entry(intent: Intent, world: World) -> str | None:
-    """The weight cache entry vLLM serves from: the wanted one, once complete."""
+    """The weight cache entry the serving pods (and the build) read: the wanted one, once complete."""
     if intent.weight_cache is None or (world.weight_cache or {}).get("status", {}).get("phase") != "Complete":
         return None
     return str(intent.weight_cache["metadata"]["name"])
@@ -285,10 +288,10 @@ def _deployment_manifest(
     if serving_kind(intent, engine) == LEADER_WORKER_SET:
         assert intent.shape is not None
         if engine is Engine.VLLM:
-            lws = render_vllm_leader_worker_set(intent.infd, intent.shape, settings.hub_endpoint)
+            lws = render_vllm_leader_worker_set(intent.infd, intent.shape, settings.hub_endpoint, weights)
         else:
             lws = render_trtllm_leader_worker_set(
-                intent.infd, intent.shape, plan.trtllm_build, settings.store, settings.hub_endpoint
+                intent.infd, intent.shape, plan.trtllm_build, settings.store, settings.hub_endpoint, weights
             )
         if groups is not None and engine is plan.route:
             lws["spec"]["replicas"] = groups.replicas
@@ -298,7 +301,7 @@ def _deployment_manifest(
         return render_vllm_deployment(
             intent.infd, settings.hub_endpoint, plan.vllm_build, settings.store, interim, weights
         )
-    return render_trtllm_deployment(intent.infd, plan.trtllm_build, settings.store, settings.hub_endpoint)
+    return render_trtllm_deployment(intent.infd, plan.trtllm_build, settings.store, settings.hub_endpoint, weights)
 
 
 def _deployment_write(
@@ -313,7 +316,8 @@ def _deployment_write(
     """One engine's write; an autoscaled Deployment not there yet is seeded with the other engine's replicas."""
     observed = world.deployments.get(engine)
     weights = weights_entry(intent, world)
-    if action is Action.APPLY and engine is Engine.VLLM and intent.weight_cache is not None and weights is None:
+    reads = serving_reads_weights(intent.infd, engine)
+    if action is Action.APPLY and reads and intent.weight_cache is not None and weights is None:
         # The entry is not complete: what serves now keeps serving, nothing new starts (it would download).
         return DeploymentWrite(engine, Action.KEEP, None, observed)
     if action is not Action.APPLY:
@@ -329,12 +333,25 @@ def _deployment_write(
     return DeploymentWrite(engine, action, manifest, observed, seed, handover)
 
 
+def build_may_start(intent: Intent, world: World) -> bool:
+    """Whether the EngineBuild may be created now (one reading a weight cache entry waits for it to complete)."""
+    return intent.engine_build is not None and not build_waits_for_weights(intent.engine_build, world.weight_cache)
+
+
+def wanted_build(intent: Intent, world: World) -> dict[str, Any]:
+    """The EngineBuild not created yet, as the status shows it (waiting for its entry, or about to be created)."""
+    assert intent.engine_build is not None
+    if build_may_start(intent, world):
+        return intent.engine_build
+    return waiting_build(intent.engine_build, world.weight_cache)
+
+
 def children(intent: Intent, world: World, settings: OperatorSettings) -> Children:
     """What to write for the world as observed."""
     infd = intent.infd
     build = None
     if intent.engine_build is not None:
-        build = build_facts(world.build if world.build is not None else intent.engine_build)
+        build = build_facts(world.build if world.build is not None else wanted_build(intent, world))
     facts = {e: deployment_facts(world.deployments.get(e)) for e in Engine}
     plan = plan_serving(infd, intent.choice.selected, build, facts, intent.blocker)
     groups = _group_plan(intent, world, plan.route)

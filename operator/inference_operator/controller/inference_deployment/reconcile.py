@@ -57,10 +57,10 @@ def _converge(ctx: Context, body: dict[str, Any], logger: Logger) -> str:
     # status would keep the build's phase as read (seen after a restart, when both reconcile at once).
     ctx.use_build(ns, name, intent.engine_build["metadata"]["name"] if intent.engine_build else None)
     world = observe.read_world(ctx, intent)
-    if intent.engine_build is not None:
-        world = act.ensure_build(ctx.kube, intent, world, logger)
     if intent.weight_cache is not None:
         world = act.ensure_weight_cache(ctx.kube, intent, world, logger)
+    if intent.engine_build is not None:  # one reading the weight cache entry is created once the entry is complete
+        world = act.ensure_build(ctx.kube, intent, world, logger, desired.build_may_start(intent, world))
 
     children = desired.children(intent, world, ctx.settings)
     if children.fresh_read_needed:

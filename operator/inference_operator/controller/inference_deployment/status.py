@@ -163,7 +163,7 @@ def _build_condition(infd: InferenceDeployment, build: BuildFacts | None) -> Con
     return Cond(
         ENGINE_BUILT,
         None,
-        build.phase.value,
+        build.reason or build.phase.value,  # e.g. WaitingForWeights: not created until its entry is complete
         build.message or f"Engine build {build.name} is {build.phase.value.lower()}.",
     )
 
