@@ -442,9 +442,10 @@ def _events(
     if before and active and before != active:
         events.append(Event("Normal", "CutOver", f"The Service now routes to {active}."))
     events += _build_events(previous.get("build") or {}, new.get("build") or {})
-    if previous.get("phase") != new.get("phase") and not _routine(previous.get("phase"), new["phase"]):
+    if previous.get("phase") != new.get("phase"):
         kind = "Warning" if new["phase"] in ("Failed", "Degraded") else "Normal"
-        events.append(Event(kind, new["phase"], new.get("message") or new["phase"]))
+        phase_event = Event(kind, new["phase"], new.get("message") or new["phase"])
+        events += [] if _routine(previous.get("phase"), new["phase"]) else [phase_event]
     return tuple(events), selection
 
 
