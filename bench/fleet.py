@@ -25,9 +25,11 @@ import kopf
 from inference_operator.runtime.kopf_settings import configure
 
 from . import bed, report
+from .churn import Churn
 from .kube import Api, load_endpoint
 from .measure import delete_namespace
 from .rounds import RoundConfig, run_round
+from .summary import summarize
 
 RESULTS = bed.REPO / "bench" / "results"
 
@@ -49,6 +51,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=os.environ.get("BENCH_SIZES", "100,1000"), help="comma-separated N")
     parser.add_argument("--idle-seconds", type=float, default=_env_float("BENCH_IDLE_SECONDS", 120))
+    parser.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT") or 1), help="rounds per N")
+    parser.add_argument("--restart", action="store_true", help="SIGKILL and restart the steady operator, timed")
+    parser.add_argument("--churn-rate", type=float, default=0.0, help="spec edits per second with the fleet steady")
+    parser.add_argument("--churn-seconds", type=float, default=300.0, help="how long the churn lasts")
     parser.add_argument("--settle-seconds", type=float, default=5.0, help="quiet time after all are Ready")
     parser.add_argument("--create-concurrency", type=int, default=0, help="creates in flight (default: workers)")
     parser.add_argument("--timeout", type=float, default=0, help="per phase (default: 120 s + 1 s per resource)")
@@ -137,6 +143,7 @@ async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict
             await bed.add_bench_nodes(api, count)
             await wait_nodes_ready(api, count)
         runs = []
+        churn = Churn(args.churn_rate, args.churn_seconds) if args.churn_rate > 0 else None
         for i, n in enumerate(sizes):
             cfg = RoundConfig(
                 workers=workers,
@@ -146,13 +153,17 @@ async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict
                 timeout=args.timeout or 120 + n,
                 workdir=run_dir,
                 profile=args.profile,
+                restart=args.restart,
+                churn=churn,
             )
-            print(f"bench: N={n}: operator, idle {args.idle_seconds:g} s, then floor ({workers} workers)", flush=True)
-            runs.append(await run_round(api, kubeconfig, n, cfg, last=i == len(sizes) - 1, peer=peer))
+            for k in range(args.repeat):  # operator, floor (and peer) halves interleaved, round after round
+                print(f"bench: N={n} round {k + 1}/{args.repeat}: operator, then floor ({workers} workers)", flush=True)
+                last = i == len(sizes) - 1 and k == args.repeat - 1
+                runs.append({"repeat": k + 1} | await run_round(api, kubeconfig, n, cfg, last=last, peer=peer))
     finally:
         await api.close()
     return {
-        "schema": 1,
+        "schema": 2,
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "label": args.label or machine(version)["revision"],
         "command": "make bench" if args.command_is_make else shlex.join(["python", "-m", "bench.fleet", *args.argv]),
@@ -163,9 +174,13 @@ async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict
             "idle_seconds": args.idle_seconds,
             "own_testbed": own_bed,
             "peer": args.peer,
+            "repeat": args.repeat,
+            "restart": args.restart,
+            "churn": {"rate_per_s": churn.rate, "seconds": churn.seconds} if churn else None,
             "logs": str(run_dir.relative_to(bed.REPO)),
         },
         "runs": runs,
+        "summary": summarize(runs),
     }
 
 

@@ -6,6 +6,10 @@ new one, makes exactly the writes the operator makes on its way to convergence a
 Deployment and the Service rendered by the operator's own pure functions and applied server-side with its
 field manager, then its status (computed by the operator's own pure status function) as one merge patch.
 No reads, no Events, no bookkeeping: no operator can do less.
+
+Once the `count` new resources are done it prints its writes and CPU as one JSON line, then goes on serving
+spec edits (a resource whose generation is past its status.observedGeneration) the same way, re-rendered
+by the same functions, until it is stopped: the floor of the churn phase (bench/churn.py).
 """
 
 from __future__ import annotations
@@ -52,41 +56,64 @@ async def converge_one(api: Api, body: dict[str, Any]) -> None:
     await api.request("PATCH", infd_path(ns, name, "status"), {"status": status}, "application/merge-patch+json")
 
 
-async def floor_workers(api: Api, created: asyncio.Queue[dict[str, Any]], workers: int, total: int) -> None:
-    """`workers` loops, as kopf's thread pool has, each taking the next created resource."""
+async def floor_workers(api: Api, queue: asyncio.Queue[dict[str, Any]], workers: int, total: int | None) -> None:
+    """`workers` loops, as kopf's thread pool has, each taking the next resource to converge (`total` of them;
+    None: until cancelled)."""
     remaining = [total]
 
     async def worker() -> None:
-        while remaining[0] > 0:
-            remaining[0] -= 1
-            await converge_one(api, await created.get())
+        while remaining[0] is None or remaining[0] > 0:
+            if remaining[0] is not None:
+                remaining[0] -= 1
+            await converge_one(api, await queue.get())
 
     await asyncio.gather(*(worker() for _ in range(workers)))
 
 
+def needs_work(event: dict[str, Any], handled: set[tuple[str, int]]) -> bool:
+    """A new resource, or a spec edit the status has not caught up with; each generation of a name once."""
+    if event["type"] not in ("ADDED", "MODIFIED"):
+        return False
+    meta = event["object"]["metadata"]
+    generation = int(meta.get("generation") or 0)
+    observed = int((event["object"].get("status") or {}).get("observedGeneration") or 0)
+    key = (str(meta["name"]), generation)
+    if observed >= generation or key in handled:
+        return False
+    handled.add(key)
+    return True
+
+
+def own_writes(api: Api) -> dict[str, int]:
+    return {k.label(): v for k, v in api.own.items() if k.write}
+
+
 async def serve(kubeconfig: Path, namespace: str, count: int, workers: int) -> dict[str, Any]:
-    """Converge the next `count` InferenceDeployments of a namespace; returns the requests it made."""
+    """Converge the next `count` InferenceDeployments of a namespace and print the requests it made; then serve
+    their edits until cancelled."""
     api = Api(load_endpoint(kubeconfig))
-    created: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     listed = asyncio.Event()
+    handled: set[tuple[str, int]] = set()
 
     async def watch() -> None:
         async for event in api.watch(infd_path(namespace)):
             if event["type"] == "LISTED":
                 listed.set()
-            elif event["type"] == "ADDED":
-                await created.put(event["object"])
+            elif needs_work(event, handled):
+                await queue.put(event["object"])
 
     watcher = asyncio.create_task(watch())
     try:
         await listed.wait()
         print("floor: watching", flush=True)  # the bench starts creating on this line
-        await floor_workers(api, created, workers, count)
+        await floor_workers(api, queue, workers, count)
+        print(json.dumps({"writes": own_writes(api), "cpu_s": round(time.process_time(), 3)}), flush=True)
+        await floor_workers(api, queue, workers, None)  # edits, until the bench stops this process
     finally:
         watcher.cancel()
         await api.close()
-    writes = {k.label(): v for k, v in api.own.items() if k.write}
-    return {"writes": writes, "cpu_s": round(time.process_time(), 3)}
+    return {"writes": own_writes(api), "cpu_s": round(time.process_time(), 3)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,8 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--workers", type=int, required=True)
     args = parser.parse_args(argv)
-    result = asyncio.run(serve(args.kubeconfig, args.namespace, args.count, args.workers))
-    print(json.dumps(result), flush=True)
+    asyncio.run(serve(args.kubeconfig, args.namespace, args.count, args.workers))
     return 0
 
 

@@ -138,7 +138,7 @@ async def peer_half(api: Api, manager: Manager, ns: str, names: list[str], cfg: 
         try:
             await tracker.stop()
             # Its InferenceServices carry the manager's finalizer: the namespace goes while the manager runs.
-            await delete_namespace(api, ns, wait=600)
+            await delete_namespace(api, ns, wait=600 + n / 5)
         finally:
             await asyncio.to_thread(manager.stop)
     writes = peer_writes(between(start_scrape, settled_scrape), events)

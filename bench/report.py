@@ -76,6 +76,54 @@ def print_table(result: dict[str, Any]) -> None:
         print("  writes per idle minute: " + (", ".join(f"{k} {v:g}" for k, v in idle.items()) or "none"))
         if "t_peer_s" in run:
             print_peer(run)
+        print_steady(run)
+    for n, summary in (result.get("summary") or {}).items():
+        print_summary(int(n), summary)
+
+
+def print_steady(run: dict[str, Any]) -> None:
+    """The restart and the edits under churn of one round, where they ran."""
+    if "restart" in run:
+        r = run["restart"]
+        rows = ", ".join(f"{k} {v:g}" for k, v in r["writes_by_verb_and_kind"].items())
+        print(
+            f"  restart (SIGKILL, start): alive {_fmt(r['t_alive_s'], ' s')}, all {run['n']} verified "
+            f"{_fmt(r['t_verified_s'], ' s')} ({r['verified']} counted), writes meanwhile {r['writes']}"
+            + (f" ({rows})" if rows else "")
+        )
+    for key, who in (("churn", "operator"), ("floor_churn", "floor")):
+        if key in run:
+            c, lat = run[key], run[key]["latency_s"]
+            print(
+                f"  edits, {who}: {c['sent']} sent at {c['rate_per_s']:g}/s, {c['landed']} landed, "
+                f"{c['not_landed']} not, {c['refused']} refused; p50 / p99 {_fmt(lat.get('p50'), ' s')} / "
+                f"{_fmt(lat.get('p99'), ' s')}"
+            )
+
+
+def spread_text(fig: dict[str, Any] | None) -> str:
+    """`median (min-max)`; one round: the value alone."""
+    if fig is None:
+        return "-"
+    if fig["runs"] == 1:
+        return _fmt(fig["median"])
+    return f"{_fmt(fig['median'])} ({_fmt(fig['min'])}-{_fmt(fig['max'])})"
+
+
+def print_summary(n: int, summary: dict[str, Any]) -> None:
+    figures = summary["figures"]
+    print(f"\nN = {n}, {summary['runs']} round(s): median (min-max)")
+    width = max(len(k) for k in figures)
+    for key, fig in figures.items():
+        print(f"  {key:<{width}}  {spread_text(fig)}")
+    writes = summary["writes_by_verb_and_kind"]
+    columns = list(writes)
+    print("  writes per new resource to Ready, by verb and kind (median over rounds, kube-apiserver's counters):")
+    print("    " + f"{'':<40}" + "".join(f"{c:>10}" for c in columns))
+    labels = sorted({label for col in writes.values() for label in col})
+    for label in labels:
+        print("    " + f"{label:<40}" + "".join(f"{_fmt(writes[c].get(label)):>10}" for c in columns))
+    print("    " + f"{'total':<40}" + "".join(f"{_fmt(round(sum(writes[c].values()), 3)):>10}" for c in columns))
 
 
 def print_peer(run: dict[str, Any]) -> None:
@@ -119,19 +167,25 @@ DOCS_HEADER = (
 
 
 def docs_rows(result: dict[str, Any]) -> list[str]:
+    """One row per N: the median over its rounds with the spread in brackets (a single round: its value)."""
     m = result["machine"]
     machine = f"{m['nproc']} cores, {m['memory_gib']} GiB"
     versions = f"Python {m['python']}, kopf {m['kopf']}, k8s {m['kubernetes']}"
     rows = []
-    for run in result["runs"]:
-        lat, floor = run["latency_s"], run["floor_latency_s"]
+    for n, summary in result["summary"].items():
+        f = summary["figures"]
+
+        def ms(key: str, f: dict[str, Any] = f) -> str:
+            return f"{f[key]['median'] * 1000:.0f}" if key in f else "-"
+
+        label = result["label"] + (f", median of {summary['runs']}" if summary["runs"] > 1 else "")
         rows.append(
-            f"| {result['date'][:16].replace('T', ' ')} | {result['label']} | {run['n']} | {run['t_operator_s']:.2f} | "
-            f"{run['t_floor_s']:.2f} | {run['ratio']:.2f} | {_fmt(run['t_ready_s'])} | "
-            f"{run['operator_writes_per_resource_to_converged']:.2f} / {run['operator_writes_per_resource']:.2f} | "
-            f"{run['idle']['operator_writes_per_minute']:g} | "
-            f"{run['rss_mb']['converged']:.0f}/{run['rss_mb']['peak']:.0f} | "
-            f"{lat['p50'] * 1000:.0f}/{lat['p99'] * 1000:.0f} | {floor['p50'] * 1000:.0f}/{floor['p99'] * 1000:.0f} | "
+            f"| {result['date'][:16].replace('T', ' ')} | {label} | {n} | {spread_text(f.get('t_operator_s'))} | "
+            f"{spread_text(f.get('t_floor_s'))} | {spread_text(f.get('ratio'))} | {spread_text(f.get('t_ready_s'))} | "
+            f"{spread_text(f.get('writes_per_resource_to_converged'))} / {spread_text(f.get('writes_per_resource'))} | "
+            f"{spread_text(f.get('idle_writes_per_minute'))} | "
+            f"{spread_text(f.get('rss_converged_mb'))} / {spread_text(f.get('rss_peak_mb'))} | "
+            f"{ms('latency_p50_s')}/{ms('latency_p99_s')} | {ms('floor_latency_p50_s')}/{ms('floor_latency_p99_s')} | "
             f"{machine} | {versions} | `{result['command']}` |"
         )
     return rows

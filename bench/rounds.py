@@ -1,4 +1,5 @@
-"""One round at one N: the operator's half, its idle window, then the floor's half, on one test bed."""
+"""One round at one N: the operator's half, its idle window (then a restart and edits under churn if asked), then
+the floor's half (with the same churn), on one test bed."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ from inference_operator import FIELD_MANAGER
 
 from . import apimetrics
 from .bed import REPO
+from .churn import Churn, run_churn
 from .create import create_fleet
 from .kube import Api
 from .measure import MemorySampler, between, delete_namespace, events_by, make_namespace, percentiles, scrape
 from .operator_proc import Operator
 from .peer_kserve import Manager, peer_half
+from .restart import restart_phase
 from .tracker import Tracker
 from .workload import resource_name
 
@@ -37,6 +40,8 @@ class RoundConfig:
     timeout: float
     workdir: Path
     profile: bool
+    restart: bool = False  # SIGKILL and restart the operator with the fleet steady (bench/restart.py)
+    churn: Churn | None = None  # edits under churn with the fleet steady (bench/churn.py)
 
 
 async def operator_events(api: Api, ns: str) -> int:
@@ -71,6 +76,8 @@ async def operator_half(api: Api, kubeconfig: Path, ns: str, names: list[str], c
         idle_scrape, idle_events = await scrape(api), await operator_events(api, ns)
         rss_idle, hwm = operator.memory()
         cpu = operator.cpu_seconds()
+        sampler.stop()
+        steady = await steady_phases(api, operator, tracker, names, cfg)
     finally:
         sampler.stop()
         try:
@@ -110,7 +117,26 @@ async def operator_half(api: Api, kubeconfig: Path, ns: str, names: list[str], c
         },
         "operator_cpu_s": round(cpu, 2),
         "profile": profile.name if profile else None,
+        **steady,
     }
+
+
+async def steady_phases(
+    api: Api, operator: Operator, tracker: Tracker, names: list[str], cfg: RoundConfig
+) -> dict[str, Any]:
+    """With the fleet steady: the restart (`restart`), then the edits (`churn`), each if asked."""
+    out: dict[str, Any] = {}
+    ns = tracker.namespace
+    if cfg.restart:
+
+        async def events() -> int:
+            return await operator_events(api, ns)
+
+        out["restart"] = await restart_phase(api, operator, len(names), events, cfg.settle_seconds, cfg.timeout)
+        out["restart"]["rss_mb"] = round(operator.memory()[0], 1)
+    if cfg.churn is not None:
+        out["churn"] = await run_churn(api, tracker, names, cfg.churn, cfg.timeout)
+    return out
 
 
 class FloorProcess:
@@ -127,11 +153,13 @@ class FloorProcess:
         if "watching" not in line:
             raise RuntimeError(f"the floor process did not start (exit {self.proc.poll()}): {line!r}")
 
-    def result(self, timeout: float) -> dict[str, Any]:
-        out, _ = self.proc.communicate(timeout=timeout)
-        if self.proc.returncode != 0:
-            raise RuntimeError(f"the floor process failed ({self.proc.returncode})")
-        result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    def result(self) -> dict[str, Any]:
+        """Its JSON line once the new resources are done (it serves edits after that, until stopped)."""
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("{"):
+            raise RuntimeError(f"the floor process failed (exit {self.proc.poll()}): {line!r}")
+        result: dict[str, Any] = json.loads(line)
         return result
 
     def stop(self) -> None:
@@ -152,12 +180,13 @@ async def floor_half(api: Api, kubeconfig: Path, ns: str, names: list[str], cfg:
         if not await tracker.wait(tracker.progress.all_done, cfg.timeout):
             raise RuntimeError(f"floor N={n}: {len(tracker.progress.converged())}/{n} converged")
         t_floor = max(tracker.progress.converged().values()) - t0
-        done = await asyncio.to_thread(floor.result, 60)
+        done = await asyncio.wait_for(asyncio.to_thread(floor.result), 60)
+        churn = await run_churn(api, tracker, names, cfg.churn, cfg.timeout) if cfg.churn else None
     finally:
         floor.stop()
         await tracker.stop()
     latencies = tracker.progress.latencies()
-    return {
+    return ({"floor_churn": churn} if churn else {}) | {
         "t_floor_s": round(t_floor, 3),
         "floor_latency_s": percentiles(latencies),
         "floor_latencies_ms": [round(x * 1000, 1) for x in latencies],
@@ -185,7 +214,7 @@ async def run_round(
     finally:
         # A later round starts on an empty cluster; after the last one the bed goes anyway.
         for ns in halves:
-            await delete_namespace(api, ns, wait=0 if last else 600)
+            await delete_namespace(api, ns, wait=0 if last else 600 + n / 5)
     result["ratio"] = round(result["t_operator_s"] / result["t_floor_s"], 3)
     if peer is not None:
         result["peer_ratio"] = round(result["t_operator_s"] / result["t_peer_s"], 3)

@@ -13,6 +13,7 @@ from typing import Any
 
 from inference_operator.api.labels import LABEL_DEPLOYMENT
 
+from .edits import EditLog
 from .kube import Api
 from .workload import deployment_path, infd_path, service_path
 
@@ -27,8 +28,12 @@ class Progress:
     service: dict[str, float] = field(default_factory=dict)
     observed: dict[str, float] = field(default_factory=dict)
     ready: dict[str, float] = field(default_factory=dict)
+    deployment_generation: dict[str, int] = field(default_factory=dict)  # the latest seen, per parent
     all_done: asyncio.Event = field(default_factory=asyncio.Event)
     all_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # Kept as events arrive, one name at a time: a count over the fleet per event is O(N^2) at N = 10,000.
+    _converged: dict[str, float] = field(default_factory=dict)
+    _ready_count: int = 0
 
     def converged_at(self, name: str) -> float | None:
         """Children present and status.observedGeneration == generation: the benchmark's end condition."""
@@ -36,16 +41,24 @@ class Progress:
         return None if any(t is None for t in times) else max(t for t in times if t is not None)
 
     def converged(self) -> dict[str, float]:
-        return {n: t for n in self.expected if (t := self.converged_at(n)) is not None}
+        return self._converged
 
     def latencies(self) -> list[float]:
         """Seconds from the create request to convergence, per resource."""
-        return sorted(t - self.created[n] for n, t in self.converged().items() if n in self.created)
+        return sorted(t - self.created[n] for n, t in self._converged.items() if n in self.created)
 
-    def _check(self) -> None:
-        if not self.all_done.is_set() and len(self.converged()) == len(self.expected):
+    def mark_ready(self, name: str, now: float) -> None:
+        if name not in self.ready:
+            self.ready[name] = now
+            self._ready_count += name in self.expected
+
+    def check(self, name: str) -> None:
+        """After an event about `name`: is it converged now, and are all?"""
+        if name in self.expected and name not in self._converged and (t := self.converged_at(name)) is not None:
+            self._converged[name] = t
+        if not self.all_done.is_set() and len(self._converged) == len(self.expected):
             self.all_done.set()
-        if not self.all_ready.is_set() and len(self.expected.intersection(self.ready)) == len(self.expected):
+        if not self.all_ready.is_set() and self._ready_count == len(self.expected):
             self.all_ready.set()
 
 
@@ -74,6 +87,7 @@ class Tracker:
         self.subject = subject
         self.progress = Progress(expected=set(names))
         self.tasks: list[asyncio.Task[None]] = []
+        self.edits: EditLog | None = None  # set while edits are timed (bench/churn.py)
 
     def _parent(self, obj: dict[str, Any]) -> str:
         meta = obj.get("metadata", {})
@@ -114,22 +128,31 @@ class Tracker:
     async def _follow(self, stream: AsyncIterator[dict[str, Any]], handle: Any) -> None:
         async for event in stream:
             if event["type"] in ("ADDED", "MODIFIED"):
-                handle(event["object"], event["type"])
-                self.progress._check()
+                self.progress.check(handle(event["object"]))
 
-    def _on_infd(self, obj: dict[str, Any], _: str) -> None:
+    def _on_infd(self, obj: dict[str, Any]) -> str:
         now = time.monotonic()
-        name = obj["metadata"]["name"]
+        name = str(obj["metadata"]["name"])
         p = self.progress
         status = obj.get("status") or {}
         generation = obj["metadata"].get("generation", 0)
         if generation and status.get("observedGeneration") == generation:
             p.observed.setdefault(name, now)
         if self.subject.is_ready(obj):
-            p.ready.setdefault(name, now)
+            p.mark_ready(name, now)
+        if self.edits is not None:
+            self.edits.on_status(name, int(status.get("observedGeneration") or 0), now)
+        return name
 
-    def _on_deployment(self, obj: dict[str, Any], _: str) -> None:
-        self.progress.deployment.setdefault(self._parent(obj), time.monotonic())
+    def _on_deployment(self, obj: dict[str, Any]) -> str:
+        now, parent = time.monotonic(), self._parent(obj)
+        self.progress.deployment.setdefault(parent, now)
+        self.progress.deployment_generation[parent] = int(obj["metadata"].get("generation") or 0)
+        if self.edits is not None:
+            self.edits.on_deployment(parent, self.progress.deployment_generation[parent], now)
+        return parent
 
-    def _on_service(self, obj: dict[str, Any], _: str) -> None:
-        self.progress.service.setdefault(self._parent(obj), time.monotonic())
+    def _on_service(self, obj: dict[str, Any]) -> str:
+        parent = self._parent(obj)
+        self.progress.service.setdefault(parent, time.monotonic())
+        return parent

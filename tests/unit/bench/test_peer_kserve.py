@@ -54,14 +54,16 @@ def test_only_the_peers_own_writes_are_counted() -> None:
 
 def test_the_tracker_names_a_kserve_child_by_its_parents_label() -> None:
     tracker = Tracker(Api.__new__(Api), "ns", ["m00001"], peer_kserve.INFERENCE_SERVICES)
-    tracker._on_deployment(
-        {"metadata": {"name": "m00001-predictor", "labels": {peer_kserve.PARENT_LABEL: "m00001"}}}, "ADDED"
+    child = {"metadata": {"name": "m00001-predictor", "labels": {peer_kserve.PARENT_LABEL: "m00001"}}}
+    assert tracker._on_deployment(child) == "m00001"
+    assert tracker._on_service(child) == "m00001"
+    tracker.progress.check("m00001")
+    tracker.progress.check(
+        tracker._on_infd({"metadata": {"name": "m00001", "generation": 2}, "status": {"observedGeneration": 1}})
     )
-    tracker._on_service(
-        {"metadata": {"name": "m00001-predictor", "labels": {peer_kserve.PARENT_LABEL: "m00001"}}}, "ADDED"
-    )
-    tracker._on_infd({"metadata": {"name": "m00001", "generation": 2}, "status": {"observedGeneration": 1}}, "ADDED")
     assert tracker.progress.converged() == {}
-    tracker._on_infd({"metadata": {"name": "m00001", "generation": 2}, "status": {"observedGeneration": 2}}, "MODIFIED")
+    tracker.progress.check(
+        tracker._on_infd({"metadata": {"name": "m00001", "generation": 2}, "status": {"observedGeneration": 2}})
+    )
     assert set(tracker.progress.converged()) == {"m00001"}
     assert tracker.subject.path("ns") == "/apis/serving.kserve.io/v1beta1/namespaces/ns/inferenceservices"

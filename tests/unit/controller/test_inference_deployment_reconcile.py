@@ -284,6 +284,36 @@ def test_unschedulable_pods_are_the_status_message() -> None:
     assert ready["reason"] == "Unschedulable" and message in ready["message"]
 
 
+def test_a_new_resource_reaches_ready_with_two_status_writes_and_no_routine_event() -> None:
+    """Two status writes (Deploying, then Ready) beside the two applies (the client skips a re-apply of the same
+    content, which this fake does not): the status says each step, the Ready condition when it came
+    (lastTransitionTime); an Event per routine step would be one more write per resource."""
+    ctx, fake = setup("small-model")
+    assert run(ctx, VLLM) == "Deploying"
+    fake.cluster_roll_out(NS, f"{VLLM}-vllm")
+    assert run(ctx, VLLM) == "Ready"
+    assert fake.events == []
+    assert [w for w in fake.writes if w[0] == "patch"] == [("patch", "InferenceDeployment", VLLM)] * 2
+    ready = condition(fake, "Ready", VLLM)
+    assert ready["status"] == "True" and ready["lastTransitionTime"]
+
+
+def test_trouble_and_the_recovery_from_it_get_an_event() -> None:
+    ctx, fake = setup("small-model")
+    run(ctx, VLLM)
+    fake.cluster_roll_out(NS, f"{VLLM}-vllm", ready=0)
+    labels = fake.body("Deployment", NS, f"{VLLM}-vllm")["spec"]["template"]["metadata"]["labels"]
+    scheduled = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/7 nodes"}
+    pod = {"kind": "Pod", "metadata": {"name": "p", "namespace": NS, "labels": labels}}
+    fake.put(pod | {"status": {"conditions": [scheduled]}})
+    assert run(ctx, VLLM) == "Pending"
+    fake.put(pod | {"status": {"conditions": [scheduled | {"status": "True", "reason": ""}]}})
+    fake.cluster_roll_out(NS, f"{VLLM}-vllm")
+    assert run(ctx, VLLM) == "Ready"
+    assert [r for _, r, _ in fake.events] == ["Pending", "Ready"]
+    assert run(ctx, VLLM) == "Ready" and len(fake.events) == 2  # no change, no Event
+
+
 def test_suspended_runs_nothing_and_says_so() -> None:
     ctx, fake = setup("small-model", replicas=0)
     assert run(ctx, VLLM) == "Suspended"

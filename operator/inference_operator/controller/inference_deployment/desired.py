@@ -473,8 +473,8 @@ def invalid_spec_update(body: dict[str, Any], message: str, now: str) -> StatusU
 def _events(
     previous: dict[str, Any], new: dict[str, Any], choice: EngineChoice
 ) -> tuple[tuple[Event, ...], tuple[str, str] | None]:
-    """One Event per phase change and per decision the operator makes (an explicit preference is no decision,
-    and the first engine to serve is no cut-over)."""
+    """One Event per phase change that is not routine progress (see ROUTINE_PHASES) and per decision the operator
+    makes (an explicit preference is no decision, and the first engine to serve is no cut-over)."""
     events: list[Event] = []
     selection = None
     prev_engine, new_engine = previous.get("engine") or {}, new.get("engine") or {}
@@ -489,8 +489,19 @@ def _events(
     events += _weights_events(previous.get("weights") or {}, new.get("weights") or {})
     if previous.get("phase") != new.get("phase"):
         kind = "Warning" if new["phase"] in ("Failed", "Degraded") else "Normal"
-        events.append(Event(kind, new["phase"], new.get("message") or new["phase"]))
+        phase_event = Event(kind, new["phase"], new.get("message") or new["phase"])
+        events += [] if _routine(previous.get("phase"), new["phase"]) else [phase_event]
     return tuple(events), selection
+
+
+# Progress every resource makes on its own (first status, rollout, serving): status says it, with the Ready
+# condition's lastTransitionTime; an Event would cost a write per resource per step. Leaving or entering
+# trouble (Pending, Degraded, Failed) and suspending still get one.
+ROUTINE_PHASES = frozenset({None, "Deploying", "Ready"})
+
+
+def _routine(before: str | None, after: str) -> bool:
+    return before in ROUTINE_PHASES and after in ROUTINE_PHASES
 
 
 def _build_events(previous: dict[str, Any], new: dict[str, Any]) -> list[Event]:
