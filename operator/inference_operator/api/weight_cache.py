@@ -106,6 +106,8 @@ class WeightsStatus(ApiModel):
     phase: CachePhase = Field(description="Pending, Downloading, Complete or Failed.")
     message: str = Field(default="", description="What the entry says: downloading, cached, or why it failed.")
     reason: str | None = Field(default=None, description="Why the download failed, in CamelCase.")
+    bytes_done: int | None = Field(default=None, ge=0, description="Bytes downloaded so far, as the Job says.")
+    bytes_total: int | None = Field(default=None, ge=0, description="The weights' size, where the source says it.")
 
 
 class WeightCacheSpec(ApiModel):
@@ -147,6 +149,9 @@ class WeightCacheStatus(ApiModel):
     reason: str | None = Field(default=None, description="Why the download failed, in CamelCase.")
     message: str | None = Field(default=None, description="What is happening, or why the download failed.")
     completion_time: str | None = Field(default=None, description="When the download finished.")
+    bytes_done: int | None = Field(default=None, ge=0, description="Bytes downloaded so far (the Job's count).")
+    bytes_total: int | None = Field(default=None, ge=0, description="The weights' size, where the source says it.")
+    commit: str | None = Field(default=None, description="The commit the Hub resolved the revision to, if any.")
     conditions: list[Condition] = Field(default_factory=list, description="Conditions.")
     kopf: dict[str, Any] | None = Field(default=None, description="Bookkeeping of kopf; not for people.")
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..api.settings import OperatorSettings
 from ..kube.protocol import Client
@@ -22,6 +24,8 @@ class Context:
     # Whether the operator may list Nodes (the GPU-product check of builds); False once the API server said 403,
     # so the fallback is logged once. None: not asked yet.
     nodes_readable: bool | None = None
+    # Reads a download pod's progress endpoint (controller/weight_cache/progress.read_progress); None: never read.
+    read_progress: Callable[[str], dict[str, Any] | None] | None = None
     # EngineBuild (namespace, name) -> InferenceDeployments using it; rebuilt by the resume handlers at start.
     _build_users: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     _users_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -17,7 +17,15 @@ from ..api.weight_cache import KIND, WeightCache
 from .common import container_security_context, hf_token_env, hub_env, pod_security_context
 from .engine_build import parameters_billions
 from .sizing import GIB, gib, weights_bytes
-from .weight_download import CACHE_DIR, DOWNLOAD_PY, EXIT_REASONS, MODEL_SUBDIR, SOURCE_DIR
+from .weight_download import (
+    CACHE_DIR,
+    DOWNLOAD_PY,
+    EXIT_REASONS,
+    MODEL_SUBDIR,
+    PROGRESS_LINGER_SECONDS,
+    PROGRESS_PORT,
+    SOURCE_DIR,
+)
 
 COMPONENT_WEIGHT_CACHE = "weight-cache"
 LABEL_WEIGHT_CACHE = f"{LABEL_PREFIX}/weight-cache"
@@ -145,6 +153,8 @@ def _env(entry: WeightCache, hub_endpoint: str | None) -> list[dict[str, Any]]:
         {"name": "HOME", "value": "/tmp"},
         {"name": "HF_HOME", "value": "/tmp/huggingface"},
         {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
+        {"name": "WC_PROGRESS_PORT", "value": str(PROGRESS_PORT)},
+        {"name": "WC_PROGRESS_LINGER", "value": str(PROGRESS_LINGER_SECONDS)},
     ]
     if spec.source.startswith("hf://"):
         env += hf_token_env(spec.credentials) + hub_env(hub_endpoint)
@@ -187,6 +197,8 @@ def render_download_job(entry: WeightCache, hub_endpoint: str | None) -> dict[st
                 "image": entry.spec.image,
                 "imagePullPolicy": "IfNotPresent",
                 "command": ["python3", "-c", DOWNLOAD_PY],
+                # GET /progress: bytes done / total, read by the operator (the pod has no API credentials).
+                "ports": [{"name": "progress", "containerPort": PROGRESS_PORT, "protocol": "TCP"}],
                 "env": _env(entry, hub_endpoint),
                 "volumeMounts": mounts,
                 "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}},

@@ -6,6 +6,13 @@ process"), path-style requests, so any S3-compatible store works without a clien
 Steps: fetch into <cache>/.partial, move it to <cache>/model, write COMPLETE (JSON: commit, bytes) last by an
 atomic rename; an entry with COMPLETE is never fetched again. Failures exit with a code the operator turns into a
 condition (EXIT_REASONS); the Job's podFailurePolicy fails at once on them (time does not fix them).
+
+Progress: the pod has no API credentials (automountServiceAccountToken: false), so it cannot write a status.
+It learns the total first (the Hub's file sizes, S3's ListObjectsV2 sizes, the source directory's sizes) and
+answers GET /progress on PROGRESS_PORT with JSON {bytesDone, bytesTotal, commit, complete}: bytes on disk under
+.partial, counted at each request. The operator reads it on a requeue while the entry downloads (controller/
+weight_cache/progress.py); once complete the program waits up to PROGRESS_LINGER_SECONDS for one more read, so
+the final count and commit reach the status even for a download shorter than the requeue interval.
 """
 
 from __future__ import annotations
@@ -14,6 +21,10 @@ CACHE_DIR = "/cache"
 SOURCE_DIR = "/source"
 MODEL_SUBDIR = "model"
 MARKER = "COMPLETE"
+PROGRESS_PORT = 8321
+PROGRESS_PATH = "/progress"
+# A little over the operator's progress requeue interval (controller/weight_cache/progress.py).
+PROGRESS_LINGER_SECONDS = 15
 
 # exit code -> (reason, what it means), for the entry's status and the resource's condition.
 EXIT_REASONS: dict[int, tuple[str, str]] = {
@@ -25,11 +36,74 @@ EXIT_REASONS: dict[int, tuple[str, str]] = {
 
 DOWNLOAD_PY = (
     r"""
-import datetime, errno, hashlib, hmac, json, os, shutil, sys, urllib.parse, urllib.request, urllib.error
+import datetime, errno, hashlib, hmac, json, os, shutil, sys, threading, time, urllib.parse, urllib.request
+import urllib.error
 import xml.etree.ElementTree as ET
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CACHE, SOURCE, MODEL, MARKER = "@CACHE@", "@SOURCE@", "@MODEL@", "@MARKER@"
 src, model, revision = os.environ["WC_SOURCE"], os.environ["WC_MODEL"], os.environ["WC_REVISION"]
+PARTIAL = os.path.join(CACHE, ".partial")
+state = {"bytesDone": 0, "bytesTotal": None, "commit": None, "complete": False, "reads": 0}
+
+
+def tree_bytes(top):
+    total = 0
+    for d, _, fs in os.walk(top):
+        for f in fs:
+            try:
+                total += os.path.getsize(os.path.join(d, f))
+            except OSError:
+                pass  # moved or removed between the listing and the stat
+    return total
+
+
+def progress():
+    out = {k: state[k] for k in ("bytesDone", "bytesTotal", "commit", "complete")}
+    if not state["complete"] and os.path.isdir(PARTIAL):
+        done = tree_bytes(PARTIAL)
+        out["bytesDone"] = min(done, state["bytesTotal"]) if state["bytesTotal"] else done
+    return out
+
+
+class Progress(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path != "@PROGRESS_PATH@":
+            self.send_error(404)
+            return
+        body = json.dumps(progress()).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        state["reads"] += 1
+
+    def log_message(self, *args):
+        pass
+
+
+def serve_progress():
+    port = os.environ.get("WC_PROGRESS_PORT")
+    if not port:
+        return None
+    server = ThreadingHTTPServer(("", int(port)), Progress)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def learned(total, commit=None):
+    state["bytesTotal"], state["commit"] = total, commit
+    print(json.dumps({"bytesTotal": total, "commit": commit}), flush=True)
+
+
+def linger(server):
+    # Keep answering until the operator has read the final count once (or the linger time is up).
+    if server is None:
+        return
+    reads, deadline = state["reads"], time.monotonic() + float(os.environ.get("WC_PROGRESS_LINGER", "0"))
+    while state["reads"] == reads and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def fail(code, message):
@@ -92,6 +166,7 @@ def from_s3(dest):
     if not keys:
         fail(11, f"s3://{bucket}/{prefix} holds no objects")
     total = sum(s for _, s in keys)
+    learned(total)
     done = 0
     for k, size in keys:
         path = os.path.join(dest, k[len(prefix):])
@@ -106,13 +181,27 @@ def from_s3(dest):
     return None, total
 
 
+def hub_total(info):
+    # The Hub's file sizes, else (a mirror that lists names only, e.g. olah 0.5.4) a HEAD per file, whose
+    # Content-Length is the file's size (huggingface_hub's get_hf_file_metadata).
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    total = 0
+    for s in info.siblings or []:
+        size = s.size
+        if size is None:
+            url = hf_hub_url(model, s.rfilename, revision=info.sha or revision)
+            size = get_hf_file_metadata(url, token=os.environ.get("HF_TOKEN")).size
+        total += size or 0
+    return total or None
+
+
 def from_hub(dest):
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
     try:
         info = HfApi().model_info(model, revision=revision, files_metadata=True)
-        total = sum(s.size or 0 for s in info.siblings or [])
-        print(json.dumps({"commit": info.sha, "bytesTotal": total}), flush=True)
+        total = hub_total(info)
+        learned(total, info.sha)
         snapshot_download(model, revision=info.sha or revision, local_dir=dest)
     except RevisionNotFoundError:
         fail(10, f"{model} has no revision {revision}")
@@ -129,6 +218,7 @@ def from_pvc(dest):
     here = os.path.join(SOURCE, path)
     if not os.path.isdir(here):
         fail(11, f"{src}: no directory {path or '/'} in the claim")
+    learned(tree_bytes(here))
     shutil.copytree(here, dest, dirs_exist_ok=True)
     return None, sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(dest) for f in fs)
 
@@ -137,7 +227,8 @@ def main():
     if os.path.exists(os.path.join(CACHE, MARKER)):
         print("entry already complete: nothing to fetch", flush=True)
         return
-    partial = os.path.join(CACHE, ".partial")
+    partial = PARTIAL
+    server = serve_progress()
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial)
     fetch = {"s3": from_s3, "hf": from_hub, "pvc": from_pvc}[src.partition("://")[0]]
@@ -154,7 +245,9 @@ def main():
         if exc.errno == errno.ENOSPC:
             fail(13, "no space left on the cache volume")
         raise
+    state.update(bytesDone=size, bytesTotal=state["bytesTotal"] or size, commit=commit, complete=True)
     print(json.dumps({"complete": True, "bytes": size, "commit": commit}), flush=True)
+    linger(server)
 
 
 main()
@@ -162,4 +255,5 @@ main()
     .replace("@SOURCE@", SOURCE_DIR)
     .replace("@MODEL@", MODEL_SUBDIR)
     .replace("@MARKER@", MARKER)
+    .replace("@PROGRESS_PATH@", PROGRESS_PATH)
 )

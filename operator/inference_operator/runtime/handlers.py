@@ -23,6 +23,7 @@ from ..api.labels import (
 from ..controller.engine_build.desired import NODE_RECHECK_SECONDS, waiting_for_a_node
 from ..controller.facts import deployment_facts
 from ..controller.groups import GROUP_RECHECK_SECONDS
+from ..controller.weight_cache.progress import PROGRESS_REQUEUE_SECONDS
 from ..render.weight_cache import COMPONENT_WEIGHT_CACHE, LABEL_WEIGHT_CACHE
 from .reconciler import ENGINE_BUILD, INFERENCE_DEPLOYMENT, WEIGHT_CACHE, state_of
 
@@ -176,6 +177,19 @@ async def on_weight_cache_child(
         state_of(memo).trigger(WEIGHT_CACHE, namespace, entry, logger)
 
 
+def _downloading(body: kopf.Body, **_: Any) -> bool:
+    return bool(body.get("status", {}).get("phase") == "Downloading")
+
+
+@kopf.timer(*WC, interval=PROGRESS_REQUEUE_SECONDS, initial_delay=PROGRESS_REQUEUE_SECONDS, when=_downloading)
+async def on_weight_cache_downloading(
+    name: str, namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any
+) -> None:
+    """While an entry downloads, requeue it to read the pod's bytes done / total (the pod cannot write them)."""
+    state_of(memo).trigger(WEIGHT_CACHE, namespace, name, logger)
+
+
+@kopf.on.field(*WC, field="status.bytesDone")
 @kopf.on.field(*WC, field="status.phase")
 async def on_weight_cache_phase(namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any) -> None:
     """An entry completed or failed: the namespace's resources move on (start serving from it, or say why not)."""

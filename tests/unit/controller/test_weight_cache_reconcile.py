@@ -144,3 +144,34 @@ def test_a_resource_that_does_not_say_follows_the_operators_default_and_false_op
     out = fake.body("Deployment", NS, "out-vllm")["spec"]["template"]["spec"]
     assert out["containers"][0]["args"][0] == sample_body("cpu-small")["spec"]["model"]["name"]  # downloads itself
     assert "weights" not in fake.body("InferenceDeployment", NS, "out")["status"]
+
+
+def test_a_downloading_entry_reads_the_pods_progress_and_the_resource_says_n_of_m_mb() -> None:
+    fake = FakeKube()
+    asked: list[str] = []
+
+    def progress(url: str) -> dict[str, Any] | None:
+        asked.append(url)
+        return {"bytesDone": 1_500_000, "bytesTotal": 2_912_404, "commit": "a" * 40}
+
+    ctx = Context(kube=fake, settings=OperatorSettings(), read_progress=progress)
+    resource(fake, "a")
+    reconcile_all(ctx, fake, "a")
+    (entry,) = entries(fake)
+    name = entry["metadata"]["name"]
+    assert not asked  # no running pod yet: nothing to ask
+    fake.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"{name}-pod", "namespace": NS, "labels": {LABEL_WEIGHT_CACHE: name}},
+            "status": {"phase": "Running", "podIP": "10.0.0.7"},
+        }
+    )
+    reconcile_all(ctx, fake, "a")
+    assert asked and asked[-1] == "http://10.0.0.7:8321/progress"
+    status = fake.body("WeightCache", NS, name)["status"]
+    assert (status["phase"], status["bytesDone"], status["bytesTotal"]) == ("Downloading", 1_500_000, 2_912_404)
+    weights = fake.body("InferenceDeployment", NS, "a")["status"]["weights"]
+    assert (weights["bytesDone"], weights["bytesTotal"]) == (1_500_000, 2_912_404)
+    assert "1.5 of 2.9 MB" in weights["message"], weights

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +146,35 @@ def test_the_budget_setting_is_a_quantity() -> None:
     assert from_env({}).weight_cache_budget is None
     with pytest.raises(SettingsError, match="INFOP_WEIGHT_CACHE_BUDGET"):
         from_env({"INFOP_WEIGHT_CACHE_BUDGET": "lots"})
+
+
+def test_the_download_program_answers_its_progress_and_lingers_for_one_read(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "source" / "m").mkdir(parents=True)
+    (tmp_path / "source" / "m" / "w.bin").write_bytes(b"x" * 1000)
+    (tmp_path / "cache").mkdir()
+    code = DOWNLOAD_PY.replace('"/cache"', repr(str(tmp_path / "cache"))).replace(
+        '"/source"', repr(str(tmp_path / "source"))
+    )
+    env = {**os.environ, "WC_SOURCE": "pvc://claim/m", "WC_MODEL": "m", "WC_REVISION": "main"}
+    env |= {"WC_PROGRESS_PORT": str(port), "WC_PROGRESS_LINGER": "60"}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        answer = None
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/progress", timeout=2) as r:
+                    answer = json.loads(r.read())
+                if answer["complete"]:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        assert answer is not None and answer["complete"], answer
+        assert (answer["bytesDone"], answer["bytesTotal"]) == (1000, 1000)
+        assert proc.wait(timeout=30) == 0  # the final read ended its linger long before 60 s
+    finally:
+        proc.kill()

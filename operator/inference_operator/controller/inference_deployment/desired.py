@@ -521,6 +521,7 @@ def weights_status(wanted: dict[str, Any], observed: dict[str, Any] | None) -> d
     }
     if status.get("reason"):
         out["reason"] = status["reason"]
+    out |= {k: status[k] for k in ("bytesDone", "bytesTotal") if isinstance(status.get(k), int)}
     return out
 
 

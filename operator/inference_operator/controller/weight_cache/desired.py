@@ -47,10 +47,25 @@ def _running(pods: list[dict[str, Any]]) -> bool:
     return any((p.get("status") or {}).get("phase") == "Running" for p in pods)
 
 
+def megabytes(done: int, total: int | None) -> str:
+    return f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+
+
+def _bytes(previous: dict[str, Any], progress: dict[str, Any] | None) -> dict[str, Any]:
+    """bytesDone / bytesTotal / commit: the pod's latest answer over the previous status (which it never lowers)."""
+    out = {k: previous[k] for k in ("bytesDone", "bytesTotal", "commit") if previous.get(k) is not None}
+    return out | {k: v for k, v in (progress or {}).items() if v is not None}
+
+
 def compute_status(
-    entry: WeightCache, job: dict[str, Any] | None, pods: list[dict[str, Any]], previous: dict[str, Any], now: str
+    entry: WeightCache,
+    job: dict[str, Any] | None,
+    pods: list[dict[str, Any]],
+    previous: dict[str, Any],
+    now: str,
+    progress: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The entry's status from its Job and the Job's pods; a finished result is kept for good."""
+    """The entry's status from its Job, the Job's pods and the pod's progress; a finished result is kept."""
     name, spec = entry.metadata["name"], entry.spec
     what = f"{spec.model}@{spec.revision} from {spec.source}"
     if previous.get("phase") in FINISHED:
@@ -70,7 +85,9 @@ def compute_status(
         message = f"Downloading {what} failed: {meaning}; see the logs of Job {job_name(name)}"
         phase, cond = CachePhase.FAILED, Cond(COMPLETE_CONDITION, False, reason, message)
     elif job is not None and _running(pods):
-        message = f"Downloading {what} (Job {job_name(name)})"
+        counted = _bytes(previous, progress)
+        done = f", {megabytes(counted['bytesDone'], counted.get('bytesTotal'))}" if "bytesDone" in counted else ""
+        message = f"Downloading {what}{done} (Job {job_name(name)})"
         phase, cond = CachePhase.DOWNLOADING, Cond(COMPLETE_CONDITION, False, "Downloading", message)
     else:
         message = f"Waiting for the download Job {job_name(name)} of {what} to start"
@@ -85,6 +102,7 @@ def compute_status(
             previous.get("conditions") or [], [cond], int(entry.metadata.get("generation", 0)), now
         ),
     }
+    status |= _bytes(previous, progress)
     if reason:
         status["reason"] = reason
     if phase is CachePhase.COMPLETE:
@@ -100,9 +118,14 @@ class EntryUpdate:
 
 
 def entry_update(
-    entry: WeightCache, job: dict[str, Any] | None, pods: list[dict[str, Any]], previous: dict[str, Any], now: str
+    entry: WeightCache,
+    job: dict[str, Any] | None,
+    pods: list[dict[str, Any]],
+    previous: dict[str, Any],
+    now: str,
+    progress: dict[str, Any] | None = None,
 ) -> EntryUpdate:
-    status = compute_status(entry, job, pods, previous, now)
+    status = compute_status(entry, job, pods, previous, now, progress)
     changed = status_changed(previous, status)
     event = None
     if changed and previous.get("phase") != status["phase"]:

@@ -20,6 +20,7 @@ from ...render.weight_cache import (
 )
 from ..context import Context
 from . import desired
+from .progress import progress_url
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 SERVING_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_COMPONENT}={COMPONENT_SERVING}"
@@ -38,7 +39,9 @@ def reconcile_weight_cache(ctx: Context, namespace: str, name: str, logger: Logg
         job = ctx.kube.create_if_absent(render_download_job(entry, ctx.settings.hub_endpoint))
         logger.info("download job %s created for weight cache entry %s", job_name(name), name)
     pods = ctx.kube.list("Pod", namespace, f"{LABEL_WEIGHT_CACHE}={name}") if job is not None else []
-    update = desired.entry_update(entry, job, pods, previous, utc_now())
+    url = progress_url(pods) if ctx.read_progress is not None else None
+    progress = ctx.read_progress(url) if ctx.read_progress is not None and url else None
+    update = desired.entry_update(entry, job, pods, previous, utc_now(), progress)
     if update.changed:
         ctx.kube.patch_status(desired.KIND, namespace, name, update.status, previous)
     if update.event is not None:
