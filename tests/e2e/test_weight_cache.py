@@ -148,6 +148,8 @@ def test_a_missing_revision_fails_the_entry_with_a_condition_and_event(cluster: 
     weights = cluster.status("inferencedeployment", "broken", ns)["weights"]
     assert weights["reason"] in ("RevisionNotFound", "ModelNotFound"), weights
     assert "no-such-revision" in weights["message"]
+    on_resource = cluster.condition("inferencedeployment", "broken", ns, "WeightsCached") or {}
+    assert on_resource.get("status") == "False" and on_resource.get("reason") == weights["reason"], on_resource
     condition = cluster.condition("weightcache", entry, ns, "Complete") or {}
     assert condition.get("status") == "False" and condition.get("reason") == weights["reason"], condition
     reasons = {e["reason"] for e in cluster.events(ns, "broken")}
