@@ -113,30 +113,31 @@ def test_two_resources_share_one_download_and_serve_from_it_offline(cluster: Clu
         container = next(c for c in pod["spec"]["containers"] if c["name"] == "vllm")
         assert container["args"][0] == "/weights/model"
         assert {"name": "HF_HUB_OFFLINE", "value": "1"} in container["env"]
-    # A scale-up (a third serving pod) and a pod restart start from the entry too.
-    cluster.kubectl("patch", "inferencedeployment", "second", "-n", ns, "--type=merge", "-p", '{"spec":{"replicas":2}}')
-    wait_for("second at 2 Ready replicas", lambda: ready_replicas(cluster, ns, "second", 2), READY_TIMEOUT, 1)
-    # Back to one, so that no more than three engines run at once while first's pod is replaced.
-    cluster.kubectl("patch", "inferencedeployment", "second", "-n", ns, "--type=merge", "-p", '{"spec":{"replicas":1}}')
+    # Three replicas of the second resource (first suspended meanwhile, so that no more than three engines run at
+    # once) and a pod restart start from the entry too.
+    cluster.kubectl("patch", "inferencedeployment", "first", "-n", ns, "--type=merge", "-p", '{"spec":{"replicas":0}}')
     wait_for(
-        "second back to one pod",
-        lambda: len(cluster.items("pods", ns, "inference-operator.dev/deployment=second")) == 1,
+        "first's pod to go",
+        lambda: not cluster.items("pods", ns, "inference-operator.dev/deployment=first"),
         300,
         1,
     )
-    (victim,) = ready_endpoints(cluster, ns, "first")
+    cluster.kubectl("patch", "inferencedeployment", "second", "-n", ns, "--type=merge", "-p", '{"spec":{"replicas":3}}')
+    wait_for("second at 3 Ready replicas", lambda: ready_replicas(cluster, ns, "second", 3), READY_TIMEOUT, 1)
+    assert download_jobs(cluster, ns) == [f"{entry}-download"]  # three replicas and a second resource: one Job
+    victim = ready_endpoints(cluster, ns, "second")[0]
     cluster.kubectl("delete", "pod", victim.pod, "-n", ns, "--wait=false")
     wait_for(
-        "first's replacement pod Ready",
-        lambda: [e for e in ready_endpoints(cluster, ns, "first") if e.pod != victim.pod],
+        "second's replacement pod Ready",
+        lambda: len([e for e in ready_endpoints(cluster, ns, "second") if e.pod != victim.pod]) == 3,
         READY_TIMEOUT,
         1,
     )
-    # Four serving pod starts, and not one byte of weights went through the mirror for them.
+    # Five serving pod starts (second's first, two scale-ups, a restart), and not one byte through the mirror.
     assert resolve_bytes(hub_after_job) == 0
     assert download_jobs(cluster, ns) == [f"{entry}-download"]
     print(
-        f"weight cache: the Job fetched {fetched_by_job} bytes, the four serving pod starts 0; "
+        f"weight cache: the Job fetched {fetched_by_job} bytes, the five serving pod starts 0; "
         f"created to Ready: cold (download + start) {cold:.1f}s, warm (second resource) {warm:.1f}s"
     )
 
@@ -148,6 +149,8 @@ def test_a_missing_revision_fails_the_entry_with_a_condition_and_event(cluster: 
     weights = cluster.status("inferencedeployment", "broken", ns)["weights"]
     assert weights["reason"] in ("RevisionNotFound", "ModelNotFound"), weights
     assert "no-such-revision" in weights["message"]
+    on_resource = cluster.condition("inferencedeployment", "broken", ns, "WeightsCached") or {}
+    assert on_resource.get("status") == "False" and on_resource.get("reason") == weights["reason"], on_resource
     condition = cluster.condition("weightcache", entry, ns, "Complete") or {}
     assert condition.get("status") == "False" and condition.get("reason") == weights["reason"], condition
     reasons = {e["reason"] for e in cluster.events(ns, "broken")}
@@ -207,6 +210,28 @@ def test_an_s3_entry_is_filled_from_the_store_with_signed_requests_and_served(cl
         1,
     )
     assert s3_store.get_requests(bucket) - before == gets_by_job  # the restart read the entry, not the store
+    # An edit to a source the store refuses (a prefix with keys it does not know): a new entry fails with
+    # SourceUnreadable, said by a condition and an Event on the resource, and the running pod serves on.
+    bad = {**secret, "metadata": {"name": "bad-keys", "namespace": ns}}
+    bad["stringData"] = {"AWS_ACCESS_KEY_ID": s3_store.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": "not-the-secret"}
+    cluster.apply(bad, ns)
+    serving = cluster.get("deployment", "from-s3-vllm", ns) or {}
+    body["spec"]["model"]["cache"] |= {"source": f"s3://{bucket}/{ns}-refused", "s3Credentials": "bad-keys"}
+    cluster.apply(body, ns)
+
+    def refused() -> dict[str, Any] | None:
+        weights = cluster.status("inferencedeployment", "from-s3", ns).get("weights") or {}
+        return weights if weights.get("entry") != entry and weights.get("phase") == "Failed" else None
+
+    weights = wait_for("the refused entry to fail", refused, DOWNLOAD_TIMEOUT, 1)
+    assert weights["reason"] == "SourceUnreadable", weights
+    condition = cluster.condition("inferencedeployment", "from-s3", ns, "WeightsCached") or {}
+    assert (condition.get("status"), condition.get("reason")) == ("False", "SourceUnreadable"), condition
+    assert "SourceUnreadable" in {e["reason"] for e in cluster.events(ns, "from-s3")}
+    assert (cluster.get("deployment", "from-s3-vllm", ns) or {}).get("spec") == serving.get("spec")
+    (endpoint,) = ready_endpoints(cluster, ns, "from-s3")
+    done = completion(endpoint.url, model_repo(), "Still serving", max_tokens=4)
+    assert done["choices"][0]["text"], done
 
 
 def test_without_the_cache_each_pod_start_fetches_the_model(cluster: Cluster, ns: str) -> None:

@@ -60,6 +60,7 @@ class ModelCacheSpec(ApiModel):
     def is_on(self, default: bool) -> bool:
         """Whether the resource caches its weights, given the operator's default."""
         return default if self.enabled is None else self.enabled
+
     source: str | None = Field(
         default=None,
         max_length=1024,

@@ -92,6 +92,11 @@ def test_a_failed_revision_is_a_condition_and_an_event_and_the_old_deployment_se
     reconcile_all(ctx, fake, "a")
     weights = fake.body("InferenceDeployment", NS, "a")["status"]["weights"]
     assert (weights["phase"], weights["reason"]) == ("Failed", "RevisionNotFound")
+    cond = next(
+        c for c in fake.body("InferenceDeployment", NS, "a")["status"]["conditions"] if c["type"] == "WeightsCached"
+    )
+    assert (cond["status"], cond["reason"]) == ("False", "RevisionNotFound")
+    assert "no-such-revision" in cond["message"] and "\n" not in cond["message"]
     assert any(e[0] == "Warning" and e[1] == "RevisionNotFound" for e in fake.events)
     assert fake.body("Deployment", NS, "a-vllm")["spec"] == serving["spec"]  # still the old entry's pods
     assert {e["metadata"]["name"] for e in entries(fake)} == {old, new}  # nothing lost

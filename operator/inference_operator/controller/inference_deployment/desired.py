@@ -42,7 +42,7 @@ from ...render.trtllm import render_trtllm_deployment
 from ...render.trtllm_multinode import render_trtllm_leader_worker_set
 from ...render.vllm import MODELOPT_QUANTIZATION_ARG, render_vllm_deployment, render_vllm_leader_worker_set
 from ...render.weight_cache import render_weight_cache
-from ..conditions import status_changed
+from ..conditions import Cond, merge_conditions, status_changed
 from ..facts import BuildFacts, DeploymentFacts, build_facts, deployment_facts
 from ..groups import GroupPlan, group_facts, held_back_message, plan_groups
 from ..plan import Action, Plan, plan_serving
@@ -455,6 +455,12 @@ def status_update(
         ).to_wire()
     if intent.weight_cache is not None:
         status["weights"] = weights_status(intent.weight_cache, children.weight_cache)
+        generation = int(infd.metadata.get("generation", 0))
+        cond = weights_condition(status["weights"])
+        status["conditions"] = [
+            *status["conditions"],
+            *merge_conditions(previous.get("conditions") or [], [cond], generation, now),
+        ]
     changed = status_changed(previous, status)
     events, selection = _events(previous, status, intent.choice) if changed else ((), None)
     ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status["conditions"])
@@ -523,6 +529,21 @@ def weights_status(wanted: dict[str, Any], observed: dict[str, Any] | None) -> d
         out["reason"] = status["reason"]
     out |= {k: status[k] for k in ("bytesDone", "bytesTotal") if isinstance(status.get(k), int)}
     return out
+
+
+WEIGHTS_CACHED = "WeightsCached"
+
+
+def weights_condition(weights: dict[str, Any]) -> Cond:
+    """The resource's WeightsCached condition: True once its entry is complete, False with the cause (the entry's
+    reason: RevisionNotFound, SourceUnreadable, VolumeFull, ...) when its download failed, Unknown meanwhile.
+    A failure leaves what serves serving: Ready says that, this says why the new weights are not there."""
+    phase, message = weights["phase"], str(weights["message"])
+    if phase == "Complete":
+        return Cond(WEIGHTS_CACHED, True, "Cached", f"Weight cache entry {weights['entry']}: {message}")
+    if phase == "Failed":
+        return Cond(WEIGHTS_CACHED, False, str(weights.get("reason") or "WeightCacheFailed"), message)
+    return Cond(WEIGHTS_CACHED, None, str(phase), message)
 
 
 def _weights_events(previous: dict[str, Any], new: dict[str, Any]) -> list[Event]:
