@@ -46,6 +46,12 @@ def down() -> None:
     _bed().down(timeout=300)
 
 
+def restart() -> Path:
+    """Down (its data removed) and up again: an empty cluster, the CRDs installed; returns the kubeconfig."""
+    down()
+    return up()
+
+
 def kubectl(kubeconfig: Path, *args: str) -> str:
     return Cluster(kubeconfig=kubeconfig, kubectl_bin=bin_dir() / "kubectl").kubectl(*args).stdout
 

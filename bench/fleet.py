@@ -16,6 +16,7 @@ import platform
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,22 @@ async def clear_leftovers(api: Api) -> None:
         await delete_namespace(api, name, wait=600)
 
 
+async def add_nodes(api: Api, count: int) -> None:
+    await bed.add_bench_nodes(api, count)
+    await wait_nodes_ready(api, count)
+
+
+async def replace_bed(api: Api, nodes: int) -> Api:
+    """A fresh bench bed (empty etcd) with its nodes, in place of deleting the last round's namespaces."""
+    started = time.monotonic()
+    await api.close()
+    kubeconfig = await asyncio.to_thread(bed.restart)
+    fresh = Api(load_endpoint(kubeconfig))
+    await add_nodes(fresh, nodes)
+    print(f"bench: a fresh test bed for the next round in {time.monotonic() - started:.0f}s", flush=True)
+    return fresh
+
+
 async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict[str, Any]:
     sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
     workers = operator_workers()
@@ -135,16 +152,16 @@ async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict
     run_dir.mkdir(parents=True, exist_ok=True)
     api = Api(load_endpoint(kubeconfig))
     peer = bed.peer(args.peer) if args.peer != "none" else None
+    nodes = bed.nodes_needed(max(sizes), halves=3 if peer else 2)
     try:
         version = (await api.request("GET", "/version"))["gitVersion"]
         if own_bed:
             await clear_leftovers(api)
-            count = bed.nodes_needed(max(sizes), halves=3 if peer else 2)
-            await bed.add_bench_nodes(api, count)
-            await wait_nodes_ready(api, count)
+            await add_nodes(api, nodes)
         runs = []
         churn = Churn(args.churn_rate, args.churn_seconds) if args.churn_rate > 0 else None
-        for i, n in enumerate(sizes):
+        rounds = [(n, k) for n in sizes for k in range(args.repeat)]
+        for i, (n, k) in enumerate(rounds):  # operator, floor (and peer) halves interleaved, round after round
             cfg = RoundConfig(
                 workers=workers,
                 create_concurrency=args.create_concurrency or workers,
@@ -156,10 +173,13 @@ async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict
                 restart=args.restart,
                 churn=churn,
             )
-            for k in range(args.repeat):  # operator, floor (and peer) halves interleaved, round after round
-                print(f"bench: N={n} round {k + 1}/{args.repeat}: operator, then floor ({workers} workers)", flush=True)
-                last = i == len(sizes) - 1 and k == args.repeat - 1
-                runs.append({"repeat": k + 1} | await run_round(api, kubeconfig, n, cfg, last=last, peer=peer))
+            last = i == len(rounds) - 1
+            if i > 0 and own_bed:
+                api = await replace_bed(api, nodes)
+            print(f"bench: N={n} round {k + 1}/{args.repeat}: operator, then floor ({workers} workers)", flush=True)
+            # On a bed of its own the round leaves its namespaces: the next round gets a fresh bed.
+            clean_up = not own_bed and not last
+            runs.append({"repeat": k + 1} | await run_round(api, kubeconfig, n, cfg, clean_up=clean_up, peer=peer))
     finally:
         await api.close()
     return {

@@ -109,8 +109,11 @@ class Manager:
         return cpu_seconds(self.pid)
 
 
-async def peer_half(api: Api, manager: Manager, ns: str, names: list[str], cfg: Any) -> dict[str, Any]:
-    """Times the peer on N InferenceServices (keys prefixed `peer_`); deletes `ns` before the manager stops."""
+async def peer_half(
+    api: Api, manager: Manager, ns: str, names: list[str], cfg: Any, clean_up: bool = True
+) -> dict[str, Any]:
+    """Times the peer on N InferenceServices (keys prefixed `peer_`); with `clean_up`, deletes `ns` before the
+    manager stops (its InferenceServices carry the manager's finalizer)."""
     n = len(names)
     await asyncio.to_thread(manager.start)
     sampler = MemorySampler(manager)
@@ -137,8 +140,8 @@ async def peer_half(api: Api, manager: Manager, ns: str, names: list[str], cfg: 
         sampler.stop()
         try:
             await tracker.stop()
-            # Its InferenceServices carry the manager's finalizer: the namespace goes while the manager runs.
-            await delete_namespace(api, ns, wait=600 + n / 5)
+            if clean_up:  # the namespace goes while the manager runs, or its finalizers would hold it
+                await delete_namespace(api, ns, wait=600 + n / 5)
         finally:
             await asyncio.to_thread(manager.stop)
     writes = peer_writes(between(start_scrape, settled_scrape), events)

@@ -196,9 +196,14 @@ async def floor_half(api: Api, kubeconfig: Path, ns: str, names: list[str], cfg:
 
 
 async def run_round(
-    api: Api, kubeconfig: Path, n: int, cfg: RoundConfig, last: bool, peer: Manager | None = None
+    api: Api, kubeconfig: Path, n: int, cfg: RoundConfig, clean_up: bool, peer: Manager | None = None
 ) -> dict[str, Any]:
-    """The operator's half, then the floor's, then (with `peer`) KServe's, each in a namespace of its own."""
+    """The operator's half, then the floor's, then (with `peer`) KServe's, each in a namespace of its own.
+
+    `clean_up`: delete the round's namespaces and wait for them to go, so that the next round starts on an empty
+    cluster. False when the bed goes after the round anyway, or is replaced by a fresh one (bench/fleet.py): at
+    N = 10,000 the garbage collection of three namespaces of 10,000 resources, Deployments, ReplicaSets, pods and
+    Services takes longer than the round itself."""
     tag = f"bench-{n}-{secrets.token_hex(2)}"
     op_ns, floor_ns, peer_ns = f"{tag}-op", f"{tag}-floor", f"{tag}-peer"
     names = [resource_name(i) for i in range(n)]
@@ -210,11 +215,10 @@ async def run_round(
         result |= await operator_half(api, kubeconfig, op_ns, names, cfg)
         result |= await floor_half(api, kubeconfig, floor_ns, names, cfg)
         if peer is not None:
-            result |= await peer_half(api, peer, peer_ns, names, cfg)
+            result |= await peer_half(api, peer, peer_ns, names, cfg, clean_up)
     finally:
-        # A later round starts on an empty cluster; after the last one the bed goes anyway.
         for ns in halves:
-            await delete_namespace(api, ns, wait=0 if last else 600 + n / 5)
+            await delete_namespace(api, ns, wait=600 + n / 5 if clean_up else 0)
     result["ratio"] = round(result["t_operator_s"] / result["t_floor_s"], 3)
     if peer is not None:
         result["peer_ratio"] = round(result["t_operator_s"] / result["t_peer_s"], 3)
