@@ -28,7 +28,7 @@ _QUANTITY_MAPS = frozenset({"limits", "requests", "hard", "capacity"})
 # Keys whose value is one quantity.
 _QUANTITY_KEYS = frozenset({"sizeLimit", "storage"})
 _QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
-_SUFFIX = {
+_SUFFIX: dict[str | None, Decimal] = {
     None: Decimal(1),
     "n": Decimal("1e-9"),
     "u": Decimal("1e-6"),
@@ -93,7 +93,7 @@ def first_difference(desired: Any, live: Any, path: str = "", quantity: bool = F
 
 
 def _empty(value: Any) -> bool:
-    return value is None or value == {} or value == []
+    return value is None or value in ({}, [])
 
 
 def _same_scalar(desired: Any, live: Any, quantity: bool) -> bool:
@@ -116,6 +116,7 @@ def parse_quantity(value: str | int | float) -> Decimal | None:
     if match is None:
         return None
     try:
-        return Decimal(match[1]) * _SUFFIX[match[2]]
+        parsed: Decimal = Decimal(match[1]) * _SUFFIX[match[2]]
     except InvalidOperation:
         return None
+    return parsed
