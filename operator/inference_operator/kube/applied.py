@@ -25,8 +25,8 @@ from ..api.labels import ANNOTATION_APPLIED
 
 # Maps whose values are resource quantities (resources.limits/requests, a quota's hard, a PVC's storage request).
 _QUANTITY_MAPS = frozenset({"limits", "requests", "hard", "capacity"})
-# Keys whose value is one quantity.
-_QUANTITY_KEYS = frozenset({"sizeLimit", "storage"})
+# Keys whose value is one quantity (an HPA's target: 0.8 is stored as "800m").
+_QUANTITY_KEYS = frozenset({"sizeLimit", "storage", "averageValue"})
 _QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
 _SUFFIX: dict[str | None, Decimal] = {
     None: Decimal(1),

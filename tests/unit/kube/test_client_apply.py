@@ -162,6 +162,8 @@ def test_quantities_compare_by_value() -> None:
     assert parse_quantity("1e3") == parse_quantity("1k") and parse_quantity("http") is None
     limits = {"resources": {"limits": {"cpu": "1.5", "tag": "v1"}}}
     assert first_difference(limits, {"resources": {"limits": {"cpu": "1500m", "tag": "v1"}}}) is None
+    target = {"target": {"type": "AverageValue", "averageValue": "0.8"}}
+    assert first_difference(target, {"target": {"type": "AverageValue", "averageValue": "800m"}}) is None
     # Elsewhere a string is a string: "1.0" is not "1".
     assert first_difference({"image": "x:1.0"}, {"image": "x:1"}) == "image"
     assert first_difference({"port": 8000}, {"port": "8000"}) == "port"
