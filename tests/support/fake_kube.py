@@ -41,6 +41,7 @@ class FakeKube:
     writes: List[tuple[str, str, str]] = field(default_factory=list)  # (verb, kind, name), in order
     events: List[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
     fresh_reads: int = 0
+    create_calls: int = 0
     managers: List[tuple[str, str, str]] = field(default_factory=list)  # (kind, name, field manager) of creates
     served_apis: set[str] = field(default_factory=set)
     # verb -> error the next call of that verb raises (then forgotten)
@@ -120,6 +121,7 @@ class FakeKube:
 
     def create_if_absent(self, obj: dict[str, Any], field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
         self._maybe_fail("create", obj["kind"])
+        self.create_calls += 1  # a POST even when the name is taken (the API server answers 409)
         self.managers.append((obj["kind"], obj["metadata"]["name"], field_manager))
         existing = self.objects.get(_key(obj))
         if existing is not None:

@@ -7,9 +7,9 @@ holds every field of the body with the same value: the digest stands for the fie
 Pure: no I/O.
 
 The comparison allows for what the API server does to an applied body: fields it defaults are extra (a subset is
-asked for), quantities are compared by value ("1024Mi" is stored as "1Gi", 2 as "2"), and empty maps, lists and
-nulls may be dropped. Anything else that differs is a difference, and the apply goes ahead (one write, never a
-missed correction).
+asked for), quantities are compared by value ("1024Mi" is stored as "1Gi", 2 as "2"), and empty maps, lists,
+strings and nulls may be dropped. Anything else that differs is a difference, and the apply goes ahead (one
+write, never a missed correction).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def first_difference(desired: Any, live: Any, path: str = "", quantity: bool = F
             where = f"{path}.{key}" if path else str(key)
             if key not in live:
                 if _empty(value):
-                    continue  # the API server drops empty maps and lists and nulls it does not keep
+                    continue  # the API server drops an empty value of an omitempty field
                 return where
             # Below a map of quantities (or at a quantity's key) values compare as quantities.
             inner = quantity or key in _QUANTITY_MAPS or key in _QUANTITY_KEYS
@@ -93,7 +93,7 @@ def first_difference(desired: Any, live: Any, path: str = "", quantity: bool = F
 
 
 def _empty(value: Any) -> bool:
-    return value is None or value in ({}, [])
+    return value is None or value in ({}, [], "")
 
 
 def _same_scalar(desired: Any, live: Any, quantity: bool) -> bool:

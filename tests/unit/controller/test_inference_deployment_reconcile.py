@@ -154,10 +154,11 @@ def test_a_restarted_operator_writes_nothing_to_a_converged_resource(sample: str
         run(ctx, name)
         fake.cluster_roll_out(NS, f"{name}-vllm")
     assert run(ctx, name) == "Ready"
-    mark, events = len(fake.writes), len(fake.events)
+    mark, events, creates = len(fake.writes), len(fake.events), fake.create_calls
     restarted = Context(kube=fake, settings=OperatorSettings())
     assert run(restarted, name) == "Ready"
     assert fake.writes_since(mark) == [] and len(fake.events) == events
+    assert fake.create_calls == creates, "a create was tried (a 409 is a request too)"
 
 
 def test_a_restarted_operator_puts_right_a_child_changed_behind_its_back() -> None:
