@@ -470,8 +470,10 @@ def test_a_restart_writes_nothing_but_puts_right_what_changed_meanwhile(bed: Pri
         same = resource_version(cluster, "service", "same", namespace)
         engine = '{"spec": {"selector": {"inference-operator.dev/engine": "tensorrt-llm"}}}'
         cluster.kubectl("patch", "service", "drift", "-n", namespace, "--type=merge", "-p", engine)
-        managed = '{"metadata": {"labels": {"app.kubernetes.io/managed-by": "someone"}}}'
-        cluster.kubectl("patch", "deployment", "drift-vllm", "-n", namespace, "--type=merge", "-p", managed)
+        deployment = cluster.get("deployment", "drift-vllm", namespace) or {}
+        model = deployment["metadata"]["labels"]["inference-operator.dev/model"]
+        label = '{"metadata": {"labels": {"inference-operator.dev/model": "someone-else"}}}'
+        cluster.kubectl("patch", "deployment", "drift-vllm", "-n", namespace, "--type=merge", "-p", label)
 
         proc.start()
         for name in ("same", "drift"):
@@ -479,7 +481,7 @@ def test_a_restart_writes_nothing_but_puts_right_what_changed_meanwhile(bed: Pri
         service = cluster.get("service", "drift", namespace) or {}
         assert service["spec"]["selector"]["inference-operator.dev/engine"] == "vllm"
         deployment = cluster.get("deployment", "drift-vllm", namespace) or {}
-        assert deployment["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "inference-operator"
+        assert deployment["metadata"]["labels"]["inference-operator.dev/model"] == model
         assert writes_by_kind(proc) == {"apply Deployment": 1.0, "apply Service": 1.0}
         assert resource_version(cluster, "service", "same", namespace) == same
         assert "re-applying Service" in proc.log() and "re-applying Deployment" in proc.log()
