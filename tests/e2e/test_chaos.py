@@ -430,6 +430,66 @@ def test_standby_replica_takes_over_within_30s(
         cluster.kubectl("delete", "clusterkopfpeering", peering, check=False)
 
 
+# --- a restart: nothing to write, but what changed meanwhile -------------------------------------------------
+
+
+def writes_by_kind(proc: OperatorProcess) -> dict[str, float]:
+    """The replica's API writes, by verb and kind ("apply Deployment": 1.0), none counted as 0."""
+    found: dict[str, float] = {}
+    for line in scrape(proc).splitlines():
+        if not line.startswith("inference_operator_api_writes_total{"):
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+        value = float(line.rsplit(" ", 1)[1])
+        if value:
+            found[f"{labels['verb']} {labels['kind']}"] = value
+    return found
+
+
+def resource_version(cluster: Cluster, kind: str, name: str, namespace: str) -> str:
+    obj = cluster.get(kind, name, namespace)
+    assert obj is not None, f"no {kind} {name}"
+    return str(obj["metadata"]["resourceVersion"])
+
+
+def test_a_restart_writes_nothing_but_puts_right_what_changed_meanwhile(bed: PrivateTestbed, tmp_path: Path) -> None:
+    """Killed with two resources Ready; meanwhile someone edits one's Service selector and a label of its
+    Deployment. The new process verifies both and writes exactly those two children back (the stamps on the
+    children, kube/applied.py, say what the first process applied); the untouched resource costs nothing."""
+    cluster = bed.cluster
+    namespace = new_namespace(cluster, CHAOS_PREFIX, "restart")
+    proc = OperatorProcess(cluster, tmp_path, args=("-n", namespace))
+    proc.start()
+    try:
+        for name in ("same", "drift"):
+            cluster.apply(vllm_body(name), namespace)
+        for name in ("same", "drift"):
+            wait_for(f"{name} Ready", functools.partial(ready, cluster, name, namespace))
+            wait_for(f"{name} in the gauge", functools.partial(serves, proc, namespace, name))
+        proc.kill()
+        same = resource_version(cluster, "service", "same", namespace)
+        engine = '{"spec": {"selector": {"inference-operator.dev/engine": "tensorrt-llm"}}}'
+        cluster.kubectl("patch", "service", "drift", "-n", namespace, "--type=merge", "-p", engine)
+        deployment = cluster.get("deployment", "drift-vllm", namespace) or {}
+        model = deployment["metadata"]["labels"]["inference-operator.dev/model"]
+        label = '{"metadata": {"labels": {"inference-operator.dev/model": "someone-else"}}}'
+        cluster.kubectl("patch", "deployment", "drift-vllm", "-n", namespace, "--type=merge", "-p", label)
+
+        proc.start()
+        for name in ("same", "drift"):
+            wait_for(f"{name} verified", functools.partial(serves, proc, namespace, name), timeout=30)
+        service = cluster.get("service", "drift", namespace) or {}
+        assert service["spec"]["selector"]["inference-operator.dev/engine"] == "vllm"
+        deployment = cluster.get("deployment", "drift-vllm", namespace) or {}
+        assert deployment["metadata"]["labels"]["inference-operator.dev/model"] == model
+        assert writes_by_kind(proc) == {"apply Deployment": 1.0, "apply Service": 1.0}
+        assert resource_version(cluster, "service", "same", namespace) == same
+        assert "re-applying Service" in proc.log() and "re-applying Deployment" in proc.log()
+    finally:
+        proc.stop()
+        cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
 # --- deletions -----------------------------------------------------------------------------------------------
 
 

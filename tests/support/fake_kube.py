@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inference_operator import FIELD_MANAGER
+from inference_operator.kube.applied import digest, first_difference, stamp_of, stamped
 from inference_operator.kube.errors import KubeError, NotFound
 
 Key = tuple[str, str, str]
@@ -40,6 +41,7 @@ class FakeKube:
     writes: List[tuple[str, str, str]] = field(default_factory=list)  # (verb, kind, name), in order
     events: List[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
     fresh_reads: int = 0
+    create_calls: int = 0
     managers: List[tuple[str, str, str]] = field(default_factory=list)  # (kind, name, field manager) of creates
     served_apis: set[str] = field(default_factory=set)
     # verb -> error the next call of that verb raises (then forgotten)
@@ -104,6 +106,11 @@ class FakeKube:
             return self._stored({**current, "spec": {**current["spec"], **obj["spec"]}}, current)
         if obj["kind"] == "PodMonitor" and "monitoring.coreos.com/v1" not in self.served_apis:
             raise NotFound(404, "NotFound", "the server could not find the requested resource")
+        # As the real client: stamped, and skipped when the object read still holds what was applied (so every
+        # reconcile here is one of a freshly started operator, which remembers nothing of its own applies).
+        obj = stamped(obj, digest(obj))
+        if observed is not None and stamp_of(observed) == stamp_of(obj) and first_difference(obj, observed) is None:
+            return observed
         self.writes.append(("apply", obj["kind"], obj["metadata"]["name"]))
         before = self.objects.get(_key(obj))
         kept = (before or {}).get("spec", {}).get("replicas")
@@ -114,6 +121,7 @@ class FakeKube:
 
     def create_if_absent(self, obj: dict[str, Any], field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
         self._maybe_fail("create", obj["kind"])
+        self.create_calls += 1  # a POST even when the name is taken (the API server answers 409)
         self.managers.append((obj["kind"], obj["metadata"]["name"], field_manager))
         existing = self.objects.get(_key(obj))
         if existing is not None:

@@ -18,6 +18,9 @@ LABEL_INSTANCE = "app.kubernetes.io/instance"
 LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "inference-operator"
+# On every object the operator applies: a digest of the body it applied, so a restarted operator need not apply
+# an unchanged child again (kube/applied.py).
+ANNOTATION_APPLIED = f"{LABEL_PREFIX}/applied"
 
 COMPONENT_SERVING = "serving"
 COMPONENT_BUILD = "engine-build"

@@ -6,8 +6,8 @@ The controller sees it through `kube.protocol.Client`, so unit tests run the rec
 
 from __future__ import annotations
 
-import hashlib
 import json
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -21,6 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from .. import FIELD_MANAGER, GROUP, VERSION
 from ..api.timestamps import utc_now
 from ..metrics import operator as metrics
+from .applied import digest, first_difference, stamp_of, stamped
 from .cache import ObjectCache
 from .errors import KubeError, NotFound
 
@@ -44,6 +45,8 @@ _KINDS: dict[str, tuple[str, str]] = {
 CACHED_KINDS = frozenset({"InferenceDeployment", "Deployment"})
 # Objects the operator applied and remembers (about three per InferenceDeployment).
 APPLIED_MAX = 50_000
+
+logger = logging.getLogger(__name__)
 
 
 def error_from(exc: ApiException) -> KubeError:
@@ -84,10 +87,6 @@ def apply_patch_body(obj: dict[str, Any]) -> bytes:
     text = json.dumps(obj, allow_nan=False).replace("\x7f", "\\u007f")
     text = _SURROGATE_PAIR.sub(_astral, text)
     return _LONE_SURROGATE.sub(lambda match: f"{match[1]}\\ufffd", text).encode("ascii")
-
-
-def content_hash(obj: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -214,8 +213,10 @@ class Kube:
     def apply(
         self, obj: dict[str, Any], observed: dict[str, Any] | None = None, field_manager: str = FIELD_MANAGER
     ) -> dict[str, Any]:
-        """Server-side apply with our field manager; skipped when `observed` is exactly what we last applied.
-        Another `field_manager` (the seed's replicas handover) is applied as is, and not remembered."""
+        """Server-side apply with our field manager, stamped with the digest of `obj` (kube/applied.py); skipped
+        when `observed` (the object as the reconcile read it) is what we last applied, or carries the stamp and
+        still holds every field of `obj`. Another `field_manager` (the seed's replicas handover) is applied as
+        is, and not remembered."""
         if field_manager != FIELD_MANAGER:
             meta = obj["metadata"]
             query = {"fieldManager": field_manager, "force": "true"}
@@ -227,30 +228,49 @@ class Kube:
             )
             metrics.record_api_write("apply", obj["kind"])
             return handed
-        digest = content_hash(obj)
+        content = digest(obj)
+        body = stamped(obj, content)
         meta = obj["metadata"]
         key = (str(obj["kind"]), str(meta.get("namespace", "")), str(meta["name"]))
-        if observed is not None:
-            with self._applied_lock:
-                remembered = self._applied.get(key)
-            if remembered == (observed["metadata"].get("uid", ""), digest, _marker(observed)):
-                return observed
+        if observed is not None and self._unchanged(key, content, body, observed):
+            return observed
         url = self._url(
             obj["kind"],
             meta.get("namespace"),
             meta["name"],
             query={"fieldManager": FIELD_MANAGER, "force": "true"},
         )
-        result: dict[str, Any] = self._call("PATCH", url, apply_patch_body(obj), "application/apply-patch+yaml")
+        result: dict[str, Any] = self._call("PATCH", url, apply_patch_body(body), "application/apply-patch+yaml")
         metrics.record_api_write("apply", obj["kind"])
-        with self._applied_lock:
-            self._applied[key] = (result["metadata"]["uid"], digest, _marker(result))
-            self._applied.move_to_end(key)
-            while len(self._applied) > APPLIED_MAX:
-                self._applied.popitem(last=False)
+        self._remember(key, result, content)
         if obj["kind"] in CACHED_KINDS:
             self.cache.put(result)
         return result
+
+    def _unchanged(
+        self, key: tuple[str, str, str], content: str, body: dict[str, Any], observed: dict[str, Any]
+    ) -> bool:
+        """Whether an apply of `body` onto `observed` would change nothing: remembered from this process, or told
+        by the stamp on the object (an earlier process applied it) with every field still as applied."""
+        with self._applied_lock:
+            remembered = self._applied.get(key)
+        if remembered == (observed["metadata"].get("uid", ""), content, _marker(observed)):
+            return True
+        if stamp_of(observed) != content:
+            return False  # never applied with a stamp, or from another desired body
+        path = first_difference(body, observed)
+        if path is None:
+            self._remember(key, observed, content)
+            return True
+        logger.info("re-applying %s %s/%s: %s differs from what was applied", key[0], key[1], key[2], path)
+        return False
+
+    def _remember(self, key: tuple[str, str, str], obj: dict[str, Any], content: str) -> None:
+        with self._applied_lock:
+            self._applied[key] = (obj["metadata"].get("uid", ""), content, _marker(obj))
+            self._applied.move_to_end(key)
+            while len(self._applied) > APPLIED_MAX:
+                self._applied.popitem(last=False)
 
     def create_if_absent(self, obj: dict[str, Any], field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
         """Create; if the name is taken, return what is there. Atomic by name: never two of one key."""

@@ -143,6 +143,39 @@ def test_a_second_reconcile_of_a_converged_resource_writes_no_status_and_no_even
     assert len(fake.events) == events
 
 
+@pytest.mark.parametrize("sample", ["small-model", "llama-3-1-70b-h100-trtllm"])
+def test_a_restarted_operator_writes_nothing_to_a_converged_resource(sample: str) -> None:
+    """The fake remembers no applies (each reconcile is that of a new process): the stamps on the children do."""
+    ctx, fake = setup(sample)
+    name = VLLM if sample == "small-model" else TRT
+    if name == TRT:
+        serve_trtllm(ctx, fake)
+    else:
+        run(ctx, name)
+        fake.cluster_roll_out(NS, f"{name}-vllm")
+    assert run(ctx, name) == "Ready"
+    mark, events, creates = len(fake.writes), len(fake.events), fake.create_calls
+    restarted = Context(kube=fake, settings=OperatorSettings())
+    assert run(restarted, name) == "Ready"
+    assert fake.writes_since(mark) == [] and len(fake.events) == events
+    assert fake.create_calls == creates, "a create was tried (a 409 is a request too)"
+
+
+def test_a_restarted_operator_puts_right_a_child_changed_behind_its_back() -> None:
+    ctx, fake = setup("small-model")
+    run(ctx, VLLM)
+    fake.cluster_roll_out(NS, f"{VLLM}-vllm")
+    assert run(ctx, VLLM) == "Ready"
+    deployment = fake.body("Deployment", NS, f"{VLLM}-vllm")
+    wanted = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    deployment["spec"]["template"]["spec"]["containers"][0]["image"] = "someone/else:1"
+    mark = len(fake.writes)
+    run(Context(kube=fake, settings=OperatorSettings()), VLLM)
+    # Applied again (a new generation: the status follows the rollout), the unchanged Service not.
+    assert [w for w in fake.writes_since(mark) if w[0] == "apply"] == [("apply", "Deployment", f"{VLLM}-vllm")]
+    assert fake.body("Deployment", NS, f"{VLLM}-vllm")["spec"]["template"]["spec"]["containers"][0]["image"] == wanted
+
+
 def test_a_failed_build_falls_back_to_vllm_and_says_so() -> None:
     ctx, fake = setup()
     run(ctx)

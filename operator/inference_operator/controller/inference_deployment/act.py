@@ -24,10 +24,13 @@ Logger = logging.Logger | logging.LoggerAdapter[Any]
 
 def ensure_build(kube: Client, intent: Intent, world: World, logger: Logger, start: bool = True) -> World:
     """The engine store and the EngineBuild exist (create if absent: another resource may share them); the
-    EngineBuild only when `start` (not while the weight cache entry it reads is incomplete)."""
+    EngineBuild only when `start` (not while the weight cache entry it reads is incomplete). An EngineBuild
+    read means both were made: no create is tried (a restart of a converged fleet writes nothing)."""
     assert intent.store is not None and intent.engine_build is not None
+    if world.build is not None:
+        return world
     kube.create_if_absent(intent.store)
-    if world.build is not None or not start:
+    if not start:
         return world
     created = kube.create_if_absent(intent.engine_build)
     name = intent.engine_build["metadata"]["name"]
