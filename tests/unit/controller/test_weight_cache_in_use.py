@@ -116,15 +116,30 @@ def test_a_finished_build_job_or_engine_build_keeps_nothing() -> None:
     assert entries_in_use(set(), [building], [ENTRY]) == {ENTRY}
 
 
-def put_complete_entry(fake: FakeKube, revision: str, created_at: str) -> str:
-    """An entry nobody asks for (its resource was deleted), complete, of 2Gi."""
+def put_complete_entry(fake: FakeKube, revision: str, created_at: str, name: str | None = None) -> str:
+    """An entry nobody asks for (its resource was deleted), complete, of 2Gi; `name` overrides the key's."""
     body = sample_body("cpu-small")
     body["spec"]["model"] = {**body["spec"]["model"], "revision": revision, "cache": {"enabled": True, "size": "2Gi"}}
     entry = render_weight_cache(InferenceDeployment.model_validate(body))
     entry["metadata"] |= {"uid": f"uid-{revision}", "creationTimestamp": created_at}
+    if name is not None:
+        entry["metadata"]["name"] = name
     entry["status"] = {"phase": "Complete"}
     fake.put(entry)
     return str(entry["metadata"]["name"])
+
+
+@pytest.mark.parametrize("consumer", sorted(CONSUMERS))
+def test_eviction_over_the_budget_spares_an_entry_a_live_consumer_mounts(consumer: str) -> None:
+    fake = FakeKube()
+    ctx = Context(kube=fake, settings=dataclasses.replace(OperatorSettings(), weight_cache_budget="1Gi"))
+    put_complete_entry(fake, "r1", "2026-01-01T00:00:00Z", name=ENTRY)
+    gone = put_complete_entry(fake, "r2", "2026-01-02T00:00:00Z")
+    obj = CONSUMERS[consumer]()
+    obj["metadata"]["namespace"] = NS
+    fake.put(obj)
+    reconcile_weight_cache(ctx, NS, gone, LOG)  # 4Gi over 1Gi: only the unused entry goes
+    assert [e["metadata"]["name"] for e in fake.list("WeightCache", NS, "")] == [ENTRY]
 
 
 def running_build_job(fake: FakeKube, entry: str) -> dict[str, Any]:
