@@ -261,7 +261,8 @@ def test_weights_larger_than_the_cache_size_fail_the_entry_with_volume_full(clus
     assert weights["reason"] == "VolumeFull" and "spec.model.cache.size" in weights["message"], weights
     condition = cluster.condition("inferencedeployment", "too-small", ns, "WeightsCached") or {}
     assert (condition.get("status"), condition.get("reason")) == ("False", "VolumeFull"), condition
-    assert "spec.model.cache.size" in condition["message"] and "\n" not in condition["message"], condition
+    assert "raise spec.model.cache.size (now 1Mi)" in condition["message"], condition
+    assert "\n" not in condition["message"], condition
     on_entry = cluster.condition("weightcache", entry, ns, "Complete") or {}
     assert (on_entry.get("status"), on_entry.get("reason")) == ("False", "VolumeFull"), on_entry
     assert "VolumeFull" in {e["reason"] for e in cluster.events(ns, "too-small")}

@@ -19,6 +19,7 @@ from ..conditions import Cond, merge_conditions, status_changed
 KIND = "WeightCache"
 FINISHED = (CachePhase.COMPLETE.value, CachePhase.FAILED.value)
 COMPLETE_CONDITION = "Complete"
+VOLUME_FULL = "VolumeFull"
 
 
 def parse(body: dict[str, Any]) -> WeightCache:
@@ -83,6 +84,8 @@ def compute_status(
         reason, meaning = EXIT_REASONS.get(
             code or -1, ("DownloadFailed", f"the download Job failed (exit code {code})")
         )
+        if reason == VOLUME_FULL:
+            meaning = f"{meaning} (now {spec.size})"
         message = f"Downloading {what} failed: {meaning}; see the logs of Job {job_name(name)}"
         phase, cond = CachePhase.FAILED, Cond(COMPLETE_CONDITION, False, reason, message)
     elif job is not None and _running(pods):
