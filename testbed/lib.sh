@@ -33,3 +33,24 @@ ADAPTER_BIN="$TESTBED_CACHE/adapter-$ADAPTER_KEY/bin"
 LWS_CACHE="$TESTBED_CACHE/lws-$(lws_key)"  # bin/lws-controller and chart/ (the release's own Helm chart)
 STATE_DIR=${TESTBED_STATE_DIR:-$REPO_DIR/.testbed}
 ENGINE_CACHE=$CACHE_ROOT/engines
+# A tool's venv of its own under the shared cache, made once: `install_locked_venv LABEL WHAT VENV FILL`, where
+# FILL is a function of the caller that installs into the (new, empty) venv it is given and checks it. Idempotent
+# and locked against a concurrent run; a failed run leaves no .complete and the next run starts from scratch.
+# The lock stays held (fd 8) until the calling script exits.
+install_locked_venv() {
+  local label=$1 what=$2 venv=$3 fill=$4 start
+  if [ -f "$venv/.complete" ]; then
+    echo "$label: $what already installed"
+    return 0
+  fi
+  mkdir -p "${venv%/*}"
+  exec 8>"$venv.lock"
+  flock -w 900 8 || { echo "$label: another install of $what holds $venv.lock" >&2; return 1; }
+  [ -f "$venv/.complete" ] && return 0
+  start=$SECONDS
+  rm -rf "$venv"
+  "${PYTHON:-python3}" -m venv "$venv"
+  "$fill" "$venv"
+  touch "$venv/.complete"
+  echo "$label: $what installed in $((SECONDS - start))s ($(du -sh "$venv" | cut -f1))"
+}

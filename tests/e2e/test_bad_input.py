@@ -263,3 +263,63 @@ def test_a_refused_float32_edit_leaves_the_deployment_serving(
     after = cluster.get("deployment", f"{name}-vllm", namespace)
     assert after is not None and after["status"].get("readyReplicas") == 1
     assert after["spec"]["template"] == before["spec"]["template"]
+
+
+# --- spec.model.cache.source with an unknown scheme (issue 15): the operator refuses it, naming the field ---
+
+CACHE_SOURCE_FIELD = "spec.model.cache.source"
+
+
+def with_cache_source(source: str, name: str | None = None) -> dict[str, Any]:
+    obj = small_model()
+    obj["spec"]["model"]["cache"] = {"enabled": True, "source": source}
+    if name is not None:
+        obj["metadata"]["name"] = name
+    return obj
+
+
+def refusal(cluster: Cluster, name: str, namespace: str) -> dict[str, Any] | None:
+    """The Ready condition once it refuses the resource's current generation as an invalid spec."""
+    stored = cluster.get("infd", name, namespace) or {}
+    ready = cluster.condition("infd", name, namespace, "Ready") or {}
+    current = ready.get("observedGeneration") == stored.get("metadata", {}).get("generation")
+    return ready if current and ready.get("reason") == "InvalidSpec" else None
+
+
+def test_an_unknown_cache_scheme_is_refused_naming_the_field_and_an_edit_to_one_leaves_the_deployment_serving(
+    cluster: Cluster, operator: OperatorProcess, namespace: str
+) -> None:
+    # A new resource with such a source: refused in one line naming the field; no entry, no Deployment.
+    cluster.apply(with_cache_source("ftp://mirror.example/qwen", name="bad-scheme"), namespace)
+    refused = wait_for("the new resource refused", lambda: refusal(cluster, "bad-scheme", namespace))
+    assert refused["status"] == "False", refused
+    assert refused["message"].startswith(CACHE_SOURCE_FIELD) and "ftp://" in refused["message"], refused
+    assert "\n" not in refused["message"]
+    assert "InvalidSpec" in {e["reason"] for e in cluster.events(namespace, "bad-scheme")}
+    assert cluster.get("deployment", "bad-scheme-vllm", namespace) is None
+    assert not cluster.items("weightcaches.inference-operator.dev", namespace)
+
+    # A running resource (kwok pods) edited to such a source: refused the same way, and what runs runs on.
+    good = small_model()
+    name = good["metadata"]["name"]
+    cluster.apply(good, namespace)
+
+    def ready() -> dict[str, Any] | None:
+        status = cluster.status("infd", name, namespace)
+        return status if status.get("phase") == "Ready" else None
+
+    wait_for("Ready", ready)
+    before = cluster.get("deployment", f"{name}-vllm", namespace)
+    assert before is not None
+    cluster.apply(with_cache_source("gs://bucket/qwen"), namespace)
+    refused = wait_for("the edit refused", lambda: refusal(cluster, name, namespace))
+    assert refused["message"].startswith(CACHE_SOURCE_FIELD) and "\n" not in refused["message"], refused
+    after = cluster.get("deployment", f"{name}-vllm", namespace)
+    assert after is not None and after["spec"]["template"] == before["spec"]["template"]
+    assert after["status"].get("readyReplicas") == 1
+    assert not cluster.items("weightcaches.inference-operator.dev", namespace)
+    # The edit undone: Ready again, on the same pods' template.
+    cluster.apply(good, namespace)
+    wait_for("Ready again", ready)
+    again = cluster.get("deployment", f"{name}-vllm", namespace)
+    assert again is not None and again["spec"]["template"] == before["spec"]["template"]

@@ -245,3 +245,26 @@ def test_without_the_cache_each_pod_start_fetches_the_model(cluster: Cluster, ns
     assert fetched > 0
     assert not entries(cluster, ns) and not download_jobs(cluster, ns)
     print(f"weight cache: without it, one pod start fetched {fetched} bytes; created to Ready {took:.1f}s")
+
+
+def test_weights_larger_than_the_cache_size_fail_the_entry_with_volume_full(cluster: Cluster, ns: str) -> None:
+    """spec.model.cache.size 1Mi for the 2.9 MB model: the download Job stops before its first byte, on the claim's
+    requested size (a test bed PV is a host directory: its free space is the host's, so that check is not what
+    fails here). No serving pod starts; the resource says why, naming the field."""
+    body = cached("too-small", ns)
+    body["spec"]["model"]["cache"]["size"] = "1Mi"
+    hub_before = len(hub_access_log())
+    cluster.apply(body, ns)
+    entry, phase = wait_for("the entry to fail", lambda: entry_phase(cluster, ns, "too-small"), DOWNLOAD_TIMEOUT, 1)
+    assert phase == "Failed", cluster.status("weightcache", entry, ns)
+    weights = cluster.status("inferencedeployment", "too-small", ns)["weights"]
+    assert weights["reason"] == "VolumeFull" and "spec.model.cache.size" in weights["message"], weights
+    condition = cluster.condition("inferencedeployment", "too-small", ns, "WeightsCached") or {}
+    assert (condition.get("status"), condition.get("reason")) == ("False", "VolumeFull"), condition
+    assert "raise spec.model.cache.size (now 1Mi)" in condition["message"], condition
+    assert "\n" not in condition["message"], condition
+    on_entry = cluster.condition("weightcache", entry, ns, "Complete") or {}
+    assert (on_entry.get("status"), on_entry.get("reason")) == ("False", "VolumeFull"), on_entry
+    assert "VolumeFull" in {e["reason"] for e in cluster.events(ns, "too-small")}
+    assert cluster.get("deployment", "too-small-vllm", ns) is None
+    assert resolve_bytes(hub_before) == 0  # refused on the total the Hub's HEADs gave, before any file

@@ -7,6 +7,10 @@ Steps: fetch into <cache>/.partial, move it to <cache>/model, write COMPLETE (JS
 atomic rename; an entry with COMPLETE is never fetched again. Failures exit with a code the operator turns into a
 condition (EXIT_REASONS); the Job's podFailurePolicy fails at once on them (time does not fix them).
 
+Room: once it knows the total, before fetching a byte, weights larger than the claim's requested size
+(WC_CLAIM_BYTES, from the entry's spec.size) or the volume's free space (statvfs) exit with VolumeFull and a
+line naming spec.model.cache.size; a volume that fills while writing (ENOSPC) is VolumeFull too.
+
 Progress: the pod has no API credentials (automountServiceAccountToken: false), so it cannot write a status.
 It learns the total first (the Hub's file sizes, S3's ListObjectsV2 sizes, the source directory's sizes) and
 answers GET /progress on PROGRESS_PORT with JSON {bytesDone, bytesTotal, commit, complete}: bytes on disk under
@@ -31,7 +35,7 @@ EXIT_REASONS: dict[int, tuple[str, str]] = {
     10: ("RevisionNotFound", "the source has no such revision"),
     11: ("ModelNotFound", "the source has no such model, or no files under the prefix"),
     12: ("SourceUnreadable", "the source refused the read (a bucket or gated model without access)"),
-    13: ("VolumeFull", "the cache volume is full; raise spec.model.cache.size"),
+    13: ("VolumeFull", "the weights do not fit the cache volume; raise spec.model.cache.size"),
 }
 
 DOWNLOAD_PY = (
@@ -92,9 +96,35 @@ def serve_progress():
     return server
 
 
+def megabytes(n):
+    return f"{n / 1e6:.1f} MB ({n} bytes)"
+
+
+def room_for(total):
+    # Before the first byte: weights larger than the claim's request or the volume's free space fail now, with
+    # the field to raise, not after filling the disk. (A host-directory volume has the host's free space.)
+    if not total:
+        return
+    size, limit = os.environ.get("WC_CLAIM_SIZE"), os.environ.get("WC_CLAIM_BYTES")
+    if limit and total > int(limit):
+        fail(13, f"the weights are {megabytes(total)}, more than the {size} ({megabytes(int(limit))}) the cache "
+                 "claim requests: raise spec.model.cache.size")
+    fs = os.statvfs(CACHE)
+    free = fs.f_bavail * fs.f_frsize
+    if total > free:
+        fail(13, f"the weights are {megabytes(total)} and the cache volume has {megabytes(free)} free: raise "
+                 "spec.model.cache.size (or free the volume)")
+
+
 def learned(total, commit=None):
     state["bytesTotal"], state["commit"] = total, commit
     print(json.dumps({"bytesTotal": total, "commit": commit}), flush=True)
+    room_for(total)
+
+
+def no_space(exc):
+    # shutil.copytree gathers its files' errors into one shutil.Error, whose errno is None: read its text too.
+    return exc.errno == errno.ENOSPC or os.strerror(errno.ENOSPC) in str(exc)
 
 
 def linger(server):
@@ -242,8 +272,8 @@ def main():
             json.dump({"source": src, "model": model, "revision": revision, "commit": commit, "bytes": size}, f)
         os.rename(os.path.join(CACHE, MARKER + ".tmp"), os.path.join(CACHE, MARKER))
     except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            fail(13, "no space left on the cache volume")
+        if no_space(exc):
+            fail(13, "no space left on the cache volume while writing the weights: raise spec.model.cache.size")
         raise
     state.update(bytesDone=size, bytesTotal=state["bytesTotal"] or size, commit=commit, complete=True)
     print(json.dumps({"complete": True, "bytes": size, "commit": commit}), flush=True)

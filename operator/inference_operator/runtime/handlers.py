@@ -191,12 +191,14 @@ async def on_weight_cache_downloading(
 
 @kopf.on.field(*WC, field="status.bytesDone")
 @kopf.on.field(*WC, field="status.phase")
-async def on_weight_cache_phase(namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any) -> None:
-    """An entry completed or failed: the namespace's resources move on (start serving from it, or say why not)."""
+async def on_weight_cache_phase(
+    name: str, namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any
+) -> None:
+    """An entry progressed, completed or failed: the resources asking for it move on (start serving from it, say
+    how far it is, or say why not). Only those: bytesDone changes every 10 s while an entry downloads."""
     state = state_of(memo)
-    for ns, name in state.ctx.fleet.known():
-        if ns == namespace:
-            state.trigger(INFERENCE_DEPLOYMENT, ns, name, logger)
+    for user in state.ctx.entry_users_of(namespace or "", name):
+        state.trigger(INFERENCE_DEPLOYMENT, namespace, user, logger)
 
 
 def _is_pod_monitor_crd(name: str, **_: Any) -> bool:

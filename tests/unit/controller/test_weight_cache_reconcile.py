@@ -130,7 +130,7 @@ def test_eviction_plan_is_oldest_first_and_skips_what_is_in_use() -> None:
     assert [x["metadata"]["name"] for x in evictions(all_, {"old"}, "1Gi")] == ["mid", "new"]
     assert evictions(all_, set(), None) == []
     deployment = {"spec": {"template": {"metadata": {"labels": {LABEL_WEIGHT_CACHE: "old"}}}}}
-    assert entries_in_use({"new"}, [deployment]) == {"new", "old"}
+    assert entries_in_use({"new"}, [deployment], ["new", "old", "mid"]) == {"new", "old"}
 
 
 def test_a_resource_that_does_not_say_follows_the_operators_default_and_false_opts_out() -> None:

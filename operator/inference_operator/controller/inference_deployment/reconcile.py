@@ -27,6 +27,7 @@ def reconcile_inference_deployment(ctx: Context, namespace: str, name: str, logg
     body = observe.read_body(ctx, namespace, name)
     if body is None:
         ctx.use_build(namespace, name, None)
+        ctx.use_entry(namespace, name, None)
         ctx.fleet.resource(namespace, name, None, None, False)
         return None
     try:
@@ -56,6 +57,8 @@ def _converge(ctx: Context, body: dict[str, Any], logger: Logger) -> str:
     # again (runtime/handlers.py, on_build_finished); registered after, that event could find no user and the
     # status would keep the build's phase as read (seen after a restart, when both reconcile at once).
     ctx.use_build(ns, name, intent.engine_build["metadata"]["name"] if intent.engine_build else None)
+    # The same for the weight cache entry: its phase and progress trigger only the resources asking for it.
+    ctx.use_entry(ns, name, intent.weight_cache["metadata"]["name"] if intent.weight_cache else None)
     world = observe.read_world(ctx, intent)
     if intent.weight_cache is not None:
         world = act.ensure_weight_cache(ctx.kube, intent, world, logger)

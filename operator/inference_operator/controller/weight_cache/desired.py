@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ...api.engine_build import BuildPhase
 from ...api.errors import InvalidSpec
 from ...api.validation import format_validation_error
 from ...api.weight_cache import CachePhase, WeightCache
@@ -18,6 +19,7 @@ from ..conditions import Cond, merge_conditions, status_changed
 KIND = "WeightCache"
 FINISHED = (CachePhase.COMPLETE.value, CachePhase.FAILED.value)
 COMPLETE_CONDITION = "Complete"
+VOLUME_FULL = "VolumeFull"
 
 
 def parse(body: dict[str, Any]) -> WeightCache:
@@ -82,6 +84,8 @@ def compute_status(
         reason, meaning = EXIT_REASONS.get(
             code or -1, ("DownloadFailed", f"the download Job failed (exit code {code})")
         )
+        if reason == VOLUME_FULL:
+            meaning = f"{meaning} (now {spec.size})"
         message = f"Downloading {what} failed: {meaning}; see the logs of Job {job_name(name)}"
         phase, cond = CachePhase.FAILED, Cond(COMPLETE_CONDITION, False, reason, message)
     elif job is not None and _running(pods):
@@ -134,16 +138,49 @@ def entry_update(
     return EntryUpdate(status, changed, event)
 
 
-def entries_in_use(wanted: set[str], deployments: list[dict[str, Any]]) -> set[str]:
-    """Entries a resource's spec asks for now, or a serving Deployment (running or rolling out) still mounts."""
+def _pod_templates(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pod templates of a Deployment or Job (spec.template) or a LeaderWorkerSet (leader and worker)."""
+    spec = obj.get("spec") or {}
+    group = spec.get("leaderWorkerTemplate") or {}
+    return [t for t in (spec.get("template"), group.get("leaderTemplate"), group.get("workerTemplate")) if t]
+
+
+def _finished(obj: dict[str, Any]) -> bool:
+    """A Job whose pods are done, or an EngineBuild that succeeded or failed: it reads no entry any more."""
+    if obj.get("kind") == "EngineBuild":
+        return str((obj.get("status") or {}).get("phase")) in (BuildPhase.SUCCEEDED.value, BuildPhase.FAILED.value)
+    return obj.get("kind") == "Job" and (_job_condition(obj, "Complete") or _job_condition(obj, "Failed"))
+
+
+def mounted_entries(obj: dict[str, Any], claims: dict[str, str]) -> set[str]:
+    """The entries a live consumer mounts: named by the weight-cache label (on it or its pod templates), by an
+    entry's claim among its pod templates' volumes, or by an EngineBuild's spec.weightCache. `claims`: claim
+    name -> entry name. A finished Job or EngineBuild mounts none."""
+    if _finished(obj):
+        return set()
+    found = set()
+    if obj.get("kind") == "EngineBuild" and (obj.get("spec") or {}).get("weightCache"):
+        found.add(str(obj["spec"]["weightCache"]))
+    templates = _pod_templates(obj)
+    for meta in [obj.get("metadata") or {}, *(t.get("metadata") or {} for t in templates)]:
+        if (meta.get("labels") or {}).get(LABEL_WEIGHT_CACHE):
+            found.add(str(meta["labels"][LABEL_WEIGHT_CACHE]))
+    for template in templates:
+        for volume in (template.get("spec") or {}).get("volumes") or []:
+            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            if claim in claims:
+                found.add(claims[claim])
+    return found
+
+
+def entries_in_use(wanted: set[str], consumers: list[dict[str, Any]], entries: list[str]) -> set[str]:
+    """Entries a resource's spec asks for now, or a live consumer mounts: a serving Deployment or LeaderWorkerSet
+    (running or rolling out), a build or quantization Job still running (its resource may be gone), an EngineBuild
+    not finished (its Job may not exist yet). `entries`: the names of the namespace's entries."""
+    claims = {claim_name(e): e for e in entries}
     used = set(wanted)
-    for d in deployments:
-        for labels in (
-            (d.get("metadata") or {}).get("labels") or {},
-            (((d.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {},
-        ):
-            if labels.get(LABEL_WEIGHT_CACHE):
-                used.add(labels[LABEL_WEIGHT_CACHE])
+    for obj in consumers:
+        used |= mounted_entries(obj, claims)
     return used
 
 

@@ -1,16 +1,19 @@
 """One level-based reconcile of a WeightCache entry: observe (it, its Job and pods) -> desired -> act; then the
-namespace's eviction over the storage budget (unused entries only, oldest first, each with an Event)."""
+namespace's eviction over the storage budget (unused entries only, oldest first, each with an Event): an entry is
+in use while a resource asks for it or any live consumer mounts it, whether or not its resource still exists."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 from pydantic import ValidationError
 
 from ...api.inference_deployment import InferenceDeployment
-from ...api.labels import COMPONENT_SERVING, LABEL_COMPONENT, LABEL_MANAGED_BY, MANAGED_BY
+from ...api.labels import COMPONENT_BUILD, COMPONENT_SERVING, LABEL_COMPONENT, LABEL_MANAGED_BY, MANAGED_BY
 from ...api.timestamps import utc_now
+from ...kube.errors import NotFound
 from ...render.weight_cache import (
     LABEL_WEIGHT_CACHE,
     entry_name_of,
@@ -24,6 +27,7 @@ from .progress import progress_url
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 SERVING_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_COMPONENT}={COMPONENT_SERVING}"
+BUILD_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_COMPONENT}={COMPONENT_BUILD}"
 
 
 def reconcile_weight_cache(ctx: Context, namespace: str, name: str, logger: Logger) -> str | None:
@@ -64,6 +68,17 @@ def wanted_entries(resources: list[dict[str, Any]], default: bool) -> set[str]:
     return out
 
 
+def consumers(ctx: Context, namespace: str) -> list[dict[str, Any]]:
+    """Everything of the namespace that may mount an entry: serving Deployments and LeaderWorkerSets, build and
+    quantization Jobs, EngineBuilds (desired.entries_in_use says which still do). Not the download Jobs: an
+    entry's own Job does not keep it."""
+    found = ctx.kube.list("Deployment", namespace, SERVING_SELECTOR)
+    with contextlib.suppress(NotFound):  # the LeaderWorkerSet API is not installed: no groups
+        found += ctx.kube.list("LeaderWorkerSet", namespace, SERVING_SELECTOR)
+    found += ctx.kube.list("Job", namespace, BUILD_SELECTOR)
+    return found + ctx.kube.list("EngineBuild", namespace, "")
+
+
 def evict(ctx: Context, namespace: str, trigger: dict[str, Any], logger: Logger) -> list[str]:
     """Delete unused entries over the budget (their PVC and Job go with them, by owner references)."""
     budget = ctx.settings.weight_cache_budget
@@ -72,7 +87,8 @@ def evict(ctx: Context, namespace: str, trigger: dict[str, Any], logger: Logger)
     entries = ctx.kube.list(desired.KIND, namespace, "")
     in_use = desired.entries_in_use(
         wanted_entries(ctx.kube.list("InferenceDeployment", namespace, ""), ctx.settings.weight_cache_default),
-        ctx.kube.list("Deployment", namespace, SERVING_SELECTOR),
+        consumers(ctx, namespace),
+        [e["metadata"]["name"] for e in entries],
     )
     evicted = []
     for entry in desired.evictions(entries, in_use, budget):
