@@ -10,6 +10,7 @@ from typing import Any
 from ..api.settings import OperatorSettings
 from ..kube.protocol import Client
 from ..metrics.fleet_gauges import Fleet
+from .inference_deployment.revision import HubReply
 
 MONITORING_API = "monitoring.coreos.com/v1"
 
@@ -26,6 +27,9 @@ class Context:
     nodes_readable: bool | None = None
     # Reads a download pod's progress endpoint (controller/weight_cache/progress.read_progress); None: never read.
     read_progress: Callable[[str], dict[str, Any] | None] | None = None
+    # Asks the Hub which commit (model, revision) is (controller/inference_deployment/hub.HubClient.revision);
+    # None: never asked, the revision as written is the weight cache key (unit tests).
+    ask_hub: Callable[[str, str], HubReply] | None = None
     # EngineBuild (namespace, name) -> InferenceDeployments using it; rebuilt by the resume handlers at start.
     _build_users: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     _users_lock: threading.Lock = field(default_factory=threading.Lock)
