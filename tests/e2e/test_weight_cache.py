@@ -1,8 +1,9 @@
 """The weight cache on the real control plane: a real download Job on the process node fetches the generated
-tiny Llama once from the test bed's Hub mirror (testbed/hub) into a WeightCache entry, and real vLLM pods of two
-resources start from it read-only and offline and answer a completion; a revision the mirror lacks fails the
-entry with a condition and an Event while nothing else is lost; eviction under a small budget removes only the
-unused entry.
+tiny Llama once from the test bed's Hub mirror (testbed/hub) into a WeightCache entry keyed by the commit the
+operator resolved (`main` and its commit: one entry), and real vLLM pods of two resources start from it read-only
+and offline and answer a completion; a revision change (main -> v2) is one new entry the resource rolls onto; a
+revision the mirror lacks is refused by the operator's resolve with a condition and an Event, before any Job,
+while nothing else is lost; eviction under a small budget removes only the unused entry.
 
 This module runs its own operator (its namespaces carry their own prefix), set up with a 1Gi budget.
 """
@@ -20,8 +21,16 @@ import pytest
 from tests.support import s3_store
 from tests.support.cluster import Cluster, wait_for
 from tests.support.engine import engine_paths, hub_access_log, hub_traffic
+from tests.support.engine import engine_paths as paths
 from tests.support.operator_process import OperatorProcess
-from tests.support.real_engine import completion, hub_endpoint, model_repo, ready_endpoints, tiny_llama
+from tests.support.real_engine import (
+    completion,
+    hub_endpoint,
+    model_repo,
+    model_revision,
+    ready_endpoints,
+    tiny_llama,
+)
 
 PREFIX = f"wc{uuid.uuid4().hex[:4]}"
 READY_TIMEOUT = 900.0
@@ -81,6 +90,20 @@ def resolve_bytes(since: int) -> int:
     return sum(hub_traffic(since=since).files.values())
 
 
+def patch(cluster: Cluster, namespace: str, name: str, spec: str) -> None:
+    cluster.kubectl("patch", "inferencedeployment", name, "-n", namespace, "--type=merge", "-p", spec)
+
+
+def claims_of_pods(cluster: Cluster, namespace: str, name: str) -> set[str]:
+    pods = cluster.items("pods", namespace, f"inference-operator.dev/deployment={name}")
+    return {
+        v["persistentVolumeClaim"]["claimName"]
+        for p in pods
+        for v in p["spec"].get("volumes") or []
+        if v.get("persistentVolumeClaim")
+    }
+
+
 def ready_replicas(cluster: Cluster, namespace: str, name: str, want: int) -> bool:
     status = cluster.status("inferencedeployment", name, namespace)
     ready = (cluster.condition("inferencedeployment", name, namespace, "Ready") or {}).get("status") == "True"
@@ -90,7 +113,7 @@ def ready_replicas(cluster: Cluster, namespace: str, name: str, want: int) -> bo
 def test_two_resources_share_one_download_and_serve_from_it_offline(cluster: Cluster, ns: str) -> None:
     hub_before = len(hub_access_log())
     started = time.monotonic()
-    cluster.apply(cached("first", ns), ns)
+    cluster.apply(cached("first", ns, revision="main"), ns)  # `main`, resolved by the operator to its commit
     entry, phase = wait_for("the entry to complete", lambda: entry_phase(cluster, ns, "first"), DOWNLOAD_TIMEOUT, 1)
     assert phase == "Complete", cluster.status("weightcache", entry, ns)
     fetched_by_job = resolve_bytes(hub_before)
@@ -98,9 +121,13 @@ def test_two_resources_share_one_download_and_serve_from_it_offline(cluster: Clu
     hub_after_job = len(hub_access_log())
     wait_for("first Ready", lambda: ready_replicas(cluster, ns, "first", 1), READY_TIMEOUT, 1)
     cold = time.monotonic() - started
-    # A second resource of the same model, created once the entry is complete: its replica starts warm.
+    resolved = cluster.status("inferencedeployment", "first", ns)["weights"]["resolved"]
+    assert (resolved["revision"], resolved["commit"]) == ("main", model_revision()), resolved
+    assert (cluster.get("weightcache", entry, ns) or {})["spec"]["revision"] == model_revision()
+    # A second resource of the same model at main's 40-hex commit, created once the entry is complete: the same
+    # entry (the key is the commit), and its replica starts warm.
     started = time.monotonic()
-    cluster.apply(cached("second", ns), ns)
+    cluster.apply(cached("second", ns, revision=model_revision()), ns)
     wait_for("second Ready", lambda: ready_replicas(cluster, ns, "second", 1), READY_TIMEOUT, 1)
     warm = time.monotonic() - started
     assert download_jobs(cluster, ns) == [f"{entry}-download"]  # exactly one for both resources
@@ -113,23 +140,23 @@ def test_two_resources_share_one_download_and_serve_from_it_offline(cluster: Clu
         container = next(c for c in pod["spec"]["containers"] if c["name"] == "vllm")
         assert container["args"][0] == "/weights/model"
         assert {"name": "HF_HUB_OFFLINE", "value": "1"} in container["env"]
-    # Three replicas of the second resource (first suspended meanwhile, so that no more than three engines run at
+    # Three replicas of the first resource (second suspended meanwhile, so that no more than three engines run at
     # once) and a pod restart start from the entry too.
-    cluster.kubectl("patch", "inferencedeployment", "first", "-n", ns, "--type=merge", "-p", '{"spec":{"replicas":0}}')
+    patch(cluster, ns, "second", '{"spec":{"replicas":0}}')
     wait_for(
-        "first's pod to go",
-        lambda: not cluster.items("pods", ns, "inference-operator.dev/deployment=first"),
+        "second's pod to go",
+        lambda: not cluster.items("pods", ns, "inference-operator.dev/deployment=second"),
         300,
         1,
     )
-    cluster.kubectl("patch", "inferencedeployment", "second", "-n", ns, "--type=merge", "-p", '{"spec":{"replicas":3}}')
-    wait_for("second at 3 Ready replicas", lambda: ready_replicas(cluster, ns, "second", 3), READY_TIMEOUT, 1)
+    patch(cluster, ns, "first", '{"spec":{"replicas":3}}')
+    wait_for("first at 3 Ready replicas", lambda: ready_replicas(cluster, ns, "first", 3), READY_TIMEOUT, 1)
     assert download_jobs(cluster, ns) == [f"{entry}-download"]  # three replicas and a second resource: one Job
-    victim = ready_endpoints(cluster, ns, "second")[0]
+    victim = ready_endpoints(cluster, ns, "first")[0]
     cluster.kubectl("delete", "pod", victim.pod, "-n", ns, "--wait=false")
     wait_for(
-        "second's replacement pod Ready",
-        lambda: len([e for e in ready_endpoints(cluster, ns, "second") if e.pod != victim.pod]) == 3,
+        "first's replacement pod Ready",
+        lambda: len([e for e in ready_endpoints(cluster, ns, "first") if e.pod != victim.pod]) == 3,
         READY_TIMEOUT,
         1,
     )
@@ -140,31 +167,83 @@ def test_two_resources_share_one_download_and_serve_from_it_offline(cluster: Clu
         f"weight cache: the Job fetched {fetched_by_job} bytes, the five serving pod starts 0; "
         f"created to Ready: cold (download + start) {cold:.1f}s, warm (second resource) {warm:.1f}s"
     )
+    moves_to_v2_and_refuses_a_missing_revision(cluster, ns, entry)
 
 
-def test_a_missing_revision_fails_the_entry_with_a_condition_and_event(cluster: Cluster, ns: str) -> None:
+def moves_to_v2_and_refuses_a_missing_revision(cluster: Cluster, ns: str, old: str) -> None:
+    """A revision change (first: main -> v2): exactly one new entry and one new Job, the old entry kept while
+    second asks for it, first rolls onto the new entry and answers; then a revision the mirror lacks is refused
+    by the operator's resolve (no entry, no Job) while first serves on."""
+    patch(cluster, ns, "first", '{"spec":{"replicas":1}}')
+    wait_for("first at one pod", lambda: len(ready_endpoints(cluster, ns, "first")) == 1, 300, 1)
+    patch(cluster, ns, "first", '{"spec":{"model":{"revision":"v2"}}}')
+
+    def on_v2() -> str | None:
+        weights = cluster.status("inferencedeployment", "first", ns).get("weights") or {}
+        done = weights.get("entry") not in (None, old) and weights.get("phase") == "Complete"
+        return str(weights["entry"]) if done else None
+
+    new = wait_for("first's v2 entry to complete", on_v2, DOWNLOAD_TIMEOUT, 1)
+    v2 = paths()["MODEL_REVISION_V2"]
+    assert (cluster.get("weightcache", new, ns) or {})["spec"]["revision"] == v2
+    assert download_jobs(cluster, ns) == sorted([f"{old}-download", f"{new}-download"])
+    wait_for(
+        "first's pods on the v2 entry and Ready",
+        lambda: claims_of_pods(cluster, ns, "first") == {new} and ready_replicas(cluster, ns, "first", 1),
+        READY_TIMEOUT,
+        1,
+    )
+    (endpoint,) = ready_endpoints(cluster, ns, "first")
+    done = completion(endpoint.url, model_repo(), "Moved to v2", max_tokens=4)
+    assert done["choices"][0]["text"], done
+    assert sorted(e["metadata"]["name"] for e in entries(cluster, ns)) == sorted([old, new])  # second uses old
+    serving = cluster.get("deployment", "first-vllm", ns) or {}
+    patch(cluster, ns, "first", '{"spec":{"model":{"revision":"no-such-revision"}}}')
+
+    def refused() -> dict[str, Any] | None:
+        weights = cluster.status("inferencedeployment", "first", ns).get("weights") or {}
+        return weights if weights.get("reason") == "RevisionNotFound" else None
+
+    weights = wait_for("the revision to be refused", refused, 60, 1)
+    assert weights["phase"] == "Failed" and "entry" not in weights and "no-such-revision" in weights["message"]
+    condition = cluster.condition("inferencedeployment", "first", ns, "WeightsCached") or {}
+    assert (condition.get("status"), condition.get("reason")) == ("False", "RevisionNotFound"), condition
+    assert "RevisionNotFound" in {e["reason"] for e in cluster.events(ns, "first")}
+    assert download_jobs(cluster, ns) == sorted([f"{old}-download", f"{new}-download"])  # no Job for it
+    assert (cluster.get("deployment", "first-vllm", ns) or {}).get("spec") == serving.get("spec")
+    done = completion(endpoint.url, model_repo(), "Still serving v2", max_tokens=4)
+    assert done["choices"][0]["text"], done
+
+
+def test_a_missing_revision_is_refused_by_the_resolve_before_any_job(cluster: Cluster, ns: str) -> None:
     cluster.apply(cached("broken", ns, revision="no-such-revision"), ns)
-    entry, phase = wait_for("the entry to fail", lambda: entry_phase(cluster, ns, "broken"), DOWNLOAD_TIMEOUT, 1)
-    assert phase == "Failed"
-    weights = cluster.status("inferencedeployment", "broken", ns)["weights"]
-    assert weights["reason"] in ("RevisionNotFound", "ModelNotFound"), weights
-    assert "no-such-revision" in weights["message"]
+
+    def failed() -> dict[str, Any] | None:
+        weights = cluster.status("inferencedeployment", "broken", ns).get("weights") or {}
+        return weights if weights.get("phase") == "Failed" else None
+
+    weights = wait_for("the revision to be refused", failed, 60, 1)
+    assert weights["reason"] == "RevisionNotFound", weights  # the mirror's refs tell it from a missing model
+    assert "spec.model.revision 'no-such-revision'" in weights["message"] and "entry" not in weights
     on_resource = cluster.condition("inferencedeployment", "broken", ns, "WeightsCached") or {}
-    assert on_resource.get("status") == "False" and on_resource.get("reason") == weights["reason"], on_resource
-    condition = cluster.condition("weightcache", entry, ns, "Complete") or {}
-    assert condition.get("status") == "False" and condition.get("reason") == weights["reason"], condition
-    reasons = {e["reason"] for e in cluster.events(ns, "broken")}
-    assert weights["reason"] in reasons, reasons
+    assert (on_resource.get("status"), on_resource.get("reason")) == ("False", "RevisionNotFound"), on_resource
+    assert "RevisionNotFound" in {e["reason"] for e in cluster.events(ns, "broken")}
     assert cluster.get("deployment", "broken-vllm", ns) is None  # nothing started that would download
-    assert [e["metadata"]["name"] for e in entries(cluster, ns)] == [entry]  # the entry stays, with its cause
+    assert not entries(cluster, ns) and not download_jobs(cluster, ns)
 
 
 def test_eviction_under_the_budget_removes_only_the_unused_entry(cluster: Cluster, ns: str) -> None:
     # An entry nobody uses any more (its resource is deleted), then a new one: 2Gi of entries over a 1Gi budget.
-    cluster.apply(cached("gone", ns, revision="no-such-revision"), ns)
+    # Entries whose Job fails at once (an S3 prefix read anonymously: the store refuses it) cost no transfer.
+    def refused_s3(name: str) -> dict[str, Any]:
+        body = cached(name, ns)
+        body["spec"]["model"]["cache"] |= {"source": f"s3://models/{ns}-{name}", "s3Endpoint": s3_store.endpoint()}
+        return body
+
+    cluster.apply(refused_s3("gone"), ns)
     old, _ = wait_for("the first entry to finish", lambda: entry_phase(cluster, ns, "gone"), DOWNLOAD_TIMEOUT, 1)
     cluster.kubectl("delete", "inferencedeployment", "gone", "-n", ns)
-    cluster.apply(cached("kept", ns, revision="also-missing"), ns)
+    cluster.apply(refused_s3("kept"), ns)
     new, _ = wait_for("the second entry to finish", lambda: entry_phase(cluster, ns, "kept"), DOWNLOAD_TIMEOUT, 1)
     assert new != old
     wait_for(

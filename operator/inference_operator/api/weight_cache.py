@@ -100,13 +100,47 @@ class ModelCacheSpec(ApiModel):
         return value
 
 
+class ResolveOutcome(enum.StrEnum):
+    """What the Hub said of spec.model.revision (status.weights.resolved.outcome)."""
+
+    RESOLVED = "Resolved"  # the Hub named its commit: the entry's key
+    COMMIT = "Commit"  # the revision is a 40-hex commit: the key as written, nothing asked
+    AS_WRITTEN = "AsWritten"  # no commit to be had without a token (401/403): the key is the revision as written
+    REVISION_NOT_FOUND = "RevisionNotFound"
+    MODEL_NOT_FOUND = "ModelNotFound"
+
+
+class ResolvedRevision(ApiModel):
+    """spec.model.revision as the operator resolved it, once: pinned here, so a restart reads it back and a moving
+    branch does not move a running resource; a new source, model or revision is resolved anew."""
+
+    source: str = Field(description="The source resolved against (hf://MODEL).")
+    model: str = Field(description="spec.model.name when it was resolved.")
+    revision: str = Field(description="spec.model.revision as written (a branch, tag or commit).")
+    outcome: ResolveOutcome = Field(description="Resolved, Commit, AsWritten, RevisionNotFound or ModelNotFound.")
+    commit: str | None = Field(default=None, description="The commit the weight cache entry is keyed by, if any.")
+    message: str | None = Field(default=None, description="Why the revision as written is the key, or was refused.")
+    generation: int | None = Field(
+        default=None, description="Of a refused revision: the metadata.generation it was asked at; an edit asks again."
+    )
+
+
 class WeightsStatus(ApiModel):
     """An InferenceDeployment's view of its weight cache entry (status.weights)."""
 
-    entry: str = Field(description="The WeightCache entry the resource serves from.")
+    entry: str | None = Field(
+        default=None, description="The WeightCache entry the resource serves from; unset while none can be named."
+    )
     phase: CachePhase = Field(description="Pending, Downloading, Complete or Failed.")
     message: str = Field(default="", description="What the entry says: downloading, cached, or why it failed.")
-    reason: str | None = Field(default=None, description="Why the download failed, in CamelCase.")
+    reason: str | None = Field(
+        default=None,
+        description="Why the weights are not there, in CamelCase: the download's cause, the revision's "
+        "(RevisionNotFound, ModelNotFound), or Resolving while the Hub does not answer.",
+    )
+    resolved: ResolvedRevision | None = Field(
+        default=None, description="spec.model.revision resolved to a commit, for Hub sources (docs/weight-cache.md)."
+    )
     bytes_done: int | None = Field(default=None, ge=0, description="Bytes downloaded so far, as the Job says.")
     bytes_total: int | None = Field(default=None, ge=0, description="The weights' size, where the source says it.")
 
@@ -122,7 +156,12 @@ class WeightCacheSpec(ApiModel):
         min_length=1, max_length=1024, description="hf://MODEL, s3://BUCKET/PREFIX or pvc://CLAIM/PATH."
     )
     model: str = Field(min_length=1, max_length=256, description="Hugging Face repository id of the model.")
-    revision: str = Field(min_length=1, max_length=128, description="Branch, tag or commit (Hub sources).")
+    revision: str = Field(
+        min_length=1,
+        max_length=128,
+        description="The commit the Hub resolved the resource's revision to, or the revision as written where the "
+        "source resolves none (S3, a claim, a model only a token may read).",
+    )
     s3_endpoint: str | None = Field(default=None, max_length=512, description="URL of the S3-compatible store.")
     s3_credentials: str | None = Field(default=None, max_length=253, description="Secret with the S3 keys.")
     credentials: SecretKeySelector | None = Field(

@@ -10,6 +10,7 @@ from typing import Any
 from ..api.settings import OperatorSettings
 from ..kube.protocol import Client
 from ..metrics.fleet_gauges import Fleet
+from .inference_deployment.revision import HubReply
 
 MONITORING_API = "monitoring.coreos.com/v1"
 
@@ -53,6 +54,9 @@ class Context:
     _build_users: Users = field(default_factory=Users)
     # WeightCache entry (namespace, name) -> InferenceDeployments asking for it.
     _entry_users: Users = field(default_factory=Users)
+    # Asks the Hub which commit (model, revision) is (controller/inference_deployment/hub.HubClient.revision);
+    # None: never asked, the revision as written is the weight cache key (unit tests).
+    ask_hub: Callable[[str, str], HubReply] | None = None
 
     def monitoring_served(self) -> bool:
         if self.monitoring_api is None:

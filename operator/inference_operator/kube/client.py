@@ -89,6 +89,18 @@ def apply_patch_body(obj: dict[str, Any]) -> bytes:
     return _LONE_SURROGATE.sub(lambda match: f"{match[1]}\\ufffd", text).encode("ascii")
 
 
+def removals(new: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch (RFC 7386) from `previous` to `new` for what the operator owns: `new`, with null for each
+    key `previous` has and `new` has not, in nested objects too."""
+    patch: dict[str, Any] = dict(new)
+    for key, old in previous.items():
+        if key not in new:
+            patch[key] = None
+        elif isinstance(old, dict) and isinstance(new[key], dict):
+            patch[key] = removals(new[key], old)
+    return patch
+
+
 @dataclass
 class Kube:
     """A thin client over the official `kubernetes` package's transport."""
@@ -301,11 +313,9 @@ class Kube:
         return True
 
     def patch_status(self, kind: str, namespace: str, name: str, new: dict[str, Any], previous: dict[str, Any]) -> None:
-        """Merge-patch the status subresource; keys the operator no longer sets are removed."""
-        patch: dict[str, Any] = dict(new)
-        for key in previous:
-            if key not in new and key != "kopf":
-                patch[key] = None
+        """Merge-patch the status subresource; keys the operator no longer sets are removed, at any depth (a merge
+        patch keeps what it does not name: status.weights.resolved.commit would outlive a pin without one)."""
+        patch = removals(new, {k: v for k, v in previous.items() if k != "kopf"})
         result = self._call(
             "PATCH",
             self._url(kind, namespace, name, "status"),

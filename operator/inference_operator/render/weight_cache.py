@@ -1,7 +1,8 @@
 """A weight cache entry (WeightCache), its PVC and download Job, and how serving pods mount it. Pure.
 
-The entry's name is a hash of its key (source, model, revision), so every resource of a namespace asking for the
-same weights names the same entry and a restart can never create a twin. The PVC and the Job are owned by the
+The entry's name is a hash of its key (source, model, revision: for a Hub source the commit the operator resolved,
+controller/inference_deployment/revision.py), so every resource of a namespace asking for the same weights names
+the same entry and a restart can never create a twin. The PVC and the Job are owned by the
 entry (deleting an evicted entry garbage-collects them); the entry is owned by nothing.
 """
 
@@ -49,8 +50,9 @@ def entry_name(source: str, model: str, revision: str) -> str:
     return f"wc-{digest[:20]}"
 
 
-def entry_name_of(infd: InferenceDeployment) -> str:
-    return entry_name(source_uri(infd), infd.spec.model.name, infd.spec.model.revision)
+def entry_name_of(infd: InferenceDeployment, revision: str | None = None) -> str:
+    """The entry of the resource's key; `revision`: the commit spec.model.revision resolved to (unset: as written)."""
+    return entry_name(source_uri(infd), infd.spec.model.name, revision or infd.spec.model.revision)
 
 
 def _labels(model: str) -> dict[str, str]:
@@ -67,13 +69,14 @@ def default_size(infd: InferenceDeployment) -> str:
     return gib(max(GIB, estimate * SIZE_HEADROOM))
 
 
-def render_weight_cache(infd: InferenceDeployment) -> dict[str, Any]:
-    """The entry the resource asks for (created if absent: the first requester's settings fill it)."""
+def render_weight_cache(infd: InferenceDeployment, revision: str | None = None) -> dict[str, Any]:
+    """The entry the resource asks for (created if absent: the first requester's settings fill it); `revision`:
+    the key's revision, the commit the Hub resolved spec.model.revision to (unset: the revision as written)."""
     spec, cache = infd.spec, infd.spec.model.cache
     body: dict[str, Any] = {
         "source": source_uri(infd),
         "model": spec.model.name,
-        "revision": spec.model.revision,
+        "revision": revision or spec.model.revision,
         "size": cache.size if cache.size is not None else default_size(infd),
         "accessMode": cache.access_mode,
         "image": spec.vllm_image,
@@ -91,7 +94,7 @@ def render_weight_cache(infd: InferenceDeployment) -> dict[str, Any]:
         "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": {
-            "name": entry_name_of(infd),
+            "name": entry_name_of(infd, revision),
             "namespace": infd.metadata["namespace"],
             "labels": _labels(spec.model.name),
         },

@@ -53,9 +53,9 @@ async def on_inference_deployment_event(body: kopf.Body, type: str | None, memo:
 @kopf.on.create(*INFD)
 @kopf.on.update(*INFD, field="spec")
 async def on_inference_deployment(
-    name: str, namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, **_: Any
+    name: str, namespace: str | None, logger: kopf.Logger, memo: kopf.Memo, retry: int, **_: Any
 ) -> None:
-    await state_of(memo).reconcile(INFERENCE_DEPLOYMENT, namespace, name, logger)
+    await state_of(memo).reconcile(INFERENCE_DEPLOYMENT, namespace, name, logger, retry)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels=SERVING)

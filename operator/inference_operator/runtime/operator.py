@@ -26,6 +26,8 @@ import kopf
 
 from ..api.settings import OperatorSettings
 from ..controller.context import Context
+from ..controller.inference_deployment.hub import HubClient
+from ..controller.inference_deployment.revision import HUB
 from ..controller.weight_cache.progress import read_progress
 from ..kube.client import Kube
 from ..metrics import operator as metrics
@@ -120,9 +122,9 @@ def run(
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat[log_format.upper()])
     logging.getLogger("kopf._core.reactor.running").addFilter(_NotMainThreadFilter())
     kube = Kube.from_environment(connections=MAX_WORKERS)
-    state = OperatorState.create(
-        Context(kube=kube, settings=settings, read_progress=read_progress), workers=MAX_WORKERS
-    )
+    hub = HubClient(settings.hub_endpoint or HUB)
+    context = Context(kube=kube, settings=settings, read_progress=read_progress, ask_hub=hub.revision)
+    state = OperatorState.create(context, workers=MAX_WORKERS)
     metrics.start_metrics_server(settings.metrics_port)
 
     @kopf.on.startup()

@@ -2,7 +2,8 @@
 
 Error taxonomy (kopf docs, "Errors"): an InvalidSpec is permanent (kopf.PermanentError, never retried; the
 controller has written Ready=False with the reason); a KubeError time can fix (unreachable, 409, 429, 5xx) is
-retried soon, any other KubeError later (kopf.TemporaryError with a delay). Every outcome, of either kind, is
+retried soon, any other KubeError later (kopf.TemporaryError with a delay); a RetryLater (the Hub not
+answering) with a delay that doubles with kopf's retry count. Every outcome, of either kind, is
 counted in inference_operator_reconciles_total{kind, result}: success, retry (transient) or error (the rest,
 programming errors included).
 """
@@ -17,10 +18,11 @@ from typing import Any
 
 import kopf
 
-from ..api.errors import InvalidSpec
+from ..api.errors import InvalidSpec, RetryLater
 from ..controller.context import Context
 from ..controller.engine_build.reconcile import reconcile_engine_build
 from ..controller.inference_deployment.reconcile import reconcile_inference_deployment
+from ..controller.inference_deployment.revision import retry_delay
 from ..controller.weight_cache.reconcile import reconcile_weight_cache
 from ..kube.errors import KubeError
 from ..metrics import operator as metrics
@@ -44,7 +46,7 @@ def outcome(exc: BaseException | None) -> str:
     """The reconcile metric's result label for a run that raised `exc` (None: it did not)."""
     if exc is None:
         return metrics.RESULT_SUCCESS
-    if isinstance(exc, KubeError) and exc.transient:
+    if (isinstance(exc, KubeError) and exc.transient) or isinstance(exc, RetryLater):
         return metrics.RESULT_RETRY
     return metrics.RESULT_ERROR
 
@@ -78,12 +80,15 @@ class OperatorState:
         """For triggers from children and related objects: queued, not awaited; the next event retries."""
         self.queue.trigger((kind, namespace or "", name), logger)
 
-    async def reconcile(self, kind: str, namespace: str | None, name: str, logger: Logger) -> None:
-        """Reconcile and wait, for kopf's change handlers: errors become kopf's permanent or temporary errors."""
+    async def reconcile(self, kind: str, namespace: str | None, name: str, logger: Logger, retry: int = 0) -> None:
+        """Reconcile and wait, for kopf's change handlers: errors become kopf's permanent or temporary errors;
+        `retry`: how often kopf retried this handler already (a dependency outside the cluster backs off)."""
         try:
             await self.queue.run((kind, namespace or "", name), logger)
         except InvalidSpec as exc:
             raise kopf.PermanentError(str(exc)) from None
+        except RetryLater as exc:
+            raise kopf.TemporaryError(str(exc), delay=retry_delay(retry)) from None
         except KubeError as exc:
             delay = TRANSIENT_DELAY_SECONDS if exc.transient else OTHER_API_ERROR_DELAY_SECONDS
             raise kopf.TemporaryError(str(exc), delay=delay) from None

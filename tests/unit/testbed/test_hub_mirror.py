@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,3 +92,24 @@ def test_an_unknown_repo_or_revision_is_refused_at_once(hub: dict[str, str], tmp
     assert out.returncode != 0 and "RepositoryNotFound" in out.stderr
     out = _download(hub, tmp_path / "hf", engine_paths()["MODEL_REPO_ID"], "no-such-branch")
     assert out.returncode != 0 and ("RevisionNotFound" in out.stderr or "RepositoryNotFound" in out.stderr)
+
+
+def test_branch_v2_resolves_to_its_own_commit_and_serves_main_s_weights_and_a_card(
+    hub: dict[str, str], tmp_path: Path
+) -> None:
+    """The revision change the weight cache e2e tests move to (testbed/model/build.sh): v2 is main plus README.md."""
+    paths = engine_paths()
+    repo = paths["MODEL_REPO_ID"]
+    for branch, commit in (("main", paths["MODEL_REVISION"]), ("v2", paths["MODEL_REVISION_V2"])):
+        with urllib.request.urlopen(f"{hub['HUB_URL']}/api/models/{repo}/revision/{branch}", timeout=30) as r:
+            assert json.loads(r.read())["sha"] == commit, branch
+    assert paths["MODEL_REVISION_V2"] != paths["MODEL_REVISION"]
+    out = _download(hub, tmp_path / "hf", repo, "v2")
+    assert out.returncode == 0, out.stderr[-3000:]
+    snapshot = Path(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert snapshot.name == paths["MODEL_REVISION_V2"]
+    model = Path(paths["MODEL_DIR"])
+    assert {p.name: _sha(p) for p in snapshot.iterdir() if p.name != "README.md"} == {
+        p.name: _sha(p) for p in model.iterdir()
+    }
+    assert "revision v2" in (snapshot / "README.md").read_text()

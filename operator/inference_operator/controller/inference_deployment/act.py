@@ -99,6 +99,12 @@ def _write_pod_monitor(kube: Client, children: Children) -> bool:
     return True
 
 
+def pin_resolution(kube: Client, body: dict[str, Any], weights: dict[str, Any]) -> None:
+    """status.weights with the revision just resolved, ahead of the entry it names (revision.early_pin)."""
+    meta, previous = body["metadata"], (body.get("status") or {}).get("weights") or {}
+    kube.patch_status(KIND, meta["namespace"], meta["name"], {"weights": weights}, {"weights": previous})
+
+
 def write_status(kube: Client, body: dict[str, Any], update: StatusUpdate) -> None:
     """The status, only when it changed, then its Events; a new engine decision is counted."""
     if not update.changed:

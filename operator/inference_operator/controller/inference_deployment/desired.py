@@ -42,12 +42,20 @@ from ...render.trtllm import render_trtllm_deployment
 from ...render.trtllm_multinode import render_trtllm_leader_worker_set
 from ...render.vllm import MODELOPT_QUANTIZATION_ARG, render_vllm_deployment, render_vllm_leader_worker_set
 from ...render.weight_cache import render_weight_cache
-from ..conditions import Cond, merge_conditions, status_changed
+from ..conditions import merge_conditions, status_changed
 from ..facts import BuildFacts, DeploymentFacts, build_facts, deployment_facts
 from ..groups import GroupPlan, group_facts, held_back_message, plan_groups
 from ..plan import Action, Plan, plan_serving
+from .revision import Resolution
 from .status import StatusInputs, compute_status, invalid_spec_status, wanted_replicas
-from .weights import build_waits_for_weights, serving_reads_weights, waiting_build
+from .weights import (
+    build_waits_for_weights,
+    serving_reads_weights,
+    waiting_build,
+    weights_condition,
+    weights_events,
+    weights_status,
+)
 
 KIND = "InferenceDeployment"
 DEPLOYMENT = "Deployment"
@@ -65,7 +73,9 @@ class Intent:
     store: dict[str, Any] | None  # the engine store PVC, when an engine is compiled
     engine_build: dict[str, Any] | None  # the EngineBuild wanted (created if absent, never applied over)
     shape: GroupShape | None = None  # a replica's group of nodes (multi-node), or None for one pod per replica
-    weight_cache: dict[str, Any] | None = None  # the WeightCache entry wanted (spec.model.cache.enabled)
+    weight_cache: dict[str, Any] | None = None  # the WeightCache entry wanted (None: no cache, or no key yet)
+    caches: bool = False  # the resource caches its weights (spec.model.cache): its pods wait for the entry
+    resolution: Resolution | None = None  # spec.model.revision as resolved for the entry's key (Hub sources)
 
     @property
     def previous(self) -> dict[str, Any]:
@@ -186,9 +196,11 @@ def intent_for(
     settings: OperatorSettings,
     body: dict[str, Any] | None = None,
     nodes: NodeFacts | None = None,
+    resolution: Resolution | None = None,
 ) -> Intent:
     """`intent` of a parsed resource; `body` (the object as stored) carries the status of earlier decisions;
-    `nodes` are the GPU product's nodes as observed (None: not read)."""
+    `nodes` are the GPU product's nodes as observed (None: not read); `resolution`: spec.model.revision as
+    observe resolved it (None: the revision as written is the entry's key)."""
     body = body if body is not None else {"metadata": infd.metadata}
     previous = body.get("status") or {}
     shape = group_shape(infd, nodes)
@@ -200,8 +212,11 @@ def intent_for(
     if trt and blocker is None and shape is not None and infd.spec.multi_node.ssh_secret is None:
         blocker = TRTLLM_MULTI_NODE
     store = engine_build = None
-    # Every consumer reads the entry: serving pods and groups of either engine, and the EngineBuild's Job.
-    cache = render_weight_cache(infd) if infd.spec.model.cache.is_on(settings.weight_cache_default) else None
+    # Every consumer reads the entry: serving pods and groups of either engine, and the EngineBuild's Job. No
+    # entry while the revision is refused or not resolved yet: nothing starts that would download meanwhile.
+    caches = infd.spec.model.cache.is_on(settings.weight_cache_default)
+    key = resolution.key_revision if resolution is not None else infd.spec.model.revision
+    cache = render_weight_cache(infd, key) if caches and key is not None else None
     entry = cache["metadata"]["name"] if cache is not None else None
     backend = infd.spec.engine.tensorrt_llm.effective_backend
     problem = quantization_problem(infd, choice.selected, backend)
@@ -216,7 +231,7 @@ def intent_for(
         store = render_engine_store(infd.metadata["namespace"], settings.store)
         # EngineKeyError (an InvalidSpec) without a GPU
         engine_build = render_engine_build(infd, settings.store, shape, entry)
-    return Intent(body, infd, choice, blocker, store, engine_build, shape, cache)
+    return Intent(body, infd, choice, blocker, store, engine_build, shape, cache, caches, resolution)
 
 
 # TensorRT-LLM's PyTorch backend picks a linear method per quant mode (tensorrt_llm/_torch/modules/linear.py,
@@ -317,8 +332,8 @@ def _deployment_write(
     observed = world.deployments.get(engine)
     weights = weights_entry(intent, world)
     reads = serving_reads_weights(intent.infd, engine)
-    if action is Action.APPLY and reads and intent.weight_cache is not None and weights is None:
-        # The entry is not complete: what serves now keeps serving, nothing new starts (it would download).
+    if action is Action.APPLY and reads and intent.caches and weights is None:
+        # The entry is not complete (or not named yet): what serves now keeps serving, nothing new starts.
         return DeploymentWrite(engine, Action.KEEP, None, observed)
     if action is not Action.APPLY:
         return DeploymentWrite(engine, action, None, observed)
@@ -335,7 +350,9 @@ def _deployment_write(
 
 def build_may_start(intent: Intent, world: World) -> bool:
     """Whether the EngineBuild may be created now (one reading a weight cache entry waits for it to complete)."""
-    return intent.engine_build is not None and not build_waits_for_weights(intent.engine_build, world.weight_cache)
+    if intent.engine_build is None or (intent.caches and intent.weight_cache is None):
+        return False
+    return not build_waits_for_weights(intent.engine_build, world.weight_cache)
 
 
 def wanted_build(intent: Intent, world: World) -> dict[str, Any]:
@@ -343,7 +360,8 @@ def wanted_build(intent: Intent, world: World) -> dict[str, Any]:
     assert intent.engine_build is not None
     if build_may_start(intent, world):
         return intent.engine_build
-    return waiting_build(intent.engine_build, world.weight_cache)
+    unresolved = intent.resolution.message if intent.weight_cache is None and intent.resolution else None
+    return waiting_build(intent.engine_build, world.weight_cache, unresolved)
 
 
 def children(intent: Intent, world: World, settings: OperatorSettings) -> Children:
@@ -453,8 +471,8 @@ def status_update(
             ready=routed.ready if routed else 0,
             held_back=HeldBackStatus.model_validate(held) if held else None,
         ).to_wire()
-    if intent.weight_cache is not None:
-        status["weights"] = weights_status(intent.weight_cache, children.weight_cache)
+    if intent.caches:
+        status["weights"] = weights_status(intent.weight_cache, children.weight_cache, intent.resolution)
         generation = int(infd.metadata.get("generation", 0))
         cond = weights_condition(status["weights"])
         status["conditions"] = [
@@ -492,7 +510,7 @@ def _events(
     if before and active and before != active:
         events.append(Event("Normal", "CutOver", f"The Service now routes to {active}."))
     events += _build_events(previous.get("build") or {}, new.get("build") or {})
-    events += _weights_events(previous.get("weights") or {}, new.get("weights") or {})
+    events += [Event(*e) for e in weights_events(previous.get("weights") or {}, new.get("weights") or {})]
     if previous.get("phase") != new.get("phase"):
         kind = "Warning" if new["phase"] in ("Failed", "Degraded") else "Normal"
         phase_event = Event(kind, new["phase"], new.get("message") or new["phase"])
@@ -515,42 +533,3 @@ def _build_events(previous: dict[str, Any], new: dict[str, Any]) -> list[Event]:
         return []
     kind = "Warning" if new.get("phase") == BuildPhase.FAILED.value else "Normal"
     return [Event(kind, f"EngineBuild{new['phase']}", f"Engine build {new['key']}: {new.get('message', '')}")]
-
-
-def weights_status(wanted: dict[str, Any], observed: dict[str, Any] | None) -> dict[str, Any]:
-    """status.weights: the entry, its phase and what it says (Downloading, Complete, or why it failed)."""
-    status = (observed or {}).get("status") or {}
-    out = {
-        "entry": wanted["metadata"]["name"],
-        "phase": status.get("phase") or "Pending",
-        "message": status.get("message") or "Waiting for the weight cache entry's download Job",
-    }
-    if status.get("reason"):
-        out["reason"] = status["reason"]
-    out |= {k: status[k] for k in ("bytesDone", "bytesTotal") if isinstance(status.get(k), int)}
-    return out
-
-
-WEIGHTS_CACHED = "WeightsCached"
-
-
-def weights_condition(weights: dict[str, Any]) -> Cond:
-    """The resource's WeightsCached condition: True once its entry is complete, False with the cause (the entry's
-    reason: RevisionNotFound, SourceUnreadable, VolumeFull, ...) when its download failed, Unknown meanwhile.
-    A failure leaves what serves serving: Ready says that, this says why the new weights are not there."""
-    phase, message = weights["phase"], str(weights["message"])
-    if phase == "Complete":
-        return Cond(WEIGHTS_CACHED, True, "Cached", f"Weight cache entry {weights['entry']}: {message}")
-    if phase == "Failed":
-        return Cond(WEIGHTS_CACHED, False, str(weights.get("reason") or "WeightCacheFailed"), message)
-    return Cond(WEIGHTS_CACHED, None, str(phase), message)
-
-
-def _weights_events(previous: dict[str, Any], new: dict[str, Any]) -> list[Event]:
-    if not new or (previous.get("phase"), previous.get("entry")) == (new.get("phase"), new.get("entry")):
-        return []
-    if new["phase"] == "Failed":
-        return [Event("Warning", str(new.get("reason") or "WeightCacheFailed"), str(new["message"]))]
-    if new["phase"] == "Complete":
-        return [Event("Normal", "WeightsCached", f"Serving from weight cache entry {new['entry']}")]
-    return []

@@ -14,6 +14,7 @@ from ...render.common import selector_labels, service_name
 from ...render.multinode import NodeFacts
 from ..context import Context
 from ..facts import container_trouble, unschedulable_reason
+from . import revision
 from .desired import KIND, LEADER_WORKER_SET, Intent, World, other_kind, serving_kind, workload_name
 
 
@@ -23,6 +24,23 @@ def read_body(ctx: Context, namespace: str, name: str) -> dict[str, Any] | None:
     if body is None or body["metadata"].get("deletionTimestamp"):
         return None
     return body
+
+
+def read_resolution(ctx: Context, infd: InferenceDeployment, body: dict[str, Any]) -> revision.Resolution | None:
+    """spec.model.revision as the weight cache entry's key needs it: a commit as written or pinned in the status
+    (nothing asked), else the Hub's answer (hub.py: at most two requests of 5 s); without a Hub client, the
+    revision as written. None: nothing to resolve (no cache, a source without revisions)."""
+    want = revision.wanted(infd, ctx.settings.weight_cache_default)
+    if want is None:
+        return None
+    generation = int(infd.metadata.get("generation", 0))
+    found = revision.known(want, body.get("status") or {}, generation)
+    if found is not None:
+        return found
+    if ctx.ask_hub is None:
+        return revision.Resolution(want, revision.ResolveOutcome.AS_WRITTEN)
+    endpoint = ctx.settings.hub_endpoint or revision.HUB
+    return revision.classify(want, ctx.ask_hub(want.model, want.revision), endpoint, generation)
 
 
 def read_world(ctx: Context, intent: Intent) -> World:

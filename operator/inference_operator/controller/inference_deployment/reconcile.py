@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ...api.errors import InvalidSpec
+from ...api.errors import InvalidSpec, RetryLater
 from ...api.timestamps import utc_now
 from ...kube.errors import KubeError
 from ..context import Context
-from . import act, desired, observe
+from . import act, desired, observe, revision
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
@@ -50,8 +50,12 @@ def _converge_or_refuse(ctx: Context, body: dict[str, Any], logger: Logger) -> s
 
 def _converge(ctx: Context, body: dict[str, Any], logger: Logger) -> str:
     infd = desired.parse(body)
+    resolution = observe.read_resolution(ctx, infd, body)
+    pin = revision.early_pin(body.get("status") or {}, resolution)
+    if pin is not None:
+        act.pin_resolution(ctx.kube, body, pin)
     nodes = observe.read_node_facts(ctx, infd) if desired.needs_node_facts(infd) else None
-    intent = desired.intent_for(infd, ctx.settings, body, nodes)
+    intent = desired.intent_for(infd, ctx.settings, body, nodes, resolution)
     ns, name = intent.infd.metadata["namespace"], intent.infd.metadata["name"]
     # Registered before the build is read: a build that finishes after the read then triggers this resource
     # again (runtime/handlers.py, on_build_finished); registered after, that event could find no user and the
@@ -80,4 +84,6 @@ def _converge(ctx: Context, body: dict[str, Any], logger: Logger) -> str:
     )
     act.write_status(ctx.kube, body, update)
     ctx.fleet.resource(ns, name, update.phase, update.active, update.ready)
+    if resolution is not None and resolution.outcome is None:  # the Hub did not answer: the status says so
+        raise RetryLater(resolution.message)
     return update.phase

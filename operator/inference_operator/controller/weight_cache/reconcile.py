@@ -14,14 +14,9 @@ from ...api.inference_deployment import InferenceDeployment
 from ...api.labels import COMPONENT_BUILD, COMPONENT_SERVING, LABEL_COMPONENT, LABEL_MANAGED_BY, MANAGED_BY
 from ...api.timestamps import utc_now
 from ...kube.errors import NotFound
-from ...render.weight_cache import (
-    LABEL_WEIGHT_CACHE,
-    entry_name_of,
-    job_name,
-    render_download_job,
-    render_weight_claim,
-)
+from ...render.weight_cache import LABEL_WEIGHT_CACHE, job_name, render_download_job, render_weight_claim
 from ..context import Context
+from ..inference_deployment.revision import entry_of
 from . import desired
 from .progress import progress_url
 
@@ -55,16 +50,19 @@ def reconcile_weight_cache(ctx: Context, namespace: str, name: str, logger: Logg
 
 
 def wanted_entries(resources: list[dict[str, Any]], default: bool) -> set[str]:
-    """The entries the namespace's resources ask for now (an unparsable resource asks for none); `default`: the
-    operator's for a resource that does not say (INFOP_WEIGHT_CACHE_DEFAULT)."""
+    """The entries the namespace's resources ask for now, by their spec and the revision pinned in their status
+    (an unparsable resource, or one whose revision is not resolved yet, asks for none: what it serves from is
+    counted by its Deployment's label); `default`: the operator's for a resource that does not say
+    (INFOP_WEIGHT_CACHE_DEFAULT)."""
     out = set()
     for body in resources:
         try:
             infd = InferenceDeployment.model_validate({k: v for k, v in body.items() if k != "status"})
         except ValidationError:
             continue
-        if infd.spec.model.cache.is_on(default) and not body["metadata"].get("deletionTimestamp"):
-            out.add(entry_name_of(infd))
+        entry = entry_of(infd, body.get("status") or {}, default)
+        if entry is not None and not body["metadata"].get("deletionTimestamp"):
+            out.add(entry)
     return out
 
 
