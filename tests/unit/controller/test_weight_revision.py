@@ -16,7 +16,7 @@ import pytest
 from inference_operator.api.errors import RetryLater
 from inference_operator.api.inference_deployment import InferenceDeployment
 from inference_operator.api.settings import OperatorSettings
-from inference_operator.api.weight_cache import ResolveOutcome
+from inference_operator.api.weight_cache import ResolveOutcome, WeightsStatus
 from inference_operator.controller.context import Context
 from inference_operator.controller.inference_deployment import revision
 from inference_operator.controller.inference_deployment.reconcile import reconcile_inference_deployment
@@ -165,6 +165,10 @@ def test_the_pin_is_written_ahead_of_the_entry_only_when_it_names_a_new_key() ->
         "resolved": resolved.to_status(),
     }
     assert revision.early_pin({"weights": {"resolved": resolved.to_status()}}, resolved) is None
+    # A resource's first pin: status.weights.phase is required by the CRD (the API server refused a pin without it).
+    first = revision.early_pin({}, resolved)
+    assert first == {"phase": "Pending", "resolved": resolved.to_status()}
+    WeightsStatus.model_validate(first)
     assert revision.early_pin(status, Resolution(WANT, None, message="no answer")) is None
     assert revision.early_pin(status, Resolution(WANT, ResolveOutcome.REVISION_NOT_FOUND)) is None
     assert revision.early_pin(status, Resolution(WANT, ResolveOutcome.COMMIT, MAIN)) is None

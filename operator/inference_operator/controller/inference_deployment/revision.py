@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...api.inference_deployment import InferenceDeployment
-from ...api.weight_cache import ResolveOutcome
+from ...api.weight_cache import CachePhase, ResolveOutcome
 
 __all__ = ["HUB", "HubAnswer", "HubReply", "Resolution", "ResolveOutcome", "Wanted"]
 from ...render.weight_cache import entry_name_of, source_uri
@@ -147,7 +147,8 @@ def early_pin(status: dict[str, Any], resolution: Resolution | None) -> dict[str
     pin = resolution.to_status()
     if weights.get("resolved") == pin:
         return None
-    return weights | {"resolved": pin}
+    # status.weights.phase is required by the CRD: a first pin (no entry yet) is Pending, as the entry will be.
+    return {"phase": CachePhase.PENDING.value} | weights | {"resolved": pin}
 
 
 def _where(want: Wanted) -> str:
