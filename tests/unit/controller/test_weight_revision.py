@@ -86,6 +86,19 @@ def reconcile_all(ctx: Context, fake: FakeKube, *names: str) -> None:
         reconcile_inference_deployment(ctx, NS, name, LOG)
 
 
+def serving_at_main() -> tuple[FakeKube, FakeHub, Context, str, dict[str, Any]]:
+    """Resource `a` at main, served from its complete entry: the fake, the Hub, the context, the entry's name and
+    the serving Deployment."""
+    fake, hub = FakeKube(), FakeHub({"main": MAIN})
+    ctx = Context(kube=fake, settings=OperatorSettings(), ask_hub=hub)
+    resource(fake, "a", "main")
+    reconcile_all(ctx, fake, "a")
+    (old,) = entries(fake)
+    complete(fake, old)
+    reconcile_all(ctx, fake, "a")
+    return fake, hub, ctx, old, fake.body("Deployment", NS, "a-vllm")
+
+
 def weights_of(fake: FakeKube, name: str) -> dict[str, Any]:
     weights: dict[str, Any] = fake.body("InferenceDeployment", NS, name)["status"]["weights"]
     return weights
@@ -255,14 +268,7 @@ def test_a_revision_change_is_one_new_entry_and_the_pin_keeps_it_from_eviction()
 
 
 def test_a_missing_revision_fails_at_once_with_no_entry_and_no_job_and_what_serves_serves_on() -> None:
-    fake, hub = FakeKube(), FakeHub({"main": MAIN})
-    ctx = Context(kube=fake, settings=OperatorSettings(), ask_hub=hub)
-    resource(fake, "a", "main")
-    reconcile_all(ctx, fake, "a")
-    (old,) = entries(fake)
-    complete(fake, old)
-    reconcile_all(ctx, fake, "a")
-    serving = fake.body("Deployment", NS, "a-vllm")
+    fake, hub, ctx, old, serving = serving_at_main()
     resource(fake, "a", "no-such-revision")
     reconcile_all(ctx, fake, "a")
     assert list(entries(fake)) == [old] and jobs(fake) == [job_name(old)]
@@ -307,14 +313,7 @@ def test_a_model_only_a_token_reads_is_keyed_as_written_and_the_status_says_why(
 
 
 def test_a_hub_that_does_not_answer_is_retried_and_says_so_and_what_serves_serves_on() -> None:
-    fake, hub = FakeKube(), FakeHub({"main": MAIN})
-    ctx = Context(kube=fake, settings=OperatorSettings(), ask_hub=hub)
-    resource(fake, "a", "main")
-    reconcile_all(ctx, fake, "a")
-    (old,) = entries(fake)
-    complete(fake, old)
-    reconcile_all(ctx, fake, "a")
-    serving = fake.body("Deployment", NS, "a-vllm")
+    fake, hub, ctx, old, serving = serving_at_main()
     hub.otherwise = HubReply(HubAnswer(None, detail="timed out"))
     resource(fake, "a", "v2")
     with pytest.raises(RetryLater, match="timed out"):
