@@ -237,20 +237,26 @@ def test_float32_without_quantization_is_accepted(cluster: Cluster, namespace: s
     assert cluster.get("infd", "qwen-small", namespace) is not None
 
 
-def test_a_refused_float32_edit_leaves_the_deployment_serving(
-    cluster: Cluster, operator: OperatorProcess, namespace: str
-) -> None:
+def ready_status(cluster: Cluster, name: str, namespace: str) -> dict[str, Any] | None:
+    status = cluster.status("infd", name, namespace)
+    return status if status.get("phase") == "Ready" else None
+
+
+def serving_small_model(cluster: Cluster, namespace: str) -> tuple[str, dict[str, Any]]:
+    """small_model() applied and Ready (on kwok pods): its name and its Deployment as it serves."""
     good = small_model()
     name = good["metadata"]["name"]
     cluster.apply(good, namespace)
-
-    def ready() -> dict[str, Any] | None:
-        status = cluster.status("infd", name, namespace)
-        return status if status.get("phase") == "Ready" else None
-
-    wait_for("Ready", ready)
+    wait_for("Ready", lambda: ready_status(cluster, name, namespace))
     before = cluster.get("deployment", f"{name}-vllm", namespace)
     assert before is not None
+    return name, before
+
+
+def test_a_refused_float32_edit_leaves_the_deployment_serving(
+    cluster: Cluster, operator: OperatorProcess, namespace: str
+) -> None:
+    name, before = serving_small_model(cluster, namespace)
     generation = cluster.get("infd", name, namespace)["metadata"]["generation"]  # type: ignore[index]
 
     proc = cluster.apply(small_model(dtype="float32", quantization="fp8"), namespace, check=False)
@@ -259,7 +265,7 @@ def test_a_refused_float32_edit_leaves_the_deployment_serving(
     stored = cluster.get("infd", name, namespace)
     assert stored is not None and stored["metadata"]["generation"] == generation
     assert stored["spec"].get("precision", {}).get("dtype") != "float32"
-    assert ready()
+    assert ready_status(cluster, name, namespace)
     after = cluster.get("deployment", f"{name}-vllm", namespace)
     assert after is not None and after["status"].get("readyReplicas") == 1
     assert after["spec"]["template"] == before["spec"]["template"]
@@ -300,17 +306,7 @@ def test_an_unknown_cache_scheme_is_refused_naming_the_field_and_an_edit_to_one_
     assert not cluster.items("weightcaches.inference-operator.dev", namespace)
 
     # A running resource (kwok pods) edited to such a source: refused the same way, and what runs runs on.
-    good = small_model()
-    name = good["metadata"]["name"]
-    cluster.apply(good, namespace)
-
-    def ready() -> dict[str, Any] | None:
-        status = cluster.status("infd", name, namespace)
-        return status if status.get("phase") == "Ready" else None
-
-    wait_for("Ready", ready)
-    before = cluster.get("deployment", f"{name}-vllm", namespace)
-    assert before is not None
+    name, before = serving_small_model(cluster, namespace)
     cluster.apply(with_cache_source("gs://bucket/qwen"), namespace)
     refused = wait_for("the edit refused", lambda: refusal(cluster, name, namespace))
     assert refused["message"].startswith(CACHE_SOURCE_FIELD) and "\n" not in refused["message"], refused
@@ -319,7 +315,7 @@ def test_an_unknown_cache_scheme_is_refused_naming_the_field_and_an_edit_to_one_
     assert after["status"].get("readyReplicas") == 1
     assert not cluster.items("weightcaches.inference-operator.dev", namespace)
     # The edit undone: Ready again, on the same pods' template.
-    cluster.apply(good, namespace)
-    wait_for("Ready again", ready)
+    cluster.apply(small_model(), namespace)
+    wait_for("Ready again", lambda: ready_status(cluster, name, namespace))
     again = cluster.get("deployment", f"{name}-vllm", namespace)
     assert again is not None and again["spec"]["template"] == before["spec"]["template"]
