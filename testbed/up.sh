@@ -331,7 +331,12 @@ fi
 # the tests that need them fail saying so.
 # shellcheck source=engine/env.sh
 source "$TESTBED_DIR/engine/env.sh"
-if [ -f "$HUB_VENV/.complete" ] && [ -f "$MODEL_CACHE/.complete" ] && [ -x "$PROMETHEUS_BUILT" ]; then
+# TESTBED_ENGINE_PARTS=0 leaves them and the S3 store out (the private test beds of the chaos, shutdown and
+# node-agent tests, whose resources run on the simulated nodes and need none: one less load on a busy machine).
+ENGINE_PARTS=${TESTBED_ENGINE_PARTS:-1}
+if [ "$ENGINE_PARTS" = 0 ]; then
+  say "TESTBED_ENGINE_PARTS=0: the Hub mirror, Prometheus, the metrics adapter and the S3 store are not started"
+elif [ -f "$HUB_VENV/.complete" ] && [ -f "$MODEL_CACHE/.complete" ] && [ -x "$PROMETHEUS_BUILT" ]; then
   say "starting the Hub mirror and Prometheus"
   bash "$TESTBED_DIR/hub/start.sh"
   bash "$TESTBED_DIR/prometheus/start.sh"
@@ -345,7 +350,9 @@ else
   say "the Hub mirror and Prometheus are not installed (make engine): not started"
 fi
 # The S3-compatible store weight-cache entries can be filled from (testbed/s3, SeaweedFS from PyPI).
-if [ -f "$CACHE_ROOT/s3/seaweedfs-$(sed -n 's/^SEAWEEDFS_VERSION=//p' "$TESTBED_DIR/s3/versions.env")/.complete" ]; then
+if [ "$ENGINE_PARTS" = 0 ]; then
+  :
+elif [ -f "$CACHE_ROOT/s3/seaweedfs-$(sed -n 's/^SEAWEEDFS_VERSION=//p' "$TESTBED_DIR/s3/versions.env")/.complete" ]; then
   say "starting the S3 store"
   # Not fatal: a private test bed (tests/support/private_testbed.py) shares the default port range, and only the
   # weight-cache tests need the store (they fail, naming it, when it is not running).

@@ -41,6 +41,8 @@ RECOVERY_SECONDS = 15
 # for a while and its watches back off (about a minute on the test bed).
 CONVERGENCE_SECONDS = 180
 TAKEOVER_SECONDS = 30
+# A resource's first Ready on a private bed just started: nodes registering, the scheduler's first pass.
+BED_SETTLE_SECONDS = 150
 
 
 @pytest.fixture(scope="module")
@@ -327,7 +329,14 @@ def test_edits_after_an_outage_are_reconciled_within_seconds(
     cluster = bed.cluster
     ns = new_namespace(cluster, CHAOS_PREFIX, "outage")
     cluster.apply(vllm_body("before"), ns)
-    wait_for("Ready before the outage", lambda: ready(cluster, "before", ns))
+    # A new bed on a loaded machine (CI runs this after the real-engine tests) can take a while to schedule its
+    # first pod; a failure here says what the bed and the operator were doing.
+    wait_for(
+        "Ready before the outage",
+        lambda: ready(cluster, "before", ns),
+        timeout=BED_SETTLE_SECONDS,
+        explain=lambda: f"{bed.diagnostics()}\n--- operator\n{op.log()[-3000:]}",
+    )
 
     bed.component(down, component)
     time.sleep(OUTAGE_SECONDS)  # the outage's length is the point of the test: nothing to poll for

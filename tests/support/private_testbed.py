@@ -99,8 +99,11 @@ class PrivateTestbed:
 
 @contextmanager
 def private_testbed(state_dir: Path, pod_run_ms: int = 3000) -> Iterator[PrivateTestbed]:
-    """A private test bed for the duration of the block; down.sh runs whatever happens inside."""
+    """A private test bed for the duration of the block; down.sh runs whatever happens inside. Its tests run
+    on the simulated nodes, so the real engine's neighbours (Hub mirror, Prometheus, metrics adapter, S3 store)
+    are left out."""
     bed = PrivateTestbed(state_dir, pod_run_ms)
+    bed.env.setdefault("TESTBED_ENGINE_PARTS", "0")
     try:
         bed.up()
         yield bed

@@ -17,30 +17,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import re
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..api.labels import ANNOTATION_APPLIED
+from ..api.quantity import value as parse_quantity
 
 # Maps whose values are resource quantities (resources.limits/requests, a quota's hard, a PVC's storage request).
 _QUANTITY_MAPS = frozenset({"limits", "requests", "hard", "capacity"})
 # Keys whose value is one quantity (an HPA's target: 0.8 is stored as "800m").
 _QUANTITY_KEYS = frozenset({"sizeLimit", "storage", "averageValue"})
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
-_SUFFIX: dict[str | None, Decimal] = {
-    None: Decimal(1),
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-    **{s: Decimal(1024) ** (i + 1) for i, s in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"))},
-}
 
 
 def digest(obj: dict[str, Any]) -> str:
@@ -106,17 +91,3 @@ def _same_scalar(desired: Any, live: Any, quantity: bool) -> bool:
         want = parse_quantity(desired)
         return want is not None and want == parse_quantity(live)
     return False
-
-
-def parse_quantity(value: str | int | float) -> Decimal | None:
-    """A Kubernetes quantity's value ("1Gi", "500m", "2", 2, "1e3"); None when it is not one."""
-    if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    match = _QUANTITY.match(value.strip())
-    if match is None:
-        return None
-    try:
-        parsed: Decimal = Decimal(match[1]) * _SUFFIX[match[2]]
-    except InvalidOperation:
-        return None
-    return parsed

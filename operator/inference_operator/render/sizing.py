@@ -8,36 +8,12 @@ spec.engine.tensorrtLLM.buildScratchSize (the build Job's scratch emptyDir).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from decimal import Decimal
 
 from ..api.inference_deployment import DType, Quantization
+from ..api.quantity import to_bytes
 
 GIB = 1024**3
-_SUFFIX: dict[str, float] = {
-    "": 1,
-    "n": 1e-9,
-    "u": 1e-6,
-    "m": 1e-3,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "P": 1e15,
-    "E": 1e18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
-# api/base.py's QUANTITY_PATTERN, split into the number and its suffix.
-_QUANTITY = re.compile(
-    r"^\+?([0-9]+(?:\.[0-9]*)?|\.[0-9]+)((?:[KMGTPE]i)|[numkMGTPE]|[eE][+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))?$"
-)
-INT64_MAX = 2**63 - 1
 
 # A model whose size the operator cannot tell (no spec.model.parametersBillions, no size in its name) is
 # sized as an 8B model in 16 bits; set parametersBillions for anything else.
@@ -56,24 +32,6 @@ CACHE_WEIGHTS_FACTOR = 1.25
 SCRATCH_WEIGHTS_FACTOR = 3
 # The container's own writable layer and its logs, beside its emptyDirs.
 CONTAINER_DISK_GIB = 2
-
-
-def quantity_bytes(quantity: int | str) -> int:
-    """Bytes of a Kubernetes quantity (1Gi, 500M, 8e9, 1024), at most the int64 Kubernetes itself holds."""
-    if isinstance(quantity, int):
-        return min(quantity, INT64_MAX)
-    match = _QUANTITY.match(quantity.strip())
-    if match is None:
-        raise ValueError(f"not a quantity: {quantity!r}")
-    number, suffix = Decimal(match.group(1)), match.group(2) or ""
-    if suffix not in _SUFFIX:  # a decimal exponent (e3, E-2); "E" and "Ei" alone are suffixes
-        exponent = Decimal(suffix[1:])
-        if exponent > 30:  # far beyond int64: do not compute 10**476
-            return INT64_MAX
-        scale = Decimal(10) ** exponent
-    else:
-        scale = Decimal(_SUFFIX[suffix])
-    return min(INT64_MAX, math.ceil(number * scale))
 
 
 def gib(size_bytes: float) -> str:
@@ -116,11 +74,11 @@ def host_memory_bytes(weights: float, gpus: int, shm_size: int | str) -> float:
     """Weights pass through host memory once while loading, /dev/shm is memory, plus the processes' runtime."""
     processes = 2 + gpus if gpus > 0 else 1
     extra = CPU_KV_CACHE_GIB * GIB if gpus == 0 else 0
-    return weights + quantity_bytes(shm_size) + processes * RUNTIME_GIB_PER_PROCESS * GIB + extra
+    return weights + to_bytes(shm_size) + processes * RUNTIME_GIB_PER_PROCESS * GIB + extra
 
 
 def _with_container_disk(size_limit: str) -> str:
-    return gib(quantity_bytes(size_limit) + CONTAINER_DISK_GIB * GIB)
+    return gib(to_bytes(size_limit) + CONTAINER_DISK_GIB * GIB)
 
 
 def serving_sizes(weights: float, gpus: int, shm_size: int | str, cache_size: int | str | None) -> PodSizes:

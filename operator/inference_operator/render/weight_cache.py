@@ -12,12 +12,13 @@ import hashlib
 from typing import Any
 
 from .. import API_VERSION
+from ..api import quantity
 from ..api.inference_deployment import InferenceDeployment
 from ..api.labels import LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_MODEL, LABEL_PREFIX, MANAGED_BY, model_label_value
 from ..api.weight_cache import KIND, WeightCache
 from .common import container_security_context, hf_token_env, hub_env, pod_security_context
 from .engine_build import parameters_billions
-from .sizing import GIB, gib, quantity_bytes, weights_bytes
+from .sizing import GIB, gib, weights_bytes
 from .weight_download import (
     CACHE_DIR,
     DOWNLOAD_PY,
@@ -160,7 +161,7 @@ def _env(entry: WeightCache, hub_endpoint: str | None) -> list[dict[str, Any]]:
         {"name": "WC_PROGRESS_LINGER", "value": str(PROGRESS_LINGER_SECONDS)},
         # The claim's requested size: weights larger than it fail before the download (VolumeFull).
         {"name": "WC_CLAIM_SIZE", "value": spec.size},
-        {"name": "WC_CLAIM_BYTES", "value": str(quantity_bytes(spec.size))},
+        {"name": "WC_CLAIM_BYTES", "value": str(quantity.to_bytes(spec.size))},
     ]
     if spec.source.startswith("hf://"):
         env += hf_token_env(spec.credentials) + hub_env(hub_endpoint)

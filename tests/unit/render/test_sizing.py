@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from inference_operator.api.inference_deployment import InferenceDeployment
 from inference_operator.render.build_job import render_build_job
-from inference_operator.render.sizing import quantity_bytes
 from inference_operator.render.vllm import render_vllm_deployment
 from tests.support.samples import sample_body
 from tests.support.trtllm_fixtures import created_build, infd_with
@@ -56,26 +53,3 @@ def test_the_build_scratch_size_is_overridable_and_reaches_the_job() -> None:
     job = render_build_job(created_build(infd_with(buildScratchSize="1Ti")))
     assert volume(job, "scratch")["emptyDir"] == {"sizeLimit": "1Ti"}
     assert container_resources(job)["requests"]["ephemeral-storage"] == "1026Gi"
-
-
-@pytest.mark.parametrize(
-    ("quantity", "expected"),
-    [
-        ("1Gi", 2**30),
-        ("500M", 500 * 10**6),
-        ("8e9", 8 * 10**9),
-        (1024, 1024),
-        (".5Gi", 2**29),
-        ("1e400", 2**63 - 1),
-        ("2Ei", 2**61),
-        ("1E", 10**18),
-        ("999999999999Ei", 2**63 - 1),
-    ],
-)
-def test_quantities(quantity: int | str, expected: int) -> None:
-    assert quantity_bytes(quantity) == expected
-
-
-def test_a_malformed_quantity_is_an_error() -> None:
-    with pytest.raises(ValueError, match="not a quantity"):
-        quantity_bytes("8 GB")

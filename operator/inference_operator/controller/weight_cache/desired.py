@@ -7,11 +7,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ...api import quantity
 from ...api.engine_build import BuildPhase
 from ...api.errors import InvalidSpec
 from ...api.validation import format_validation_error
 from ...api.weight_cache import CachePhase, WeightCache
-from ...render.sizing import quantity_bytes
 from ...render.weight_cache import LABEL_WEIGHT_CACHE, claim_name, job_name, serving_model_path
 from ...render.weight_download import EXIT_REASONS
 from ..conditions import Cond, merge_conditions, status_changed
@@ -188,8 +188,8 @@ def evictions(entries: list[dict[str, Any]], in_use: set[str], budget: str | Non
     """Unused entries to delete, oldest first, until the namespace's entries fit the budget (None: never)."""
     if budget is None:
         return []
-    limit = quantity_bytes(budget)
-    total = sum(quantity_bytes(e["spec"]["size"]) for e in entries)
+    limit = quantity.to_bytes(budget)
+    total = sum(quantity.to_bytes(e["spec"]["size"]) for e in entries)
     out = []
     oldest_first = sorted(
         entries, key=lambda e: (str(e["metadata"].get("creationTimestamp") or ""), e["metadata"]["name"])
@@ -200,7 +200,7 @@ def evictions(entries: list[dict[str, Any]], in_use: set[str], budget: str | Non
         if e["metadata"]["name"] in in_use:
             continue
         out.append(e)
-        total -= quantity_bytes(e["spec"]["size"])
+        total -= quantity.to_bytes(e["spec"]["size"])
     return out
 
 
