@@ -140,24 +140,31 @@ def test_two_resources_share_one_download_and_serve_from_it_offline(cluster: Clu
         container = next(c for c in pod["spec"]["containers"] if c["name"] == "vllm")
         assert container["args"][0] == "/weights/model"
         assert {"name": "HF_HUB_OFFLINE", "value": "1"} in container["env"]
-    # A second replica of the first resource and a pod restart start from the entry too (three engines at most
-    # run at once: first's two and second's one).
-    patch(cluster, ns, "first", '{"spec":{"replicas":2}}')
-    wait_for("first at 2 Ready replicas", lambda: ready_replicas(cluster, ns, "first", 2), READY_TIMEOUT, 1)
-    assert download_jobs(cluster, ns) == [f"{entry}-download"]  # two replicas and a second resource: one Job
+    # Three replicas of the first resource (second suspended meanwhile, so that no more than three engines run at
+    # once) and a pod restart start from the entry too.
+    patch(cluster, ns, "second", '{"spec":{"replicas":0}}')
+    wait_for(
+        "second's pod to go",
+        lambda: not cluster.items("pods", ns, "inference-operator.dev/deployment=second"),
+        300,
+        1,
+    )
+    patch(cluster, ns, "first", '{"spec":{"replicas":3}}')
+    wait_for("first at 3 Ready replicas", lambda: ready_replicas(cluster, ns, "first", 3), READY_TIMEOUT, 1)
+    assert download_jobs(cluster, ns) == [f"{entry}-download"]  # three replicas and a second resource: one Job
     victim = ready_endpoints(cluster, ns, "first")[0]
     cluster.kubectl("delete", "pod", victim.pod, "-n", ns, "--wait=false")
     wait_for(
         "first's replacement pod Ready",
-        lambda: len([e for e in ready_endpoints(cluster, ns, "first") if e.pod != victim.pod]) == 2,
+        lambda: len([e for e in ready_endpoints(cluster, ns, "first") if e.pod != victim.pod]) == 3,
         READY_TIMEOUT,
         1,
     )
-    # Three serving pod starts (second's first, a scale-up, a restart), and not one byte through the mirror.
+    # Five serving pod starts (second's first, two scale-ups, a restart), and not one byte through the mirror.
     assert resolve_bytes(hub_after_job) == 0
     assert download_jobs(cluster, ns) == [f"{entry}-download"]
     print(
-        f"weight cache: the Job fetched {fetched_by_job} bytes, the three serving pod starts 0; "
+        f"weight cache: the Job fetched {fetched_by_job} bytes, the five serving pod starts 0; "
         f"created to Ready: cold (download + start) {cold:.1f}s, warm (second resource) {warm:.1f}s"
     )
     moves_to_v2_and_refuses_a_missing_revision(cluster, ns, entry)
