@@ -20,7 +20,7 @@ import json
 from typing import Any
 
 from ..api.labels import ANNOTATION_APPLIED
-from ..api.quantity import value as parse_quantity
+from ..api.quantity import value as quantity_value
 
 # Maps whose values are resource quantities (resources.limits/requests, a quota's hard, a PVC's storage request).
 _QUANTITY_MAPS = frozenset({"limits", "requests", "hard", "capacity"})
@@ -88,6 +88,6 @@ def _same_scalar(desired: Any, live: Any, quantity: bool) -> bool:
     if (numbers or type(desired) is type(live)) and desired == live:
         return True
     if quantity and isinstance(desired, (str, int, float)) and isinstance(live, (str, int, float)):
-        want = parse_quantity(desired)
-        return want is not None and want == parse_quantity(live)
+        want = quantity_value(desired)
+        return want is not None and want == quantity_value(live)
     return False
