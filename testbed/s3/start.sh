@@ -15,11 +15,17 @@ if pid=$(s3_pid); then
 fi
 HOST=$(cat "$STATE_DIR/agent/gateway" 2>/dev/null || echo 127.0.0.1)
 [[ $HOST =~ ^[0-9.]+$ ]] || { echo "s3: $STATE_DIR/agent/gateway does not hold an IPv4 address" >&2; exit 1; }
-for p in "$S3_PORT" "$S3_MASTER_PORT" "$S3_VOLUME_PORT" "$S3_FILER_PORT" "$S3_METRICS_PORT"; do
-  if (exec 3<>"/dev/tcp/$HOST/$p") 2>/dev/null; then
-    echo "s3: port $p on $HOST is taken; set TESTBED_S3_PORT to a free range of five ports" >&2
-    exit 1
-  fi
+# weed listens on loopback too, and names its unix sockets by port alone (/tmp/seaweedfs-volume-grpc-<port>.sock,
+# weed 4.48): a second store on the same ports, of another test bed, would take over the first one's sockets
+# (the first one's uploads then fail with "no writable volumes"). So a port taken on either address refuses.
+for p in "$S3_PORT" "$S3_MASTER_PORT" "$S3_VOLUME_PORT" "$S3_FILER_PORT" "$S3_METRICS_PORT" \
+  $((S3_PORT + 10000)) $((S3_MASTER_PORT + 10000)) $((S3_VOLUME_PORT + 10000)) $((S3_FILER_PORT + 10000)); do
+  for addr in "$HOST" 127.0.0.1; do
+    if (exec 3<>"/dev/tcp/$addr/$p") 2>/dev/null; then
+      echo "s3: port $p on $addr is taken (another test bed's store?); set TESTBED_S3_PORT to a free range" >&2
+      exit 1
+    fi
+  done
 done
 mkdir -p "$STATE_DIR/pids" "$STATE_DIR/logs" "$STATE_DIR/s3/data"
 cat >"$STATE_DIR/s3/identities.json" <<JSON

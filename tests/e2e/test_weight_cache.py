@@ -51,6 +51,12 @@ def weight_operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture
+def s3(cluster: Cluster) -> str:
+    """The test bed's S3 store, running: its endpoint as pods reach it."""
+    return s3_store.ensure_running()
+
+
+@pytest.fixture
 def ns(cluster: Cluster, weight_operator: OperatorProcess) -> Iterator[str]:
     name = f"{PREFIX}-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", name)
@@ -232,12 +238,12 @@ def test_a_missing_revision_is_refused_by_the_resolve_before_any_job(cluster: Cl
     assert not entries(cluster, ns) and not download_jobs(cluster, ns)
 
 
-def test_eviction_under_the_budget_removes_only_the_unused_entry(cluster: Cluster, ns: str) -> None:
+def test_eviction_under_the_budget_removes_only_the_unused_entry(cluster: Cluster, ns: str, s3: str) -> None:
     # An entry nobody uses any more (its resource is deleted), then a new one: 2Gi of entries over a 1Gi budget.
     # Entries whose Job fails at once (an S3 prefix read anonymously: the store refuses it) cost no transfer.
     def refused_s3(name: str) -> dict[str, Any]:
         body = cached(name, ns)
-        body["spec"]["model"]["cache"] |= {"source": f"s3://models/{ns}-{name}", "s3Endpoint": s3_store.endpoint()}
+        body["spec"]["model"]["cache"] |= {"source": f"s3://models/{ns}-{name}", "s3Endpoint": s3}
         return body
 
     cluster.apply(refused_s3("gone"), ns)
@@ -255,7 +261,9 @@ def test_eviction_under_the_budget_removes_only_the_unused_entry(cluster: Cluste
     assert all(e["involvedObject"]["kind"] == "WeightCache" for e in events)
 
 
-def test_an_s3_entry_is_filled_from_the_store_with_signed_requests_and_served(cluster: Cluster, ns: str) -> None:
+def test_an_s3_entry_is_filled_from_the_store_with_signed_requests_and_served(
+    cluster: Cluster, ns: str, s3: str
+) -> None:
     bucket = "models"  # one bucket (a weed collection: its volumes are made once), a prefix per namespace
     before = s3_store.get_requests(bucket)
     files = s3_store.upload_dir(bucket, ns, Path(engine_paths()["MODEL_DIR"]))
@@ -269,7 +277,7 @@ def test_an_s3_entry_is_filled_from_the_store_with_signed_requests_and_served(cl
     body = cached("from-s3", ns)
     body["spec"]["model"]["cache"] |= {
         "source": f"s3://{bucket}/{ns}",
-        "s3Endpoint": s3_store.endpoint(),
+        "s3Endpoint": s3,
         "s3Credentials": "s3-keys",
     }
     cluster.apply(body, ns)

@@ -44,6 +44,11 @@ class PrivateTestbed:
         self.env.pop("KUBECONFIG", None)
         # No LeaderWorkerSet controller: no test of a private test bed uses one, and it adds ~15 s to each start.
         self.env.setdefault("TESTBED_LWS", "0")
+        # Nor the real engine's neighbours (Hub mirror, Prometheus, metrics adapter, S3 store): what runs on a
+        # private bed runs on its simulated nodes. SeaweedFS also names its unix sockets by port alone
+        # (/tmp/seaweedfs-volume-grpc-<port>.sock), so a second store on the default ports broke the shared
+        # bed's (its uploads then failed with "no writable volumes").
+        self.env.setdefault("TESTBED_ENGINE_PARTS", "0")
         self.cluster = Cluster(kubeconfig=state_dir / "kubeconfig", kubectl_bin=testbed.bin_dir() / "kubectl")
 
     def script(self, *args: str, timeout: float = 180) -> str:
@@ -99,11 +104,8 @@ class PrivateTestbed:
 
 @contextmanager
 def private_testbed(state_dir: Path, pod_run_ms: int = 3000) -> Iterator[PrivateTestbed]:
-    """A private test bed for the duration of the block; down.sh runs whatever happens inside. Its tests run
-    on the simulated nodes, so the real engine's neighbours (Hub mirror, Prometheus, metrics adapter, S3 store)
-    are left out."""
+    """A private test bed for the duration of the block; down.sh runs whatever happens inside."""
     bed = PrivateTestbed(state_dir, pod_run_ms)
-    bed.env.setdefault("TESTBED_ENGINE_PARTS", "0")
     try:
         bed.up()
         yield bed

@@ -73,7 +73,10 @@ def ensure_up(build_timeout: float = 3600, up_timeout: float = 180) -> Path:
     component's log when startup fails).
     """
     build(build_timeout)
-    _run_script("up.sh", timeout=up_timeout)
+    result = _run_script("up.sh", timeout=up_timeout)
+    # What up.sh said, for a later failure to point at (a neighbour it started not fatally, such as the S3 store).
+    (state_dir() / "logs").mkdir(parents=True, exist_ok=True)
+    (state_dir() / "logs" / "up.out").write_text(result.stdout + result.stderr)
     kubeconfig = state_dir() / "kubeconfig"
     if not kubeconfig.is_file():
         raise RuntimeError(f"testbed/up.sh succeeded but {kubeconfig} is missing")
