@@ -326,39 +326,41 @@ else
   bash "$TESTBED_DIR/lws/start.sh"
 fi
 
-# The real engine's neighbours (docs/testbed-engine.md): the Hub mirror pods download the model from, and a real
-# Prometheus scraping them. Both need `make engine`; without it the kwok part of the test bed still works, and
-# the tests that need them fail saying so.
+# The real engine's neighbours (docs/testbed-engine.md): the Hub mirror pods download the model from, a real
+# Prometheus scraping them with the metrics adapter reading it, and the S3-compatible store weight-cache entries
+# can be filled from (testbed/s3, SeaweedFS from PyPI). They need `make engine`; without it the kwok part of the
+# test bed still works, and the tests that need them fail saying so.
 # shellcheck source=engine/env.sh
 source "$TESTBED_DIR/engine/env.sh"
-# TESTBED_ENGINE_PARTS=0 leaves them and the S3 store out (the private test beds of the chaos, shutdown and
-# node-agent tests, whose resources run on the simulated nodes and need none: one less load on a busy machine).
-ENGINE_PARTS=${TESTBED_ENGINE_PARTS:-1}
-if [ "$ENGINE_PARTS" = 0 ]; then
-  say "TESTBED_ENGINE_PARTS=0: the Hub mirror, Prometheus, the metrics adapter and the S3 store are not started"
-elif [ -f "$HUB_VENV/.complete" ] && [ -f "$MODEL_CACHE/.complete" ] && [ -x "$PROMETHEUS_BUILT" ]; then
-  say "starting the Hub mirror and Prometheus"
-  bash "$TESTBED_DIR/hub/start.sh"
-  bash "$TESTBED_DIR/prometheus/start.sh"
-  if [ -x "$ADAPTER_BIN/prometheus-adapter" ]; then
-    say "starting the metrics adapter (custom.metrics.k8s.io from Prometheus)"
-    bash "$TESTBED_DIR/metrics-adapter/start.sh"
+start_engine_parts() {
+  if [ -f "$HUB_VENV/.complete" ] && [ -f "$MODEL_CACHE/.complete" ] && [ -x "$PROMETHEUS_BUILT" ]; then
+    say "starting the Hub mirror and Prometheus"
+    bash "$TESTBED_DIR/hub/start.sh"
+    bash "$TESTBED_DIR/prometheus/start.sh"
+    if [ -x "$ADAPTER_BIN/prometheus-adapter" ]; then
+      say "starting the metrics adapter (custom.metrics.k8s.io from Prometheus)"
+      bash "$TESTBED_DIR/metrics-adapter/start.sh"
+    else
+      say "the metrics adapter is not built (make testbed): custom.metrics.k8s.io is not served"
+    fi
   else
-    say "the metrics adapter is not built (make testbed): custom.metrics.k8s.io is not served"
+    say "the Hub mirror and Prometheus are not installed (make engine): not started"
   fi
+  if [ -f "$CACHE_ROOT/s3/seaweedfs-$(sed -n 's/^SEAWEEDFS_VERSION=//p' "$TESTBED_DIR/s3/versions.env")/.complete" ]; then
+    say "starting the S3 store"
+    # Not fatal: only the weight-cache tests need the store, and they start it themselves, failing with
+    # start.sh's words, when it does not run (tests/support/s3_store.py).
+    bash "$TESTBED_DIR/s3/start.sh" || say "the S3 store did not start (testbed/s3/start.sh above): not serving S3"
+  else
+    say "the S3 store is not installed (make engine): not started"
+  fi
+}
+# TESTBED_ENGINE_PARTS=0 leaves them all out: every private test bed (tests/support/private_testbed.py) sets it,
+# as what runs there runs on the simulated nodes.
+if [ "${TESTBED_ENGINE_PARTS:-1}" = 0 ]; then
+  say "TESTBED_ENGINE_PARTS=0: the Hub mirror, Prometheus, the metrics adapter and the S3 store are not started"
 else
-  say "the Hub mirror and Prometheus are not installed (make engine): not started"
-fi
-# The S3-compatible store weight-cache entries can be filled from (testbed/s3, SeaweedFS from PyPI).
-if [ "$ENGINE_PARTS" = 0 ]; then
-  :
-elif [ -f "$CACHE_ROOT/s3/seaweedfs-$(sed -n 's/^SEAWEEDFS_VERSION=//p' "$TESTBED_DIR/s3/versions.env")/.complete" ]; then
-  say "starting the S3 store"
-  # Not fatal: a private test bed (tests/support/private_testbed.py) shares the default port range, and only the
-  # weight-cache tests need the store (they fail, naming it, when it is not running).
-  bash "$TESTBED_DIR/s3/start.sh" || say "the S3 store did not start (testbed/s3/start.sh above): not serving S3"
-else
-  say "the S3 store is not installed (make engine): not started"
+  start_engine_parts
 fi
 
 trap - EXIT

@@ -23,19 +23,9 @@ def endpoint() -> str:
 
 
 def ensure_running() -> str:
-    """Starts the store if it does not run (testbed/s3/start.sh is idempotent: a running one is left alone) and
-    returns its endpoint. up.sh starts it too, but not fatally: a store that did not start then, or stopped
-    since, fails here with start.sh's own words and the end of the store's log rather than a missing file."""
-    result = subprocess.run(
-        ["bash", str(testbed.TESTBED_DIR / "s3" / "start.sh")], capture_output=True, text=True, timeout=180, check=False
-    )
-    if result.returncode != 0:
-        log = testbed.state_dir() / "logs" / "s3.log"
-        tail = log.read_text(errors="replace").splitlines()[-20:] if log.is_file() else []
-        raise RuntimeError(
-            f"testbed/s3/start.sh failed (exit {result.returncode}):\n{result.stdout}{result.stderr}\n"
-            + "\n".join(tail)
-        )
+    """The store's endpoint, started first if it does not run: up.sh starts it too, but not fatally, so a store
+    that did not start then, or stopped since, fails here with start.sh's own words rather than a missing file."""
+    testbed.start_s3()
     return endpoint()
 
 

@@ -83,6 +83,12 @@ def ensure_up(build_timeout: float = 3600, up_timeout: float = 180) -> Path:
     return kubeconfig
 
 
+def start_s3(timeout: float = 180) -> None:
+    """Starts the test bed's S3 store unless it runs (testbed/s3/start.sh, idempotent); RuntimeError with
+    start.sh's output (the end of the store's log when it did not answer) if it cannot."""
+    _run_script("s3/start.sh", timeout=timeout)
+
+
 def down(timeout: float = 120) -> None:
     """Stops the test bed and removes its data."""
     _run_script("down.sh", timeout=timeout)

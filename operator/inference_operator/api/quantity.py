@@ -10,9 +10,8 @@ import math
 import re
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation, Overflow
 
-# The number, then a binary suffix, a decimal suffix or a decimal exponent. A sign is accepted (an HPA's
-# averageValue as stored may carry none, but nothing stops one); api/base.py's QUANTITY_PATTERN, which admits
-# what a spec may hold, takes none.
+# The number, then a decimal exponent, a binary suffix or a decimal suffix. A sign is accepted, as Kubernetes
+# accepts one in what it stores; api/base.py's QUANTITY_PATTERN, which admits what a spec may hold, takes none.
 _QUANTITY = re.compile(
     r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
     r"([eE][+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"
@@ -47,10 +46,11 @@ def value(quantity: str | int | float) -> Decimal | None:
     number, suffix = Decimal(match[1]), match[2] or ""
     if suffix in _SCALE:
         return _CONTEXT.multiply(number, _SCALE[suffix])
+    exponent = Decimal(suffix[1:])
     try:
-        return _CONTEXT.scaleb(number, _CONTEXT.to_integral_value(Decimal(suffix[1:])))
+        return _CONTEXT.scaleb(number, _CONTEXT.to_integral_value(exponent))
     except (Overflow, InvalidOperation):
-        huge = Decimal("Infinity") if Decimal(suffix[1:]) > 0 else Decimal(0)
+        huge = Decimal("Infinity") if exponent > 0 else Decimal(0)
         return huge.copy_sign(number) if number else Decimal(0)
 
 
