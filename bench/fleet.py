@@ -180,9 +180,10 @@ async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict
             print(f"bench: N={n} round {k + 1}/{args.repeat}: operator, then floor ({workers} workers)", flush=True)
             # On a bed of its own the round leaves its namespaces: the next round gets a fresh bed.
             clean_up = not own_bed and not last
-            runs.append({"repeat": k + 1} | await run_round(api, kubeconfig, n, cfg, clean_up=clean_up, peer=peer))
-            # Each round is kept as it ends: a long invocation that fails later still leaves the rounds it ran.
-            (run_dir / f"round-{n}-{k + 1}.json").write_text(json.dumps(runs[-1], indent=1, default=str) + "\n")
+            # Each round is kept as each of its halves ends: a long invocation cut off later keeps what it ran.
+            keep = run_dir / f"round-{n}-{k + 1}.json"
+            runs.append({"repeat": k + 1} | await run_round(api, kubeconfig, n, cfg, clean_up, peer, keep))
+            keep.write_text(json.dumps(runs[-1], indent=1, default=str) + "\n")
     finally:
         await api.close()
     return {

@@ -195,15 +195,29 @@ async def floor_half(api: Api, kubeconfig: Path, ns: str, names: list[str], cfg:
     }
 
 
+def _keep(path: Path | None, result: dict[str, Any]) -> None:
+    if path is not None:
+        path.write_text(json.dumps(result, indent=1, default=str) + "\n")
+
+
 async def run_round(
-    api: Api, kubeconfig: Path, n: int, cfg: RoundConfig, clean_up: bool, peer: Manager | None = None
+    api: Api,
+    kubeconfig: Path,
+    n: int,
+    cfg: RoundConfig,
+    clean_up: bool,
+    peer: Manager | None = None,
+    keep: Path | None = None,
 ) -> dict[str, Any]:
     """The operator's half, then the floor's, then (with `peer`) KServe's, each in a namespace of its own.
 
     `clean_up`: delete the round's namespaces and wait for them to go, so that the next round starts on an empty
     cluster. False when the bed goes after the round anyway, or is replaced by a fresh one (bench/fleet.py): at
     N = 10,000 the garbage collection of three namespaces of 10,000 resources, Deployments, ReplicaSets, pods and
-    Services takes longer than the round itself."""
+    Services takes longer than the round itself.
+
+    `keep`: a file the figures so far are written to as each half ends (a half at N = 10,000 takes most of an
+    hour: a round cut off in its peer half still leaves the operator's and the floor's)."""
     tag = f"bench-{n}-{secrets.token_hex(2)}"
     op_ns, floor_ns, peer_ns = f"{tag}-op", f"{tag}-floor", f"{tag}-peer"
     names = [resource_name(i) for i in range(n)]
@@ -213,7 +227,9 @@ async def run_round(
     try:
         result: dict[str, Any] = {"n": n, "children": CHILDREN}
         result |= await operator_half(api, kubeconfig, op_ns, names, cfg)
+        _keep(keep, result)
         result |= await floor_half(api, kubeconfig, floor_ns, names, cfg)
+        _keep(keep, result)
         if peer is not None:
             result |= await peer_half(api, peer, peer_ns, names, cfg, clean_up)
     finally:
