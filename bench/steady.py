@@ -62,7 +62,8 @@ class AdoptedOperator(Operator):
 
     def __init__(self, kubeconfig: Path, namespace: str, log_path: Path, pid: int) -> None:
         super().__init__(kubeconfig, namespace, log_path)
-        self.adopted: int | None = pid
+        # 0, or a process already gone: nothing to kill, the restart phase only starts one on the steady fleet
+        self.adopted: int | None = pid if pid and _running(pid) else None
 
     def kill(self) -> None:
         if self.adopted is None:
@@ -146,7 +147,7 @@ def keep(path: Path, result: dict[str, Any]) -> None:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    kubeconfig = Path(args.kubeconfig)
+    kubeconfig = Path(args.kubeconfig).resolve()  # the operator's working directory is the run's
     api = Api(load_endpoint(kubeconfig))
     ns, n = args.namespace, args.count
     names = [resource_name(i) for i in range(n)]
@@ -161,7 +162,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for what, event in (("converged", tracker.progress.all_done), ("Ready", tracker.progress.all_ready)):
             if not await tracker.wait(event, timeout):
                 raise RuntimeError(f"N={n}: not all {what} in {timeout:.0f}s")
-        result["rss_mb_all_ready"], result["rss_hwm_mb"] = operator.memory()
+        running = operator.adopted is not None
+        if running:
+            result["rss_mb_all_ready"], result["rss_hwm_mb"] = operator.memory()
         await asyncio.sleep(args.settle_seconds)
         parents = await list_json(api, infd_path(ns))
         children = await list_json(api, deployment_path(ns), True) + await list_json(api, service_path(ns), True)
@@ -171,11 +174,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         result["operator_writes_per_resource"] = round(sum(lifecycle.values()) / n, 3)
         result["operator_writes_by_verb_and_kind"] = apimetrics.per_resource(lifecycle, n)
         keep(args.output, result)
-        result["idle"] = await idle_window(api, ns, settled, settled_events, args.idle_seconds)
-        rss, hwm = operator.memory()
-        result["rss_mb"] = {"idle": round(rss, 1), "peak_hwm": round(hwm, 1)}
-        result["operator_cpu_s"] = round(operator.cpu_seconds(), 2)
-        keep(args.output, result)
+        if running and args.idle_seconds > 0:
+            result["idle"] = await idle_window(api, ns, settled, settled_events, args.idle_seconds)
+            rss, hwm = operator.memory()
+            result["rss_mb"] = {"idle": round(rss, 1), "peak_hwm": round(hwm, 1)}
+            result["operator_cpu_s"] = round(operator.cpu_seconds(), 2)
+            keep(args.output, result)
         if args.restart:
 
             async def events() -> int:
@@ -230,7 +234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--namespace", required=True, help="the round's operator namespace (…-op)")
     parser.add_argument("--count", type=int, required=True, help="N: the resources m00000… in it")
-    parser.add_argument("--operator-pid", type=int, required=True, help="the operator process left running")
+    parser.add_argument(
+        "--operator-pid",
+        type=int,
+        required=True,
+        help="the operator process left running (0: none is; the restart phase then only starts one)",
+    )
     parser.add_argument("--idle-seconds", type=float, default=120)
     parser.add_argument("--settle-seconds", type=float, default=5.0)
     parser.add_argument("--restart", action="store_true")
