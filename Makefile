@@ -105,7 +105,7 @@ bench: venv testbed ## fleet benchmark at N=100 and 1000, three rounds each, on 
 bench-scale: venv testbed ## issue 19's figures: N=1000 and 10000, 3 rounds, restart, edits under churn, KServe beside
 	bash bench/peer/kserve/build.sh
 	$(BIN)/python -m bench.fleet --sizes 1000,10000 --repeat 3 --restart --churn-rate 10 --churn-seconds 300 \
-	  --peer kserve --label "issue 19: scale, restart, churn, peer"
+	  --peer kserve --bed-per-half --label "issue 19: scale, restart, churn, peer"
 
 .PHONY: bench-peer
 bench-peer: venv testbed ## the benchmark with KServe v0.15.0 (RawDeployment) timed beside it, built from Go modules

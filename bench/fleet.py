@@ -24,14 +24,16 @@ from typing import Any
 
 import kopf
 
+from inference_operator import GROUP, VERSION
 from inference_operator.runtime.kopf_settings import configure
 
 from . import bed, report
 from .churn import Churn
-from .kube import Api, load_endpoint
+from .kube import Api, ApiError, load_endpoint
 from .measure import delete_namespace
 from .rounds import RoundConfig, run_round
 from .summary import summarize
+from .workload import INFD_PLURAL
 
 RESULTS = bed.REPO / "bench" / "results"
 
@@ -67,6 +69,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="use this running cluster (admin) instead of starting the bench's own test bed",
     )
     parser.add_argument("--keep-testbed", action="store_true", help="leave the bench's test bed running")
+    parser.add_argument(
+        "--bed-per-half", action="store_true", help="a fresh bed for each half: none runs beside another's fleet"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     parser.add_argument("--plots-dir", type=Path, default=RESULTS)
     parser.add_argument("--docs", type=Path, default=bed.REPO / "docs" / "benchmarks.md")
@@ -135,6 +140,20 @@ async def add_nodes(api: Api, count: int) -> None:
     await wait_nodes_ready(api, count)
 
 
+async def wait_served(api: Api, timeout: float = 120) -> None:
+    """Until the InferenceDeployments' storage answers: on a fresh bed it says 429 "storage is (re)initializing"
+    for a while after the CRD is Established, and a floor process starting then would fail its first list."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await api.request("GET", f"/apis/{GROUP}/{VERSION}/{INFD_PLURAL}", query={"limit": "1"})
+            return
+        except ApiError as exc:
+            if exc.status != 429 or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(1)
+
+
 async def replace_bed(api: Api, nodes: int) -> Api:
     """A fresh bench bed (empty etcd) with its nodes, in place of deleting the last round's namespaces."""
     started = time.monotonic()
@@ -142,7 +161,8 @@ async def replace_bed(api: Api, nodes: int) -> Api:
     kubeconfig = await asyncio.to_thread(bed.restart)
     fresh = Api(load_endpoint(kubeconfig))
     await add_nodes(fresh, nodes)
-    print(f"bench: a fresh test bed for the next round in {time.monotonic() - started:.0f}s", flush=True)
+    await wait_served(fresh)
+    print(f"bench: a fresh test bed for the next round or half in {time.monotonic() - started:.0f}s", flush=True)
     return fresh
 
 
@@ -162,6 +182,12 @@ async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict
         runs = []
         churn = Churn(args.churn_rate, args.churn_seconds) if args.churn_rate > 0 else None
         rounds = [(n, k) for n in sizes for k in range(args.repeat)]
+        beds: list[Api] = []  # the client of the bed in use last
+
+        async def fresh() -> Api:
+            beds.append(await replace_bed(beds[-1], nodes))
+            return beds[-1]
+
         for i, (n, k) in enumerate(rounds):  # operator, floor (and peer) halves interleaved, round after round
             cfg = RoundConfig(
                 workers=workers,
@@ -182,10 +208,13 @@ async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict
             clean_up = not own_bed and not last
             # Each round is kept as each of its halves ends: a long invocation cut off later keeps what it ran.
             keep = run_dir / f"round-{n}-{k + 1}.json"
-            runs.append({"repeat": k + 1} | await run_round(api, kubeconfig, n, cfg, clean_up, peer, keep))
+            beds.append(api)
+            per_half = fresh if args.bed_per_half and own_bed else None
+            runs.append({"repeat": k + 1} | await run_round(api, kubeconfig, n, cfg, clean_up, peer, keep, per_half))
+            api = beds[-1]
             keep.write_text(json.dumps(runs[-1], indent=1, default=str) + "\n")
     finally:
-        await api.close()
+        await (beds[-1] if beds else api).close()
     return {
         "schema": 2,
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -197,6 +226,7 @@ async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict
             "create_concurrency": args.create_concurrency or workers,
             "idle_seconds": args.idle_seconds,
             "own_testbed": own_bed,
+            "bed_per_half": bool(args.bed_per_half and own_bed),
             "peer": args.peer,
             "repeat": args.repeat,
             "restart": args.restart,

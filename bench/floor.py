@@ -105,7 +105,9 @@ async def serve(kubeconfig: Path, namespace: str, count: int, workers: int) -> d
 
     watcher = asyncio.create_task(watch())
     try:
-        await listed.wait()
+        await asyncio.wait([watcher, asyncio.ensure_future(listed.wait())], return_when=asyncio.FIRST_COMPLETED)
+        if watcher.done():
+            watcher.result()  # its error, rather than waiting for a listing that will not come
         print("floor: watching", flush=True)  # the bench starts creating on this line
         await floor_workers(api, queue, workers, count)
         print(json.dumps({"writes": own_writes(api), "cpu_s": round(time.process_time(), 3)}), flush=True)

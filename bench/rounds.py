@@ -9,6 +9,7 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,6 +209,7 @@ async def run_round(
     clean_up: bool,
     peer: Manager | None = None,
     keep: Path | None = None,
+    fresh: Callable[[], Awaitable[Api]] | None = None,
 ) -> dict[str, Any]:
     """The operator's half, then the floor's, then (with `peer`) KServe's, each in a namespace of its own.
 
@@ -217,23 +219,34 @@ async def run_round(
     Services takes longer than the round itself.
 
     `keep`: a file the figures so far are written to as each half ends (a half at N = 10,000 takes most of an
-    hour: a round cut off in its peer half still leaves the operator's and the floor's)."""
+    hour: a round cut off in its peer half still leaves the operator's and the floor's).
+
+    `fresh`: a fresh bed before each half after the first (`--bed-per-half`), whose client it returns. Without
+    it a later half runs beside the earlier halves' fleets: at N = 10,000 that made the floor's half 3 to 4 times
+    slower than the operator's (docs/benchmarks.md), so no ratio could be read from the round."""
     tag = f"bench-{n}-{secrets.token_hex(2)}"
     op_ns, floor_ns, peer_ns = f"{tag}-op", f"{tag}-floor", f"{tag}-peer"
     names = [resource_name(i) for i in range(n)]
     halves = [op_ns, floor_ns] + ([peer_ns] if peer else [])
-    for ns in halves:
+
+    async def bed_for(ns: str) -> Api:
+        """The bed the next half runs on, with its namespace."""
+        nonlocal api
+        if fresh is not None and ns != op_ns:
+            api = await fresh()
         await make_namespace(api, ns)
+        return api
+
     try:
-        result: dict[str, Any] = {"n": n, "children": CHILDREN}
-        result |= await operator_half(api, kubeconfig, op_ns, names, cfg)
+        result: dict[str, Any] = {"n": n, "children": CHILDREN, "bed_per_half": fresh is not None}
+        result |= await operator_half(await bed_for(op_ns), kubeconfig, op_ns, names, cfg)
         _keep(keep, result)
-        result |= await floor_half(api, kubeconfig, floor_ns, names, cfg)
+        result |= await floor_half(await bed_for(floor_ns), kubeconfig, floor_ns, names, cfg)
         _keep(keep, result)
         if peer is not None:
-            result |= await peer_half(api, peer, peer_ns, names, cfg, clean_up)
+            result |= await peer_half(await bed_for(peer_ns), peer, peer_ns, names, cfg, clean_up)
     finally:
-        for ns in halves:
+        for ns in halves:  # on a fresh bed an earlier half's namespace is gone with its bed: a 404, nothing waits
             await delete_namespace(api, ns, wait=600 + n / 5 if clean_up else 0)
     result["ratio"] = round(result["t_operator_s"] / result["t_floor_s"], 3)
     if peer is not None:
