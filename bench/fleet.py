@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import datetime
 import importlib.metadata
+import itertools
 import json
 import os
 import platform
@@ -166,6 +167,20 @@ async def replace_bed(api: Api, nodes: int) -> Api:
     return fresh
 
 
+def round_config(args: argparse.Namespace, workers: int, n: int, run_dir: Path, churn: Churn | None) -> RoundConfig:
+    return RoundConfig(
+        workers=workers,
+        create_concurrency=args.create_concurrency or workers,
+        idle_seconds=args.idle_seconds,
+        settle_seconds=args.settle_seconds,
+        timeout=args.timeout or 120 + n,
+        workdir=run_dir,
+        profile=args.profile,
+        restart=args.restart,
+        churn=churn,
+    )
+
+
 async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict[str, Any]:
     sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
     workers = operator_workers()
@@ -181,7 +196,7 @@ async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict
             await add_nodes(api, nodes)
         runs = []
         churn = Churn(args.churn_rate, args.churn_seconds) if args.churn_rate > 0 else None
-        rounds = [(n, k) for n in sizes for k in range(args.repeat)]
+        rounds = list(itertools.product(sizes, range(args.repeat)))
         beds: list[Api] = []  # the client of the bed in use last
 
         async def fresh() -> Api:
@@ -189,17 +204,7 @@ async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict
             return beds[-1]
 
         for i, (n, k) in enumerate(rounds):  # operator, floor (and peer) halves interleaved, round after round
-            cfg = RoundConfig(
-                workers=workers,
-                create_concurrency=args.create_concurrency or workers,
-                idle_seconds=args.idle_seconds,
-                settle_seconds=args.settle_seconds,
-                timeout=args.timeout or 120 + n,
-                workdir=run_dir,
-                profile=args.profile,
-                restart=args.restart,
-                churn=churn,
-            )
+            cfg = round_config(args, workers, n, run_dir, churn)
             last = i == len(rounds) - 1
             if i > 0 and own_bed:
                 api = await replace_bed(api, nodes)
