@@ -12,7 +12,6 @@ import asyncio
 import datetime
 import importlib.metadata
 import itertools
-import json
 import os
 import platform
 import shlex
@@ -32,7 +31,7 @@ from . import bed, report
 from .churn import Churn
 from .kube import Api, ApiError, load_endpoint
 from .measure import delete_namespace
-from .rounds import RoundConfig, run_round
+from .rounds import RoundConfig, run_round, write_figures
 from .summary import summarize
 from .workload import INFD_PLURAL
 
@@ -187,6 +186,7 @@ async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict
     run_dir = bed.WORK_DIR / "runs" / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
     api = Api(load_endpoint(kubeconfig))
+    beds = [api]  # the client of each bed in turn: a fresh bed per round (and per half) on the bench's own
     peer = bed.peer(args.peer) if args.peer != "none" else None
     nodes = bed.nodes_needed(max(sizes), halves=3 if peer else 2)
     try:
@@ -197,29 +197,27 @@ async def run(args: argparse.Namespace, kubeconfig: Path, own_bed: bool) -> dict
         runs = []
         churn = Churn(args.churn_rate, args.churn_seconds) if args.churn_rate > 0 else None
         rounds = list(itertools.product(sizes, range(args.repeat)))
-        beds: list[Api] = []  # the client of the bed in use last
 
         async def fresh() -> Api:
             beds.append(await replace_bed(beds[-1], nodes))
             return beds[-1]
 
+        per_half = fresh if args.bed_per_half and own_bed else None
         for i, (n, k) in enumerate(rounds):  # operator, floor (and peer) halves interleaved, round after round
             cfg = round_config(args, workers, n, run_dir, churn)
             last = i == len(rounds) - 1
             if i > 0 and own_bed:
-                api = await replace_bed(api, nodes)
+                await fresh()
             print(f"bench: N={n} round {k + 1}/{args.repeat}: operator, then floor ({workers} workers)", flush=True)
             # On a bed of its own the round leaves its namespaces: the next round gets a fresh bed.
             clean_up = not own_bed and not last
             # Each round is kept as each of its halves ends: a long invocation cut off later keeps what it ran.
             keep = run_dir / f"round-{n}-{k + 1}.json"
-            beds.append(api)
-            per_half = fresh if args.bed_per_half and own_bed else None
-            runs.append({"repeat": k + 1} | await run_round(api, kubeconfig, n, cfg, clean_up, peer, keep, per_half))
-            api = beds[-1]
-            keep.write_text(json.dumps(runs[-1], indent=1, default=str) + "\n")
+            result = await run_round(beds[-1], kubeconfig, n, cfg, clean_up, peer, keep, per_half)
+            runs.append({"repeat": k + 1} | result)
+            write_figures(keep, runs[-1])
     finally:
-        await (beds[-1] if beds else api).close()
+        await beds[-1].close()
     return {
         "schema": 2,
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -9,6 +9,7 @@ import secrets
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from inference_operator import FIELD_MANAGER
 
 from . import apimetrics
+from .apimetrics import RequestKey
 from .bed import REPO
 from .churn import Churn, run_churn
 from .create import create_fleet
@@ -48,6 +50,19 @@ class RoundConfig:
 async def operator_events(api: Api, ns: str) -> int:
     """Core Events the operator (or kopf on its behalf) wrote in a namespace: one POST each."""
     return await events_by(api, ns, OPERATOR_EVENT_SOURCES)
+
+
+def idle_figures(idle: Counter[RequestKey], operator_events: int, seconds: float) -> dict[str, Any]:
+    """Writes in an idle window of `seconds`, per minute: the operator's (with its `operator_events`) and everyone's."""
+    minutes = seconds / 60
+    op = apimetrics.operator_writes(idle, operator_events)
+    everyone = apimetrics.writes(idle)
+    return {
+        "seconds": seconds,
+        "operator_writes_per_minute": round(sum(op.values()) / minutes, 2),
+        "all_writes_per_minute": round(sum(everyone.values()) / minutes, 2),
+        "writes_per_minute": apimetrics.per_resource(everyone, minutes),
+    }
 
 
 async def operator_half(api: Api, kubeconfig: Path, ns: str, names: list[str], cfg: RoundConfig) -> dict[str, Any]:
@@ -90,8 +105,6 @@ async def operator_half(api: Api, kubeconfig: Path, ns: str, names: list[str], c
     idle = between(settled_scrape, idle_scrape)
     op_writes = apimetrics.operator_writes(lifecycle, settled_events)
     op_converging = apimetrics.operator_writes(converging, 0)
-    idle_op = apimetrics.operator_writes(idle, idle_events - settled_events)
-    minutes = cfg.idle_seconds / 60
     latencies = tracker.progress.latencies()
     return {
         "t_operator_s": round(t_operator, 3),
@@ -105,12 +118,7 @@ async def operator_half(api: Api, kubeconfig: Path, ns: str, names: list[str], c
             "operator_writes": apimetrics.per_resource(op_writes, n),
             "all_but_bench": apimetrics.per_resource(lifecycle, n),
         },
-        "idle": {
-            "seconds": cfg.idle_seconds,
-            "operator_writes_per_minute": round(sum(idle_op.values()) / minutes, 2),
-            "all_writes_per_minute": round(sum(apimetrics.writes(idle).values()) / minutes, 2),
-            "writes_per_minute": apimetrics.per_resource(apimetrics.writes(idle), minutes),
-        },
+        "idle": idle_figures(idle, idle_events - settled_events, cfg.idle_seconds),
         "rss_mb": {
             "converged": round(rss_converged, 1),
             "idle": round(rss_idle, 1),
@@ -196,7 +204,8 @@ async def floor_half(api: Api, kubeconfig: Path, ns: str, names: list[str], cfg:
     }
 
 
-def _keep(path: Path | None, result: dict[str, Any]) -> None:
+def write_figures(path: Path | None, result: dict[str, Any]) -> None:
+    """The figures so far, as JSON (a round's, a half's, bench.steady's), when there is a file to keep them in."""
     if path is not None:
         path.write_text(json.dumps(result, indent=1, default=str) + "\n")
 
@@ -240,9 +249,9 @@ async def run_round(
     try:
         result: dict[str, Any] = {"n": n, "children": CHILDREN, "bed_per_half": fresh is not None}
         result |= await operator_half(await bed_for(op_ns), kubeconfig, op_ns, names, cfg)
-        _keep(keep, result)
+        write_figures(keep, result)
         result |= await floor_half(await bed_for(floor_ns), kubeconfig, floor_ns, names, cfg)
-        _keep(keep, result)
+        write_figures(keep, result)
         if peer is not None:
             result |= await peer_half(await bed_for(peer_ns), peer, peer_ns, names, cfg, clean_up)
     finally:

@@ -44,9 +44,9 @@ from .kube import PARTIAL_METADATA_LIST, Api, ApiError, load_endpoint
 from .measure import Scrape, between, make_namespace, percentiles, scrape
 from .operator_proc import Operator, cpu_seconds, memory_mb
 from .restart import restart_phase
-from .rounds import RoundConfig, floor_half, operator_events
+from .rounds import RoundConfig, floor_half, idle_figures, operator_events, write_figures
 from .tracker import Tracker
-from .workload import deployment_path, infd_path, resource_name, service_path
+from .workload import INFD_PLURAL, deployment_path, infd_path, resource_name, service_path
 
 
 def _running(pid: int) -> bool:
@@ -124,26 +124,15 @@ async def list_json(api: Api, path: str, metadata_only: bool = False) -> list[di
 
 def since_bed_start(now: Scrape, creates: int) -> Counter[RequestKey]:
     """Everyone's requests since kube-apiserver started, the dead bench's `creates` creates taken out."""
-    gone = Counter({RequestKey("POST", GROUP, "inferencedeployments", ""): creates})
+    gone = Counter({RequestKey("POST", GROUP, INFD_PLURAL, ""): creates})
     return between(Scrape(Counter(), Counter()), now) - gone
 
 
 async def idle_window(api: Api, ns: str, settled: Scrape, settled_events: int, seconds: float) -> dict[str, Any]:
-    """Nothing for `seconds`: the writes meanwhile, the operator's and everyone's, per minute."""
+    """Nothing for `seconds`, then the writes meanwhile as a round reports them."""
     await asyncio.sleep(seconds)
     idle_scrape, idle_events = await scrape(api), await operator_events(api, ns)
-    idle = between(settled, idle_scrape)
-    idle_op = apimetrics.operator_writes(idle, idle_events - settled_events)
-    minutes = seconds / 60
-    return {
-        "seconds": seconds,
-        "operator_writes_per_minute": round(sum(idle_op.values()) / minutes, 2),
-        "all_writes_per_minute": round(sum(apimetrics.writes(idle).values()) / minutes, 2),
-    }
-
-
-def keep(path: Path, result: dict[str, Any]) -> None:
-    path.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    return idle_figures(between(settled, idle_scrape), idle_events - settled_events, seconds)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -173,13 +162,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         lifecycle = apimetrics.operator_writes(since_bed_start(settled, n), settled_events)
         result["operator_writes_per_resource"] = round(sum(lifecycle.values()) / n, 3)
         result["operator_writes_by_verb_and_kind"] = apimetrics.per_resource(lifecycle, n)
-        keep(args.output, result)
+        write_figures(args.output, result)
         if running and args.idle_seconds > 0:
             result["idle"] = await idle_window(api, ns, settled, settled_events, args.idle_seconds)
             rss, hwm = operator.memory()
             result["rss_mb"] = {"idle": round(rss, 1), "peak_hwm": round(hwm, 1)}
             result["operator_cpu_s"] = round(operator.cpu_seconds(), 2)
-            keep(args.output, result)
+            write_figures(args.output, result)
         if args.restart:
 
             async def events() -> int:
@@ -187,18 +176,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
             result["restart"] = await restart_phase(api, operator, n, events, args.settle_seconds, timeout)
             result["restart"]["rss_mb"] = round(operator.memory()[0], 1)
-            keep(args.output, result)
+            write_figures(args.output, result)
         if churn is not None:
             result["churn"] = await run_churn(api, tracker, names, churn, timeout)
             result["churn"].pop("latencies_ms", None)
-            keep(args.output, result)
+            write_figures(args.output, result)
     finally:
         await tracker.stop()
         if operator.adopted is None:
             await asyncio.to_thread(operator.stop)
     if args.floor:
         result["floor"] = await floor_beside(api, kubeconfig, args, names, churn, timeout)
-        keep(args.output, result)
+        write_figures(args.output, result)
     await api.close()
     return result
 
