@@ -47,7 +47,7 @@ lint: venv testbed ## ruff, mypy --strict, layer contracts (import-linter), comp
 
 .PHONY: unit
 unit: venv ## unit tests only (no cluster)
-	$(BIN)/pytest -m 'not e2e' tests
+	$(BIN)/pytest -n auto -m 'not e2e' tests
 
 .PHONY: testbed
 testbed: ## build the test bed's binaries from Go modules (cached)
@@ -74,16 +74,22 @@ engine: ## the test bed's real parts: vLLM's CPU build, the generated model, the
 prepare: venv ## everything the tests need, built once and cached: `testbed` and `engine`, downloads beside builds
 	bash hack/prepare.sh
 
-# One tier after the other, each timed (the e2e tier also lists its 40 slowest steps); both run even when the first fails, and either failing fails the target.
-# pytest's exit code 5 (no test collected) is a failure too.
+# One tier after the other, each timed: the unit tier on every core (pytest-xdist), then the e2e tier in the lanes
+# of hack/e2e.sh (real engines beside the simulated nodes' tests on one shared test bed, then the tests that must
+# run alone; each lane listing its 25 slowest steps). Both tiers run even when the first fails, and either failing
+# fails the target. pytest's exit code 5 (no test collected) is a failure too.
 .PHONY: test
 test: prepare lint ## every test: lint, unit and e2e on the embedded control plane (real vLLM on its process nodes)
-	@code=0; for tier in unit e2e; do \
-	  if [ $$tier = unit ]; then mark='not e2e'; extra=; else mark=e2e; extra=--durations=40; fi; \
-	  start=$$(date +%s); $(BIN)/pytest -m "$$mark" $$extra tests; rc=$$?; \
-	  echo "test: $$tier tier: exit $$rc in $$(( $$(date +%s) - start ))s"; \
-	  if [ $$rc -ne 0 ]; then code=1; fi; \
-	done; exit $$code
+	@code=0; \
+	  start=$$(date +%s); $(BIN)/pytest -m 'not e2e' -n auto tests; rc=$$?; \
+	  echo "test: unit tier: exit $$rc in $$(( $$(date +%s) - start ))s"; [ $$rc -eq 0 ] || code=1; \
+	  start=$$(date +%s); bash hack/e2e.sh; rc=$$?; \
+	  echo "test: e2e tier: exit $$rc in $$(( $$(date +%s) - start ))s"; [ $$rc -eq 0 ] || code=1; \
+	  exit $$code
+
+.PHONY: e2e
+e2e: venv testbed ## the e2e tier alone, in its lanes (hack/e2e.sh; ARGS are passed to each lane's pytest)
+	bash hack/e2e.sh $(ARGS)
 
 .PHONY: chaos
 chaos: venv testbed ## the chaos tests alone, on a private test bed (also part of `make test`; docs/reliability.md)

@@ -99,3 +99,14 @@ def per_resource(counts: Counter[RequestKey], per: float) -> dict[str, float]:
 
 def writes(counts: Counter[RequestKey]) -> Counter[RequestKey]:
     return Counter({k: v for k, v in counts.items() if k.write})
+
+
+READ_VERBS = frozenset({"GET", "LIST", "WATCH"})
+# The kinds an InferenceDeployment's reconcile reads; on a bench bed no other client GETs them during a restart
+# (the Deployment controller and the EndpointSlice controller read through their informers: LIST and WATCH).
+_FLEET_READS = frozenset({"inferencedeployments", "deployments", "services"})
+
+
+def fleet_reads(counts: Counter[RequestKey]) -> Counter[RequestKey]:
+    """Reads (GET, LIST, WATCH) of the fleet's kinds, by verb and resource."""
+    return Counter({k: v for k, v in counts.items() if k.verb in READ_VERBS and k.resource in _FLEET_READS})

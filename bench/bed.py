@@ -57,9 +57,7 @@ def kubectl(kubeconfig: Path, *args: str) -> str:
 
 
 def install_crds(kubeconfig: Path) -> None:
-    bed = _bed()
-    bed.cluster = Cluster(kubeconfig=kubeconfig, kubectl_bin=bin_dir() / "kubectl")
-    bed.install_crds()
+    Cluster(kubeconfig=kubeconfig, kubectl_bin=bin_dir() / "kubectl").install_crds()
 
 
 def bench_node(index: int) -> dict[str, Any]:

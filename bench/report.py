@@ -91,6 +91,8 @@ def print_steady(run: dict[str, Any]) -> None:
             f"{_fmt(r['t_verified_s'], ' s')} ({r['verified']} counted), writes meanwhile {r['writes']}"
             + (f" ({rows})" if rows else "")
         )
+        reads = ", ".join(f"{k} {v:g}" for k, v in (r.get("reads_by_verb_and_kind") or {}).items())
+        print(f"  restart reads of the fleet's kinds: {reads or 'none'}")
     for key, who in (("churn", "operator"), ("floor_churn", "floor")):
         if key in run:
             c, lat = run[key], run[key]["latency_s"]

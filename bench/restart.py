@@ -1,5 +1,6 @@
 """Restart at scale: with the fleet steady, SIGKILL the operator, start it again, and time until every resource has
-been verified by a completed reconcile; the writes it made meanwhile (the target is none).
+been verified by a completed reconcile; the writes it made meanwhile (the target is none), and the reads of the
+fleet's kinds (what its read cache could not answer).
 
 "Verified" is read from the operator's own metrics endpoint, which costs no API request: the fleet gauge
 `inference_operator_inference_deployments{phase, engine}` counts the resources the process has reconciled to
@@ -73,11 +74,14 @@ async def restart_phase(
             await asyncio.sleep(POLL_SECONDS)
     await asyncio.sleep(settle)
     after, events_after = await scrape(api), await events()
-    writes = apimetrics.operator_writes(between(before, after), events_after - events_before)
+    requests = between(before, after)
+    writes = apimetrics.operator_writes(requests, events_after - events_before)
     return {
         "t_alive_s": round(t_alive, 3),
         "t_verified_s": round(t_verified, 3) if t_verified is not None else None,
         "verified": verified,
         "writes": sum(writes.values()),
         "writes_by_verb_and_kind": apimetrics.per_resource(writes, 1),
+        # GETs here are the operator's reconciles asking what its cache could not answer (bench/apimetrics.py)
+        "reads_by_verb_and_kind": apimetrics.per_resource(apimetrics.fleet_reads(requests), 1),
     }

@@ -19,8 +19,9 @@ POOL = "testbed.inference-operator.dev/pool"
 REAL = "testbed.inference-operator.dev/real-processes"
 GPU_STAND_IN = "testbed.inference-operator.dev/gpu-stand-in"
 # Over-committed on purpose: the machine has 2 cores and ~20 GiB for everything; these figures let the
-# rendered requests of a few engine pods fit, and nothing checks them (no cgroups).
-CAPACITY = {"cpu": "8", "memory": "20Gi", "pods": "16", "ephemeral-storage": "50Gi"}
+# rendered requests of several engine pods at once fit (each asks 4Gi and uses about 1 GiB: the generated
+# model), and nothing checks them (no cgroups).
+CAPACITY = {"cpu": "8", "memory": "40Gi", "pods": "16", "ephemeral-storage": "50Gi"}
 
 
 def node_specs() -> list[dict[str, Any]]:

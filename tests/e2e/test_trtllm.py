@@ -295,6 +295,7 @@ def test_quantization_change_builds_once_and_the_old_engine_serves_until_the_cut
         return status if trt["spec"]["template"]["metadata"]["labels"].get(LABEL_BUILD) == new_key else None
 
     status = watch.until("the int4-awq engine serving", on_new_engine)
+    watch.until_only("the fp8 engine's pods gone", {new_key})
     watch.assert_never_without_endpoint()
     trt_samples = [s.builds for s in watch.samples if s.ready and s.engine == TRT]
     assert trt_samples[0] == {old_key} and trt_samples[-1] == {new_key}, watch.samples

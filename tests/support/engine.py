@@ -99,10 +99,12 @@ def hub_access_log(path: Path | None = None) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
-def hub_traffic(since: int = 0, path: Path | None = None) -> HubTraffic:
+def hub_traffic(since: int = 0, path: Path | None = None, repo: str | None = None) -> HubTraffic:
     """Requests and body bytes the mirror served after the first `since` log lines (take len(hub_access_log())
-    before the action to measure)."""
+    before the action to measure); with `repo`, only the requests for that repo id (its files and its API)."""
     entries = hub_access_log(path)[since:]
+    if repo is not None:
+        entries = [e for e in entries if f"/{repo}/" in e["path"] or e["path"].endswith(f"/{repo}")]
     files: dict[str, int] = {}
     for entry in entries:
         if entry["method"] == "GET" and "/resolve/" in entry["path"] and entry["status"] == 200:

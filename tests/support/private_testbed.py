@@ -70,15 +70,10 @@ class PrivateTestbed:
         testbed.build()
         try:
             self.script("up.sh", timeout=timeout)
-            self.install_crds()
+            self.cluster.install_crds()
         except BaseException:
             self.down()
             raise
-
-    def install_crds(self) -> None:
-        self.cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
-        for crd in ("inferencedeployments", "enginebuilds"):
-            self.cluster.wait_established(f"{crd}.inference-operator.dev")
 
     def down(self, timeout: float = 180) -> None:
         self.script("down.sh", timeout=timeout)

@@ -50,6 +50,12 @@ def model_repo() -> str:
     return engine_paths()["MODEL_REPO_ID"]
 
 
+def weights_repo() -> str:
+    """The same model under the mirror's second repo id (testbed/engine/env.sh: WEIGHTS_REPO_ID): the weight-cache
+    tests' own, so the mirror traffic they count for it is theirs while other pods on the bed fetch model_repo()."""
+    return engine_paths()["WEIGHTS_REPO_ID"]
+
+
 def model_revision() -> str:
     return engine_paths()["MODEL_REVISION"]
 
@@ -64,10 +70,12 @@ def tiny_llama(
     pool: str = "local-cpu",
     engine: dict[str, Any] | None = None,
     spec: dict[str, Any] | None = None,
+    repo: str | None = None,
 ) -> dict[str, Any]:
     """An InferenceDeployment of the generated model on a process-node pool, in CPU mode (gpusPerReplica 0).
 
-    `engine` replaces the whole spec.engine (for TensorRT-LLM cases); `spec` merges top-level spec fields.
+    `engine` replaces the whole spec.engine (for TensorRT-LLM cases); `spec` merges top-level spec fields; `repo`
+    is the Hub repo id (model_repo() unless given).
     """
     vllm_env = [{"name": "VLLM_CPU_KVCACHE_SPACE", "value": KV_CACHE_GIB}, *({"name": k, "value": v} for k, v in env)]
     body: dict[str, Any] = {
@@ -78,7 +86,11 @@ def tiny_llama(
             # Its size, as a user states a model's size the name does not give: the operator sizes the pods' disk
             # by it (1.4 M parameters, testbed/model); without it an 8B model's 25Gi each, and a third replica
             # does not fit the process node's 50Gi of ephemeral storage.
-            "model": {"name": model_repo(), "revision": model_revision(), "parametersBillions": TINY_LLAMA_BILLIONS},
+            "model": {
+                "name": repo or model_repo(),
+                "revision": model_revision(),
+                "parametersBillions": TINY_LLAMA_BILLIONS,
+            },
             "replicas": replicas,
             "engine": engine
             or {

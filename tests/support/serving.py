@@ -137,6 +137,12 @@ class ServingWatch:
         self.sample()  # the state `done` saw
         return result
 
+    def until_only(self, what: str, builds: set[str], timeout: float = TIMEOUT) -> None:
+        """Sample until the Service's ready pods are those of `builds` alone. The resource's status can say the new
+        engine serves (its Deployment rolled out) a moment before the ReplicaSet controller marks the old pods
+        for deletion: a sample taken in between still counts an old pod among the ready ones."""
+        self.until(what, lambda: bool(self.samples) and self.samples[-1].builds == frozenset(builds), timeout)
+
     def assert_never_without_endpoint(self) -> None:
         """From the first Ready endpoint on, every sample had at least one."""
         first = next((i for i, s in enumerate(self.samples) if s.ready > 0), None)

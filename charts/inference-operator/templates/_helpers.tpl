@@ -85,10 +85,11 @@ resolves; the operator only writes the Secret's name into the pod template.
 - apiGroups: ["leaderworkerset.x-k8s.io"]
   resources: ["leaderworkersets"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
-# The Service in front of the active engine: server-side apply.
+# The Service in front of the active engine: server-side apply; watched (its own, by label) so reconciles read
+# it from memory and a deleted or edited one is put back.
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["get", "create", "patch"]
+  verbs: ["get", "list", "watch", "create", "patch"]
 # Serving pods: watched and listed for the scheduler's verdict (Unschedulable); never written.
 - apiGroups: [""]
   resources: ["pods"]

@@ -1,8 +1,11 @@
 """The latest body of each object the operator watches or writes, so that a reconcile reads memory, not the API.
 
-Fed by kopf's watch events (runtime/handlers.py) and by the responses to the operator's own writes and reads
-(kube/client.py), read by `Kube.get`. An entry can say "absent" (a 404, a DELETED event); a key never seen is a
-miss, and the API server is asked. Pure data and a lock, no I/O.
+Fed by kopf's watch events (runtime/handlers.py), by the responses to the operator's own writes and reads
+(kube/client.py), and at start by one listing of each watched child kind (`Kube.prime`), read by `Kube.get`. An
+entry can say "absent" (a 404, a DELETED event); a key never seen is a miss, and the API server is asked, unless
+the key's kind and namespace were listed (`listed`): then a key the listing did not hold, and no event or write
+told of since, is absent without a request. A key the operator let go of (`forget`: it deleted the object, which
+may still be terminating) is a miss again either way. Pure data and a lock, no I/O.
 
 Bodies are kept as compact JSON: a fifth of the memory of the parsed dicts (which matters at a thousand
 resources), and every read gets its own copy, so no caller can change what the next one reads.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,12 +56,25 @@ class ObjectCache:
 
     _entries: dict[Key, Entry] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # kind -> which namespaces a complete listing of it covers (Kube.prime), and the keys to ask the server for
+    # even so (forgotten ones).
+    _listed: dict[str, Callable[[str], bool]] = field(default_factory=dict)
+    _ask: set[Key] = field(default_factory=set)
 
     def lookup(self, key: Key) -> tuple[bool, dict[str, Any] | None]:
         """(known, body): known False is a miss; known with body None is an object known to be absent."""
         with self._lock:
             entry = self._entries.get(key)
-        return entry is not None, _decode(entry)
+            if entry is None:
+                covers = self._listed.get(key[0])
+                return (covers is not None and key not in self._ask and covers(key[1])), None
+        return True, _decode(entry)
+
+    def listed(self, kind: str, covers: Callable[[str], bool]) -> None:
+        """Every object of `kind` in the namespaces `covers` accepts is in the cache (a complete listing was put,
+        and the watch keeps it current from there): a key not in it is absent."""
+        with self._lock:
+            self._listed[kind] = covers
 
     def put(self, obj: dict[str, Any]) -> None:
         """Remember a body (a response to a read or a write) unless a newer one is known."""
@@ -71,14 +88,19 @@ class ObjectCache:
     def missing(self, key: Key) -> None:
         """A 404: absent, unless a watch event told of the object meanwhile (that is newer than the GET)."""
         with self._lock:
+            self._ask.discard(key)
             self._entries.setdefault(key, (None, None))
 
     def forget(self, key: Key) -> None:
+        """The next read of the key asks the API server (a listing of its kind notwithstanding)."""
         with self._lock:
             self._entries.pop(key, None)
+            if key[0] in self._listed:
+                self._ask.add(key)
 
     def _store(self, key: Key, entry: Entry) -> Entry | None:
         with self._lock:
+            self._ask.discard(key)
             before = self._entries.get(key)
             # resourceVersions are opaque to clients in general, but one API server's are etcd revisions: a
             # watch event delivered after the response to our own write must not put the older body back.

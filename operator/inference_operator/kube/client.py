@@ -11,6 +11,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -42,9 +43,11 @@ _KINDS: dict[str, tuple[str, str]] = {
     "WeightCache": (f"apis/{GROUP}/{VERSION}", "weightcaches"),
 }
 # Kinds kopf watches for the operator (runtime/handlers.py feeds their events to the cache): reads come from memory.
-CACHED_KINDS = frozenset({"InferenceDeployment", "Deployment"})
+CACHED_KINDS = frozenset({"InferenceDeployment", "Deployment", "Service"})
 # Objects the operator applied and remembers (about three per InferenceDeployment).
 APPLIED_MAX = 50_000
+# Objects per page of a priming listing (`Kube.prime`): a page of Deployments is about 2.5 MB of JSON.
+PRIME_PAGE = 500
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +213,40 @@ class Kube:
         result = self._call("GET", self._url(kind, namespace, query=query))
         items: list[dict[str, Any]] = result.get("items", [])
         return items
+
+    def prime(
+        self, kind: str, namespaces: Sequence[str] | None, label_selector: str, covers: Callable[[str], bool]
+    ) -> int:
+        """List every object of a watched kind matching the selector, page by page (in each of `namespaces`, or
+        in every namespace when None), into the cache; then tell the cache the listing is complete for the
+        namespaces `covers` accepts, so that a read of a name it did not hold is answered "absent" without a
+        request. Returns how many objects it put. Raises KubeError (the cache is then as it was, unlisted).
+
+        A restarted operator otherwise asks the API server for each child its reconciles read before kopf's own
+        listing delivered it, and for every child a resource does not have (the other engine's Deployment): two
+        GETs per resource (docs/benchmarks.md, restart at scale)."""
+        prefix, _ = _KINDS[kind]
+        api_version = prefix.split("/", 1)[1]  # "apis/apps/v1" -> "apps/v1", "api/v1" -> "v1"
+        count = 0
+        where: Sequence[str | None] = namespaces if namespaces is not None else [None]
+        for namespace in where:
+            token = ""
+            while True:
+                query = {"labelSelector": label_selector, "limit": str(PRIME_PAGE)}
+                if token:
+                    query["continue"] = token
+                page = self._call("GET", self._url(kind, namespace, query=query)) or {}
+                for item in page.get("items") or []:
+                    if not covers(str((item.get("metadata") or {}).get("namespace", ""))):
+                        continue  # a cluster-wide listing for namespace globs: another operator's namespace
+                    # A list's items carry no kind or apiVersion; the cache keys by kind.
+                    self.cache.put({"apiVersion": api_version, "kind": kind, **item})
+                    count += 1
+                token = str((page.get("metadata") or {}).get("continue") or "")
+                if not token:
+                    break
+        self.cache.listed(kind, covers)
+        return count
 
     def served(self, group_version: str) -> bool:
         """Whether the API server serves an API group version, e.g. monitoring.coreos.com/v1."""

@@ -11,6 +11,7 @@ programming errors included).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,8 +74,18 @@ class OperatorState:
     queue: ReconcileQueue
 
     @classmethod
-    def create(cls, ctx: Context, workers: int) -> OperatorState:
-        return cls(ctx, ReconcileQueue(lambda key, logger: run_counted(ctx, key, logger), workers))
+    def create(
+        cls, ctx: Context, workers: int, ready: threading.Event | None = None, ready_wait: float = 0.0
+    ) -> OperatorState:
+        """`ready`: what a reconcile waits for (at most `ready_wait` seconds) before its first read, the start's
+        listing of the children (runtime/priming.py)."""
+
+        def run(key: Key, logger: Logger) -> str | None:
+            if ready is not None and not ready.is_set():
+                ready.wait(ready_wait)
+            return run_counted(ctx, key, logger)
+
+        return cls(ctx, ReconcileQueue(run, workers))
 
     def trigger(self, kind: str, namespace: str | None, name: str, logger: Logger) -> None:
         """For triggers from children and related objects: queued, not awaited; the next event retries."""

@@ -29,7 +29,7 @@ EXPECTED_GRANTS: dict[tuple[str, str], set[str]] = {
     ("inference-operator.dev", "weightcaches/status"): {"patch"},
     ("apps", "deployments"): {"get", "list", "watch", "create", "patch", "delete"},  # SSA; retired engines
     ("leaderworkerset.x-k8s.io", "leaderworkersets"): {"get", "list", "watch", "create", "patch", "delete"},  # groups
-    ("", "services"): {"get", "create", "patch"},  # SSA
+    ("", "services"): {"get", "list", "watch", "create", "patch"},  # SSA, watched for the read cache
     ("", "pods"): {"list", "watch"},  # the scheduler's Unschedulable verdict
     ("batch", "jobs"): {"get", "list", "watch", "create"},  # immutable build Jobs
     ("", "persistentvolumeclaims"): {"get", "create"},  # engine store, created if absent

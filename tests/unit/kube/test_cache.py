@@ -118,3 +118,26 @@ def test_other_kinds_have_no_diff_base() -> None:
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"generation": 1}, "status": {}}
     deployment["status"] = {"observedGeneration": 1}
     assert ObservedGenerationDiffBase().fetch(body=kopf.Body(cast(kopf.RawBody, deployment))) is None
+
+
+def test_after_a_complete_listing_a_key_it_did_not_hold_is_absent_in_the_namespaces_it_covers() -> None:
+    cache = ObjectCache()
+    cache.put(deployment("5"))
+    cache.listed("Deployment", {"ns"}.__contains__)
+    assert cache.lookup(KEY)[1] is not None
+    assert cache.lookup(("Deployment", "ns", "other")) == (True, None)  # not in the listing: absent
+    assert cache.lookup(("Deployment", "elsewhere", "other")) == (False, None)  # a namespace it did not cover
+    assert cache.lookup(("Service", "ns", "other")) == (False, None)  # a kind not listed
+
+
+def test_a_forgotten_key_asks_the_server_even_after_a_listing_until_it_is_known_again() -> None:
+    cache = ObjectCache()
+    cache.listed("Deployment", lambda _ns: True)
+    cache.put(deployment("5"))
+    cache.forget(KEY)  # the operator deleted it: it may still be terminating
+    assert cache.lookup(KEY) == (False, None)
+    cache.missing(KEY)  # the server's answer, a 404
+    assert cache.lookup(KEY) == (True, None)
+    cache.forget(KEY)
+    cache.put(deployment("6"))  # or a watch event, or a write's response
+    assert cache.lookup(KEY)[1] is not None

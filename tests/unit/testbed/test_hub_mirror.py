@@ -115,3 +115,28 @@ def test_branch_v2_resolves_to_its_own_commit_and_serves_main_s_weights_and_a_ca
         if p.name != "README.md"  # main has generate.py's card, v2 its own
     }
     assert "revision v2" in (snapshot / "README.md").read_text()
+
+
+def test_the_second_repo_id_serves_the_same_commits_and_its_traffic_is_counted_apart(
+    hub: dict[str, str], tmp_path: Path
+) -> None:
+    """WEIGHTS_REPO_ID (the weight-cache tests' repo) is the same repository: the same commits and files; the
+    access log's traffic for one id leaves out the other's, which is what lets those tests count their own
+    fetches while another lane's pods download at the same time."""
+    paths = engine_paths()
+    main_id, weights_id = paths["MODEL_REPO_ID"], paths["WEIGHTS_REPO_ID"]
+    assert weights_id != main_id
+    for branch, commit in (("main", paths["MODEL_REVISION"]), ("v2", paths["MODEL_REVISION_V2"])):
+        with urllib.request.urlopen(f"{hub['HUB_URL']}/api/models/{weights_id}/revision/{branch}", timeout=30) as r:
+            assert json.loads(r.read())["sha"] == commit, branch
+    log = Path(hub["STATE"]) / "hub" / "access.jsonl"
+    before = len(hub_access_log(log))
+    out = _download(hub, tmp_path / "hf", weights_id, "main")
+    assert out.returncode == 0, out.stderr[-3000:]
+    sizes = {p.name: p.stat().st_size for p in Path(paths["MODEL_DIR"]).iterdir()}
+    mine = hub_traffic(since=before, path=log, repo=weights_id)
+    assert {path.rsplit("/", 1)[1]: sent for path, sent in mine.files.items()} == sizes
+    assert hub_traffic(since=before, path=log, repo=main_id).requests == 0
+    assert hub_traffic(since=before, path=log).requests == mine.requests
+    # The link lives in the bed's state, not in the cached model.
+    assert not (Path(paths["MODEL_DIR"]).parent / "mirrors" / "models" / weights_id).exists()
