@@ -17,6 +17,8 @@ rm -rf "$logs"
 mkdir -p "$logs"
 # The lanes share the bed: no session stops it (conftest.py); this script does, in CI, once all are done.
 export TESTBED_KEEP_UP=1
+# The lanes' sessions give out listening ports from one registry (tests/support/cluster.py free_port).
+export INFOP_TEST_PORTS_DIR="$PWD/$logs/ports"
 start=$SECONDS
 
 s=$SECONDS

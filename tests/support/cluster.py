@@ -102,11 +102,31 @@ def ephemeral_ports(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range"))
     return range(low, high + 1)
 
 
+# hack/e2e.sh sets this to a directory of its own for the lanes' sessions: a port given out is a file there, so
+# that two sessions (and their subprocesses) never give out the same one.
+PORTS_DIR_ENV = "INFOP_TEST_PORTS_DIR"
+
+
+def _claim(port: int) -> bool:
+    """Whether no other process of this run gave the port out before (one file per port, made exclusively)."""
+    where = os.environ.get(PORTS_DIR_ENV)
+    if not where:
+        return True
+    Path(where).mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(Path(where) / str(port), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
 def free_port() -> int:
     """A port nothing listens on, for a process to listen on a moment later. Not from the ephemeral range, where
     bind(0) picks: any outgoing connection may take such a port before the listener binds it (a private test bed's
     kube-scheduler failed so, 'address already in use', beside another session's connections). Never one this
-    process gave out before, nor one of the shared bed's fixed ports."""
+    process gave out before, nor one another session of the e2e lanes did (PORTS_DIR_ENV: a private bed's etcd
+    found its port taken when the other lane had picked the same one in the moment before it listened), nor one of
+    the shared bed's fixed ports."""
     ephemeral = ephemeral_ports()
     pool = [p for p in range(10000, 65536) if p not in ephemeral and p not in _FIXED_PORTS]
     rng = random.Random()
@@ -121,6 +141,8 @@ def free_port() -> int:
             except OSError:
                 continue
         with _GIVEN_LOCK:
+            if port in _GIVEN_PORTS or not _claim(port):
+                continue
             _GIVEN_PORTS.add(port)
         return port
     raise AssertionError("no free port outside the ephemeral range after 200 tries")

@@ -3,9 +3,13 @@ range (where outgoing connections take theirs), are never given twice, and never
 
 from __future__ import annotations
 
+import random
 import socket
 from pathlib import Path
 
+import pytest
+
+from tests.support import cluster
 from tests.support.cluster import ephemeral_ports, free_port
 
 
@@ -23,3 +27,25 @@ def test_the_range_is_read_from_the_kernel_and_defaults_to_linux_s(tmp_path: Pat
     given.write_text("40000\t50000\n")
     assert ephemeral_ports(given) == range(40000, 50001)
     assert ephemeral_ports(tmp_path / "missing") == range(32768, 61000)
+
+
+def test_two_processes_sharing_a_registry_never_give_the_same_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The e2e lanes are two pytest sessions: the registry (a file per port) is what they share. A port another
+    process claimed is skipped though it is free to bind; the one given is claimed for the others."""
+    registry = tmp_path / "ports"
+    monkeypatch.setenv(cluster.PORTS_DIR_ENV, str(registry))
+    first = free_port()
+    assert (registry / str(first)).exists()
+    taken, free = [p for p in range(60000, 65536) if p not in ephemeral_ports() and p not in cluster._GIVEN_PORTS][:2]
+    registry.joinpath(str(taken)).touch()  # another process gave it out
+
+    class Picks:
+        def choice(self, pool: list[int]) -> int:
+            return order.pop(0)
+
+    order = [taken, free]
+    monkeypatch.setattr(random, "Random", Picks)
+    assert free_port() == free
+    assert (registry / str(free)).exists()
