@@ -26,6 +26,20 @@ COMPONENT_SERVING = "serving"
 COMPONENT_BUILD = "engine-build"
 COMPONENT_STORE = "engine-store"
 
+# The operator's serving children (Deployments, LeaderWorkerSets, Services) and its build Jobs: what kopf watches
+# them by (runtime/handlers.py) and the label selectors that list them.
+SERVING_LABELS = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT_SERVING}
+BUILD_LABELS = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT_BUILD}
+
+
+def label_selector(labels: dict[str, str]) -> str:
+    """An equality-based label selector matching every one of `labels`."""
+    return ",".join(f"{key}={value}" for key, value in labels.items())
+
+
+SERVING_SELECTOR = label_selector(SERVING_LABELS)
+BUILD_SELECTOR = label_selector(BUILD_LABELS)
+
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 

@@ -160,7 +160,7 @@ def trtllm_scrape_annotations(infd: InferenceDeployment) -> dict[str, str]:
 
 def reads_weight_cache(infd: InferenceDeployment) -> bool:
     """Whether the server loads the Hugging Face checkpoint itself (the PyTorch backend, no quantization build),
-    so a weight cache entry can stand in for the Hub. The engine backend serves from the engine store."""
+    so it can load from a weight cache entry in place of the Hub. The engine backend serves from the engine store."""
     spec = infd.spec
     return spec.engine.tensorrt_llm.effective_backend is TrtllmBackend.PYTORCH and spec.precision.calibration is None
 

@@ -17,13 +17,13 @@ import kopf
 
 from .. import GROUP, VERSION
 from ..api.labels import (
-    COMPONENT_BUILD,
-    COMPONENT_SERVING,
+    BUILD_LABELS,
     LABEL_BUILD,
     LABEL_COMPONENT,
     LABEL_DEPLOYMENT,
     LABEL_MANAGED_BY,
     MANAGED_BY,
+    SERVING_LABELS,
 )
 from ..controller.engine_build.desired import NODE_RECHECK_SECONDS, waiting_for_a_node
 from ..controller.facts import deployment_facts
@@ -34,8 +34,8 @@ from .reconciler import ENGINE_BUILD, INFERENCE_DEPLOYMENT, WEIGHT_CACHE, Operat
 
 INFD = (GROUP, VERSION, "inferencedeployments")
 EB = (GROUP, VERSION, "enginebuilds")
-SERVING = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT_SERVING}
-BUILD = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT_BUILD}
+SERVING = SERVING_LABELS
+BUILD = BUILD_LABELS
 WC = (GROUP, VERSION, "weightcaches")
 WEIGHTS = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT_WEIGHT_CACHE}
 

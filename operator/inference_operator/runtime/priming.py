@@ -21,13 +21,12 @@ from collections.abc import Callable
 
 from kopf._cogs.structs.references import match_namespace  # kopf's own glob rules (kopf 1.45.2)
 
-from ..api.labels import COMPONENT_SERVING, LABEL_COMPONENT, LABEL_MANAGED_BY, MANAGED_BY
+from ..api.labels import SERVING_SELECTOR
 from ..kube.client import Kube
 from ..kube.errors import KubeError
 from .kopf_settings import only_exact_namespaces
 
 PRIMED_KINDS = ("Deployment", "Service")
-SERVING_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_COMPONENT}={COMPONENT_SERVING}"
 # How long a reconcile waits for the listing before it reads as it would without one.
 PRIME_WAIT_SECONDS = 120.0
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from inference_operator.api.labels import SERVING_SELECTOR
 from inference_operator.kube.errors import KubeError
 from inference_operator.runtime import priming, reconciler
 from inference_operator.runtime.reconciler import OperatorState
@@ -40,8 +41,8 @@ def test_each_kind_is_listed_by_the_serving_labels_and_a_refused_one_does_not_st
     done = threading.Event()
     priming.prime_children(kube, ["ns"], False, done)  # type: ignore[arg-type]
     assert done.is_set()
-    assert kube.listed == [("Service", ["ns"], priming.SERVING_SELECTOR)]
-    assert "app.kubernetes.io/managed-by=" in priming.SERVING_SELECTOR
+    assert kube.listed == [("Service", ["ns"], SERVING_SELECTOR)]
+    assert "app.kubernetes.io/managed-by=" in SERVING_SELECTOR
 
 
 def test_reconciles_wait_for_the_listing_and_run_after_it(monkeypatch: pytest.MonkeyPatch) -> None:

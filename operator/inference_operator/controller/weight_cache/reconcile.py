@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ...api.inference_deployment import InferenceDeployment
-from ...api.labels import COMPONENT_BUILD, COMPONENT_SERVING, LABEL_COMPONENT, LABEL_MANAGED_BY, MANAGED_BY
+from ...api.labels import BUILD_SELECTOR, SERVING_SELECTOR
 from ...api.timestamps import utc_now
 from ...kube.errors import NotFound
 from ...render.weight_cache import LABEL_WEIGHT_CACHE, job_name, render_download_job, render_weight_claim
@@ -21,8 +21,6 @@ from . import desired
 from .progress import progress_url
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
-SERVING_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_COMPONENT}={COMPONENT_SERVING}"
-BUILD_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_COMPONENT}={COMPONENT_BUILD}"
 
 
 def reconcile_weight_cache(ctx: Context, namespace: str, name: str, logger: Logger) -> str | None:
